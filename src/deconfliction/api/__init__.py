@@ -1,0 +1,1 @@
+"""The HTTP edge: FastAPI routers, request schemas, auth, limits, Problem Details."""

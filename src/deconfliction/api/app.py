@@ -1,0 +1,50 @@
+"""The FastAPI application factory: everything is built by `create_app(settings)`, nothing at import time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from deconfliction import __version__
+from deconfliction.api import problems
+from deconfliction.api.deps import CtxDep
+from deconfliction.api.limits import BodyLimit, RateLimit
+from deconfliction.api.routes_conflicts import router as conflicts_router
+from deconfliction.api.routes_declarations import router as declarations_router
+from deconfliction.api.routes_events import router as events_router
+from deconfliction.api.routes_parties import router as parties_router
+from deconfliction.api.schemas import Health
+from deconfliction.config import Settings
+from deconfliction.services.context import Context
+from deconfliction.services.events import EventHub
+
+DESCRIPTION = """
+A deconfliction channel. Parties declare where and when they operate (4D: shape, altitude band, time window), are
+warned automatically — both sides at once — when their declarations come within the required separation of
+another party's, and see only what they need to know.
+
+Authenticate with `Authorization: Bearer <token>`. Errors are Problem Details (RFC 9457).
+"""
+
+
+def create_app(settings: Settings, ctx: Context, hub: EventHub) -> FastAPI:
+    """Build the HTTP application around an already wired Context (see bootstrap.py)."""
+    app = FastAPI(title="deconfliction", version=__version__, description=DESCRIPTION)
+    app.state.settings = settings
+    app.state.ctx = ctx
+    app.state.hub = hub
+    problems.install(app)
+    app.include_router(parties_router)
+    app.include_router(declarations_router)
+    app.include_router(conflicts_router)
+    app.include_router(events_router)
+
+    @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness and a few figures")
+    def healthz(ctx: CtxDep) -> dict[str, Any]:
+        return {"status": "ok", "schema_version": ctx.store.schema_version(), "declarations_active": len(ctx.picture)}
+
+    # Outermost first: the body limit guards everything, then the rate limit.
+    app.add_middleware(RateLimit, rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    return app

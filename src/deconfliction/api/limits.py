@@ -1,0 +1,119 @@
+"""Limits at the edge: request body size (413) and a per-token rate (429)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from deconfliction.api.problems import PROBLEM_JSON, TYPE_BASE
+
+
+async def _send_problem(send: Send, status: int, title: str, detail: str, slug: str,
+                        headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = json.dumps({"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+                            *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class BodyLimit:
+    """Refuse bodies over `max_bytes`, by Content-Length up front and by counting when streamed."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        detail = f"the request body exceeds the limit of {self.max_bytes} bytes"
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.max_bytes
+                except ValueError:
+                    too_big = False
+                if too_big:
+                    await _send_problem(send, 413, "Too large", detail, "too-large")
+                    return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                await _send_problem(send, 413, "Too large", detail, "too-large")
+
+
+class RateLimit:
+    """A token bucket per bearer token (or per client address when there is none)."""
+
+    def __init__(self, app: ASGIApp, rate_per_s: float, burst: int) -> None:
+        self.app = app
+        self.rate = rate_per_s
+        self.burst = float(max(burst, 1))
+        self._buckets: dict[str, tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def _take(self, key: str) -> float:
+        """0 if allowed, else seconds to wait."""
+        now = time.monotonic()
+        with self._lock:
+            tokens, last = self._buckets.get(key, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - last) * self.rate)
+            if tokens >= 1.0:
+                self._buckets[key] = (tokens - 1.0, now)
+                if len(self._buckets) > 100_000:  # forget idle clients rather than grow without bound
+                    self._buckets.clear()
+                return 0.0
+            self._buckets[key] = (tokens, now)
+            return (1.0 - tokens) / self.rate
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.rate <= 0:
+            await self.app(scope, receive, send)
+            return
+        key = _client_key(scope)
+        wait_s = self._take(key)
+        if wait_s > 0:
+            retry = str(max(1, int(wait_s + 0.999)))
+            await _send_problem(send, 429, "Too many requests",
+                                f"rate limit of {self.rate:g} requests/s exceeded; retry after {retry} s",
+                                "rate-limited", [(b"retry-after", retry.encode())])
+            return
+        await self.app(scope, receive, send)
+
+
+def _client_key(scope: dict[str, Any]) -> str:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            return "t:" + hashlib.sha256(value).hexdigest()
+    client = scope.get("client") or ("?", 0)
+    return f"a:{client[0]}"

@@ -1,0 +1,74 @@
+"""Server-Sent Events: each party's own stream, resumable from Last-Event-ID."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import anyio
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from deconfliction.api.deps import CtxDep, PrincipalDep
+from deconfliction.domain.errors import InvalidInput
+from deconfliction.domain.timewindow import format_time
+from deconfliction.services.events import EventHub, events_after
+from deconfliction.storage.base import StoredEvent
+
+router = APIRouter(prefix="/v1", tags=["events"])
+
+
+def _frame(event: StoredEvent) -> bytes:
+    data = json.dumps({"id": event.id, "type": event.type, "at": format_time(event.at), "data": event.data},
+                      separators=(",", ":"))
+    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+
+
+@router.get(
+    "/events",
+    summary="Live events of the caller (SSE): conflicts opened/acknowledged/resolved, declarations shared",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "An endless event stream"}},
+)
+async def events(
+    request: Request,
+    ctx: CtxDep,
+    who: PrincipalDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[int | None, Query(ge=0, description="resume after this event id (as Last-Event-ID)")] = None,
+) -> StreamingResponse:
+    party = who.require_party()
+    cursor = after or 0
+    if last_event_id is not None:
+        if not last_event_id.strip().isdigit():
+            raise InvalidInput("Last-Event-ID must be the id of an event received before", field="Last-Event-ID")
+        cursor = int(last_event_id)
+    hub: EventHub = request.app.state.hub
+    heartbeat_s: float = request.app.state.settings.sse_heartbeat_s
+
+    async def stream() -> AsyncIterator[bytes]:
+        nonlocal cursor
+        wake = hub.subscribe(party)  # before the first read, so nothing committed in between is missed
+        try:
+            yield b"retry: 3000\n\n"
+            while True:
+                wake.clear()
+                batch = await anyio.to_thread.run_sync(events_after, ctx, party, cursor)
+                for event in batch:
+                    yield _frame(event)
+                    cursor = event.id
+                if len(batch) == 500:
+                    continue
+                if await request.is_disconnected():
+                    return
+                try:
+                    await asyncio.wait_for(wake.wait(), timeout=heartbeat_s)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+        finally:
+            hub.unsubscribe(party, wake)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -1,0 +1,146 @@
+"""Request bodies and the documented shapes of responses (OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class PartyIn(Strict):
+    id: str = Field(description="Lowercase id, e.g. 'sdf'", examples=["sdf"])
+    name: str = Field(min_length=1, max_length=200, examples=["Syrian Democratic Forces"])
+    public_key: str | None = Field(None, description="Raw 32-byte Ed25519 public key, base64")
+
+
+class PartyPatch(Strict):
+    status: Literal["active", "suspended", "withdrawn"] | None = None
+    public_key: str | None = None
+
+
+class PartyOut(BaseModel):
+    id: str
+    name: str
+    status: str
+
+
+class PartyCreated(PartyOut):
+    token: str = Field(description="The party's bearer token, shown once")
+
+
+class TokenOut(BaseModel):
+    party: str
+    token: str
+
+
+class LinkIn(Strict):
+    a: str
+    b: str
+    relay: Literal["auto", "review"] = "auto"
+
+
+class LinkOut(BaseModel):
+    a: str
+    b: str
+    relay: str
+    created_at: str
+
+
+class Point(BaseModel):
+    type: Literal["Point"]
+    coordinates: list[float]
+
+
+class TimeSpan(BaseModel):
+    start: str
+    end: str | None
+
+
+class ConflictOut(BaseModel):
+    id: str
+    kind: str
+    declaration: str
+    declaration_version: int
+    other_party: str
+    other_declaration: str | None
+    distance_m: float
+    required_m: float
+    time: TimeSpan
+    location: Point
+    status: Literal["open", "acknowledged", "resolved"]
+    opened_at: str
+    acknowledged_at: str | None
+    other_acknowledged: bool
+    resolved_at: str | None
+    resolved_reason: str | None
+
+
+class DeclarationWritten(BaseModel):
+    id: str
+    version: int
+    declaration: dict[str, Any]
+    conflicts: list[ConflictOut]
+
+
+class Health(BaseModel):
+    status: str
+    schema_version: int
+    declarations_active: int
+
+
+FEATURE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "geometry", "properties"],
+    "properties": {
+        "type": {"const": "Feature"},
+        "geometry": {
+            "type": "object",
+            "required": ["type", "coordinates"],
+            "description": "GeoJSON Point, LineString, Polygon or MultiPolygon, WGS84 [lon, lat]. Edges are "
+                           "great-circle arcs; rings may cross ±180°.",
+            "properties": {
+                "type": {"enum": ["Point", "LineString", "Polygon", "MultiPolygon"]},
+                "coordinates": {"type": "array", "items": {}},
+            },
+        },
+        "properties": {
+            "type": "object",
+            "required": ["kind", "start"],
+            "additionalProperties": False,
+            "properties": {
+                "kind": {"enum": ["site", "area", "route"]},
+                "name": {"type": "string", "maxLength": 200},
+                "start": {"type": "string", "format": "date-time"},
+                "end": {"type": ["string", "null"], "format": "date-time",
+                        "description": "null or absent: open-ended"},
+                "altitude": {"type": "object", "additionalProperties": False,
+                             "properties": {"lower_m": {"type": "number"},
+                                            "upper_m": {"type": ["number", "null"]}}},
+                "radius_m": {"type": "number", "minimum": 0},
+                "separation_m": {"type": ["number", "null"], "minimum": 0},
+                "audience": {"oneOf": [{"enum": ["all", "conflicts"]},
+                                       {"type": "array", "items": {"type": "string"}}]},
+                "speed_mps": {"type": "number", "exclusiveMinimum": 0, "description": "routes only"},
+                "times": {"type": "array", "items": {"type": "string", "format": "date-time"},
+                          "description": "routes only: one time per vertex"},
+                "party": {"type": "string", "description": "ignored on input"},
+                "version": {"type": "integer", "description": "ignored on input"},
+                "status": {"type": "string", "description": "ignored on input"},
+                "created_at": {"type": "string", "description": "ignored on input"},
+                "updated_at": {"type": "string", "description": "ignored on input"},
+            },
+        },
+    },
+    "example": {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [[[40.30, 35.45], [40.55, 35.45], [40.55, 35.70],
+                                                          [40.30, 35.70], [40.30, 35.45]]]},
+        "properties": {"kind": "area", "name": "Khabur valley offensive", "start": "2017-09-09T05:00:00Z",
+                       "end": "2017-09-20T00:00:00Z", "altitude": {"lower_m": 0, "upper_m": 3000},
+                       "radius_m": 0, "separation_m": 2000, "audience": "conflicts"},
+    },
+}

@@ -1,0 +1,59 @@
+"""The one place that wires the layers: settings → store → picture → context → app."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fastapi import FastAPI
+
+from deconfliction.api.app import create_app
+from deconfliction.config import Settings
+from deconfliction.domain.declarations import Declaration
+from deconfliction.services.auth import ensure_admin_token
+from deconfliction.services.context import Context
+from deconfliction.services.events import EventHub
+from deconfliction.services.picture import Picture
+from deconfliction.storage.base import Store
+from deconfliction.storage.sqlite import SqliteStore
+
+
+@dataclass
+class Wired:
+    ctx: Context
+    hub: EventHub
+    generated_admin_token: str | None
+
+
+def open_store(settings: Settings) -> Store:
+    store = SqliteStore(settings.db)
+    store.migrate()
+    return store
+
+
+def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> Wired:
+    """Open the store, rebuild the active picture from it, and set up the admin token."""
+    store = open_store(settings)
+    policy = settings.separation_policy()
+    picture = Picture(policy)
+    with store.read() as tx:
+        total = tx.count_active_declarations()
+
+        def counted() -> list[Declaration]:
+            out = []
+            for i, d in enumerate(tx.active_declarations(), 1):
+                out.append(d)
+                if on_loaded is not None and (i % 1000 == 0 or i == total):
+                    on_loaded(i)
+            return out
+
+        picture.load(counted())
+    hub = EventHub()
+    ctx = Context(store=store, picture=picture, limits=settings.limits(), policy=policy, sink=hub)
+    generated = ensure_admin_token(ctx, settings.admin_token)
+    return Wired(ctx, hub, generated)
+
+
+def build_app(settings: Settings) -> tuple[FastAPI, Wired]:
+    wired = wire(settings)
+    return create_app(settings, wired.ctx, wired.hub), wired

@@ -1,0 +1,171 @@
+"""The `deconf` command line: run the channel (`serve`, `demo`) and act on it over HTTP (`party`, `declare`, …)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from deconfliction import __version__
+from deconfliction.api.app import create_app
+from deconfliction.bootstrap import Wired, wire
+from deconfliction.cli_commands import conflicts_cmd, declare_cmd, declarations_cmd, link_app, party_app
+from deconfliction.config import SETTINGS, Settings, SettingsError, load_settings
+
+console = Console()
+err = Console(stderr=True)
+
+app = typer.Typer(
+    name="deconf",
+    help="A deconfliction channel: parties declare where and when they operate (4D), are warned of conflicts "
+    "both sides at once, and see only what they need to know.\n\n"
+    "Run a channel with `deconf serve` (or `deconf demo` for the Deir ez-Zor scenario); act on it with the other "
+    "commands, which talk to a server over HTTP (--url / DECONF_URL, --token / DECONF_TOKEN).",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+app.add_typer(party_app, name="party")
+app.add_typer(link_app, name="link")
+app.command("declare")(declare_cmd)
+app.command("declarations")(declarations_cmd)
+app.command("conflicts")(conflicts_cmd)
+
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A TOML settings file (also DECONF_CONFIG).")]
+
+
+def _settings(config: Path | None, **overrides: object) -> Settings:
+    try:
+        return load_settings(config_file=config, overrides=overrides)
+    except SettingsError as exc:
+        err.print(f"[red]Settings error:[/red] {exc}")
+        raise typer.Exit(2) from None
+
+
+def _wire_with_progress(settings: Settings) -> Wired:
+    with Progress(TextColumn("[bold]Loading the active picture"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=err, transient=True) as progress:
+        task = progress.add_task("load", total=None)
+        wired = wire(settings, on_loaded=lambda n: progress.update(task, completed=n, total=max(n, 1)))
+    return wired
+
+
+def _print_admin_token(token: str | None) -> None:
+    if token:
+        console.print(Panel(f"[bold]{token}[/bold]\n\nShown once: it is stored only as a hash. Keep it, or set "
+                            "DECONF_ADMIN_TOKEN to choose your own.", title="Admin token (generated)"))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on (DECONF_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port (DECONF_PORT).")] = None,
+    db: Annotated[str | None, typer.Option(help="SQLite database file (DECONF_DB).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Run the channel's HTTP API. The admin token comes from DECONF_ADMIN_TOKEN, else is generated once."""
+    settings = _settings(config, host=host, port=port, db=db)
+    wired = _wire_with_progress(settings)
+    _print_admin_token(wired.generated_admin_token)
+    console.print(f"deconfliction {__version__}: serving {settings.db} on http://{settings.host}:{settings.port} "
+                  f"({len(wired.ctx.picture)} active declarations). API docs at /docs. Ctrl-C to stop.")
+    application = create_app(settings, wired.ctx, wired.hub)
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level,
+                access_log=False)
+
+
+@app.command()
+def demo(
+    port: Annotated[int, typer.Option(help="TCP port to serve the demo on.")] = 8000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    db: Annotated[str, typer.Option(help="SQLite file for the demo; it is reset on every run.")] =
+        ".demo/deconf-demo.db",
+    once: Annotated[bool, typer.Option("--once", help="Load the scenario, print it, and stop.")] = False,
+) -> None:
+    """Serve the Deir ez-Zor 2017 scenario: four parties, their links, areas and timed routes, and the
+    conflicts the channel finds between them. Keeps serving until Ctrl-C."""
+    from deconfliction.demo import load
+
+    path = Path(db)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    admin_token = os.environ.get("DECONF_ADMIN_TOKEN") or "demo-admin-" + os.urandom(8).hex()
+    settings = load_settings(overrides={"db": db, "host": host, "port": port, "admin_token": admin_token},
+                             env={})
+    wired = wire(settings)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, wired.ctx, wired.hub), host=host, port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            err.print(f"[red]The demo server did not start on {host}:{port}.[/red] Is the port taken? "
+                      "Try `deconf demo --port 8001`.")
+            raise typer.Exit(1)
+        time.sleep(0.05)
+    url = f"http://{host}:{port}"
+    loaded = load(url, admin_token)
+    _print_demo(url, admin_token, loaded)
+    if once:
+        server.should_exit = True
+        thread.join(timeout=10)
+        return
+    console.print("Serving until Ctrl-C.")
+    try:
+        while thread.is_alive():
+            thread.join(timeout=0.5)
+    except KeyboardInterrupt:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _print_demo(url: str, admin_token: str, loaded: object) -> None:
+    from deconfliction.demo import Loaded
+
+    assert isinstance(loaded, Loaded)
+    console.print(Panel(f"[bold]{url}[/bold]  (API docs: {url}/docs)\nadmin token: {admin_token}",
+                        title="Deir ez-Zor, September 2017 — the channel is live"))
+    tokens = Table(title="Party tokens (Authorization: Bearer …)")
+    tokens.add_column("party")
+    tokens.add_column("token")
+    for party, token in loaded.tokens.items():
+        tokens.add_row(party, token)
+    console.print(tokens)
+    table = Table(title="Conflicts found (each shown to both sides; neither learns the other's geometry)")
+    for column in ("party", "other party", "distance m", "required m", "overlap", "status"):
+        table.add_column(column)
+    for party, conflicts in loaded.conflicts.items():
+        for c in conflicts:
+            table.add_row(party, c["other_party"], f"{c['distance_m']:.0f}", f"{c['required_m']:.0f}",
+                          f"{c['time']['start']} → {c['time']['end']}", c["status"])
+    console.print(table)
+
+
+@app.command("config")
+def show_config(config: ConfigOpt = None) -> None:
+    """Show every setting: its environment variable, default, current value and meaning."""
+    settings = _settings(config)
+    table = Table(title="Settings (TOML file < environment < command-line options)")
+    for column in ("name", "environment", "default", "value", "meaning"):
+        table.add_column(column)
+    for s in SETTINGS:
+        value = getattr(settings, s.name)
+        shown = "(set)" if s.name == "admin_token" and value else repr(value)
+        table.add_row(s.name, s.env, repr(s.default), shown, s.help)
+    console.print(table)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    console.print(__version__)

@@ -1,0 +1,137 @@
+"""Settings, declared once: name, type, default and help. The CLI, the server and docs/configuration.md read them here.
+
+Precedence, lowest first: defaults, the TOML file (`--config` or `DECONF_CONFIG`), environment `DECONF_<NAME>`,
+command-line options.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from deconfliction.domain.declarations import DeclarationLimits
+from deconfliction.domain.separation import SeparationPolicy, parse_separation_overrides
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def env(self) -> str:
+        return f"DECONF_{self.name.upper()}"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("db", str, "deconf.db", "Path of the SQLite database file (created if missing)."),
+    Setting("host", str, "127.0.0.1", "Interface the HTTP server listens on."),
+    Setting("port", int, 8000, "TCP port the HTTP server listens on."),
+    Setting("admin_token", str, "", "The admin token. Empty: one is generated on first start, printed once and "
+            "stored hashed."),
+    Setting("max_body_bytes", int, 1_048_576, "Largest request body accepted; larger bodies get 413."),
+    Setting("max_vertices", int, 10_000, "Most vertices one declaration's geometry may have (413 beyond)."),
+    Setting("max_area_km2", float, 200_000.0, "Largest area one declaration may cover, in km² (413 beyond)."),
+    Setting("max_radius_m", float, 100_000.0, "Largest radius_m a declaration may state."),
+    Setting("max_separation_m", float, 100_000.0, "Largest separation_m a declaration may state."),
+    Setting("separation_defaults", str, "", "Overrides of the default separation per pair of kinds, e.g. "
+            "'site/area=3000,area/area=2000' (metres). See docs/concepts.md for the defaults and their reasons."),
+    Setting("rate_limit_per_s", float, 100.0, "Sustained requests per second allowed per token (429 beyond); "
+            "0 disables the limit."),
+    Setting("rate_limit_burst", int, 200, "Requests a token may send in a burst above the sustained rate."),
+    Setting("sse_heartbeat_s", float, 15.0, "Seconds between keep-alive comments on an idle event stream."),
+    Setting("page_limit_max", int, 1_000, "Most items one list request returns."),
+    Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str = "deconf.db"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    admin_token: str = ""
+    max_body_bytes: int = 1_048_576
+    max_vertices: int = 10_000
+    max_area_km2: float = 200_000.0
+    max_radius_m: float = 100_000.0
+    max_separation_m: float = 100_000.0
+    separation_defaults: str = ""
+    rate_limit_per_s: float = 100.0
+    rate_limit_burst: int = 200
+    sse_heartbeat_s: float = 15.0
+    page_limit_max: int = 1_000
+    log_level: str = "info"
+
+    def limits(self) -> DeclarationLimits:
+        return DeclarationLimits(
+            max_vertices=self.max_vertices,
+            max_area_m2=self.max_area_km2 * 1e6,
+            max_radius_m=self.max_radius_m,
+            max_separation_m=self.max_separation_m,
+        )
+
+    def separation_policy(self) -> SeparationPolicy:
+        return SeparationPolicy.with_overrides(parse_separation_overrides(self.separation_defaults))
+
+
+class SettingsError(ValueError):
+    """A setting has a value of the wrong type or an unknown name."""
+
+
+def _coerce(setting: Setting, value: Any, source: str) -> Any:
+    try:
+        if setting.type is int and isinstance(value, str | int) and not isinstance(value, bool):
+            return int(value)
+        if setting.type is float and isinstance(value, str | int | float) and not isinstance(value, bool):
+            return float(value)
+        if setting.type is str:
+            return str(value)
+    except ValueError:
+        pass
+    raise SettingsError(f"{source}: {setting.name} must be {setting.type.__name__}, got {value!r}")
+
+
+def load_settings(
+    *,
+    config_file: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Build Settings from defaults, an optional TOML file, the environment and explicit overrides."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    path = config_file or env.get("DECONF_CONFIG")
+    if path:
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SettingsError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+        section = data.get("deconf", data)
+        for key, value in section.items():
+            if key not in _BY_NAME:
+                raise SettingsError(f"config file {path}: unknown setting {key!r} (see `deconf config`)")
+            values[key] = _coerce(_BY_NAME[key], value, str(path))
+    for setting in SETTINGS:
+        if setting.env in env:
+            values[setting.name] = _coerce(setting, env[setting.env], setting.env)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = _coerce(_BY_NAME[key], value, f"--{key.replace('_', '-')}")
+    settings = Settings(**values)
+    try:
+        settings.separation_policy()
+    except ValueError as exc:
+        raise SettingsError(f"separation_defaults: {exc}") from None
+    return settings
+

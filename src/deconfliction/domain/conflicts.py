@@ -1,0 +1,144 @@
+"""The conflict rule and conflicts as each of their two parties sees them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from deconfliction.domain.declarations import Declaration
+from deconfliction.domain.geodesy import advance
+from deconfliction.domain.geometry import nearest
+from deconfliction.domain.separation import SeparationPolicy
+from deconfliction.domain.timewindow import TimeWindow, format_time
+
+LonLat = tuple[float, float]
+
+
+class ConflictKind(StrEnum):
+    PROXIMITY = "proximity"
+
+
+class ConflictStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class ResolvedReason(StrEnum):
+    CANCELLED = "cancelled"  # one of the declarations was cancelled
+    UPDATED = "updated"  # one of the declarations changed; a new conflict is opened if they still conflict
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """What the rule found for a pair: figures only, no identity yet."""
+
+    distance_m: float
+    required_m: float
+    window: TimeWindow
+    location_a: LonLat  # on a's grown shape, nearest b
+    location_b: LonLat
+
+
+def assess(a: Declaration, b: Declaration, policy: SeparationPolicy) -> Finding | None:
+    """Apply the conflict rule to two declarations; None when they do not conflict.
+
+    Different parties, overlapping time windows, overlapping altitude bands, and the geodesic distance between the
+    shapes (each grown by its radius) strictly less than the required separation.
+    """
+    if a.party == b.party:
+        return None
+    sa, sb = a.spec, b.spec
+    window = sa.window.overlap(sb.window)
+    if window is None or not sa.altitude.overlaps(sb.altitude):
+        return None
+    required_m = policy.required_m(sa.kind, sa.separation_m, sb.kind, sb.separation_m)
+    grow_m = sa.radius_m + sb.radius_m
+    near = nearest(sa.shape, sb.shape, within_m=required_m + grow_m)
+    if near is None:
+        return None
+    distance_m = max(0.0, near.distance_m - grow_m)
+    if distance_m >= required_m:
+        return None
+    location_a, location_b = near.on_a, near.on_b
+    if near.distance_m > 0:
+        # the nearest point of each grown shape lies along the geodesic joining the cores' nearest points
+        location_a = advance(near.on_a, near.on_b, min(sa.radius_m, near.distance_m))
+        location_b = advance(near.on_b, near.on_a, min(sb.radius_m, near.distance_m))
+    return Finding(distance_m, required_m, window, location_a, location_b)
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictSide:
+    party: str
+    declaration: str
+    declaration_version: int
+    location: LonLat
+    acknowledged_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Conflict:
+    id: str
+    kind: ConflictKind
+    a: ConflictSide
+    b: ConflictSide
+    distance_m: float
+    required_m: float
+    window: TimeWindow
+    opened_at: datetime
+    resolved_at: datetime | None = None
+    resolved_reason: ResolvedReason | None = None
+
+    def side(self, party: str) -> tuple[ConflictSide, ConflictSide]:
+        """(own side, other side) for a party of the conflict."""
+        if self.a.party == party:
+            return self.a, self.b
+        if self.b.party == party:
+            return self.b, self.a
+        raise ValueError(f"party {party!r} is not in conflict {self.id}")
+
+    def involves(self, party: str) -> bool:
+        return party in (self.a.party, self.b.party)
+
+    def status_for(self, party: str) -> ConflictStatus:
+        if self.resolved_at is not None:
+            return ConflictStatus.RESOLVED
+        own, _ = self.side(party)
+        return ConflictStatus.ACKNOWLEDGED if own.acknowledged_at else ConflictStatus.OPEN
+
+    def acknowledged_by(self, party: str, at: datetime) -> Conflict:
+        if self.a.party == party:
+            return replace(self, a=replace(self.a, acknowledged_at=at))
+        return replace(self, b=replace(self.b, acknowledged_at=at))
+
+    def resolved(self, reason: ResolvedReason, at: datetime) -> Conflict:
+        return replace(self, resolved_at=at, resolved_reason=reason)
+
+    def view_for(self, party: str, *, other_visible: bool) -> dict[str, Any]:
+        """The conflict as `party` may see it: nothing of the other's geometry, the other's id only if visible."""
+        own, other = self.side(party)
+        lon, lat = own.location
+        return {
+            "id": self.id,
+            "kind": self.kind.value,
+            "declaration": own.declaration,
+            "declaration_version": own.declaration_version,
+            "other_party": other.party,
+            "other_declaration": other.declaration if other_visible else None,
+            "distance_m": round(self.distance_m, 1),
+            "required_m": self.required_m,
+            "time": {
+                "start": format_time(self.window.start),
+                "end": None if self.window.end is None else format_time(self.window.end),
+            },
+            "location": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
+            "status": self.status_for(party).value,
+            "opened_at": format_time(self.opened_at),
+            "acknowledged_at": None if own.acknowledged_at is None else format_time(own.acknowledged_at),
+            "other_acknowledged": other.acknowledged_at is not None,
+            "resolved_at": None if self.resolved_at is None else format_time(self.resolved_at),
+            "resolved_reason": None if self.resolved_reason is None else self.resolved_reason.value,
+        }

@@ -1,0 +1,82 @@
+"""Typed domain errors; the API edge turns each into Problem Details (RFC 9457) once."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every error the domain and services raise on purpose."""
+
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str, *, field: str | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.field = field
+
+
+class InvalidInput(DomainError):
+    """The request is well-formed JSON but its content breaks a rule (bad geometry, end before start)."""
+
+    status = 422
+    title = "Invalid input"
+    slug = "invalid-input"
+
+
+class TooLarge(DomainError):
+    """A configured limit (body size, vertex count, area) is exceeded."""
+
+    status = 413
+    title = "Too large"
+    slug = "too-large"
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    title = "Forbidden"
+    slug = "forbidden"
+
+
+class Unauthorized(DomainError):
+    status = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+
+
+class AlreadyExists(DomainError):
+    status = 409
+    title = "Already exists"
+    slug = "already-exists"
+
+
+class StateConflict(DomainError):
+    """The action does not fit the current state (acknowledging a resolved conflict, editing a cancelled declaration)."""
+
+    status = 409
+    title = "Conflict with current state"
+    slug = "state-conflict"
+
+
+class PreconditionFailed(DomainError):
+    status = 412
+    title = "Precondition failed"
+    slug = "precondition-failed"
+
+
+class PreconditionRequired(DomainError):
+    status = 428
+    title = "Precondition required"
+    slug = "precondition-required"
+
+
+class RateLimited(DomainError):
+    status = 429
+    title = "Too many requests"
+    slug = "rate-limited"

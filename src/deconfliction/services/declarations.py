@@ -1,0 +1,192 @@
+"""Declaring, revising and cancelling — each with its conflict check, atomically with the durable write."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from deconfliction.domain.conflicts import Conflict, ConflictKind, ConflictSide, Finding, ResolvedReason
+from deconfliction.domain.declarations import (
+    AUDIENCE_CONFLICTS,
+    Declaration,
+    DeclarationSpec,
+    DeclarationStatus,
+    parse_feature,
+)
+from deconfliction.domain.disclosure import may_see, shared_with
+from deconfliction.domain.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    PreconditionRequired,
+    StateConflict,
+)
+from deconfliction.services.context import Context, Outbox
+from deconfliction.storage.base import Box, DeclarationQuery, Tx
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A declaration as just written, with the conflicts opened by writing it."""
+
+    declaration: Declaration
+    conflicts: list[Conflict]
+
+
+def _open_conflict(new: Declaration, other: Declaration, finding: Finding, at: datetime) -> Conflict:
+    return Conflict(
+        id=str(uuid.uuid4()),
+        kind=ConflictKind.PROXIMITY,
+        a=ConflictSide(new.party, new.id, new.version, finding.location_a),
+        b=ConflictSide(other.party, other.id, other.version, finding.location_b),
+        distance_m=finding.distance_m,
+        required_m=finding.required_m,
+        window=finding.window,
+        opened_at=at,
+    )
+
+
+def conflict_view(tx: Tx, conflict: Conflict, party: str) -> dict[str, Any]:
+    """The conflict as `party` sees it; the other declaration's id only where its audience includes `party`."""
+    _, other = conflict.side(party)
+    visible = tx.visible_declaration_ids(party, [other.declaration])
+    return conflict.view_for(party, other_visible=other.declaration in visible)
+
+
+def _emit_conflict(out: Outbox, conflict: Conflict, type_: str, at: datetime) -> None:
+    for side in (conflict.a, conflict.b):
+        out.emit(side.party, type_, conflict_view(out.tx, conflict, side.party), at)
+
+
+def _check_audience(tx: Tx, spec: DeclarationSpec) -> None:
+    if isinstance(spec.audience, tuple):
+        known = {p.id for p in tx.list_parties()}
+        for party in spec.audience:
+            if party not in known:
+                raise InvalidInput(f"properties.audience names {party!r}, which is not a party of the channel",
+                                   field="properties.audience")
+
+
+def _share(out: Outbox, before: Declaration | None, after: Declaration, at: datetime) -> None:
+    """Tell the audience: shared (new or changed), cancelled, or no longer shared with them."""
+    if after.spec.audience == AUDIENCE_CONFLICTS and (before is None or before.spec.audience == AUDIENCE_CONFLICTS):
+        return  # shared with nobody, before or after: skip the party lookup on the hot path
+    parties = [p.id for p in out.tx.list_parties()]
+    now = set(shared_with(after.spec.audience, parties, after.party))
+    was = set() if before is None else set(shared_with(before.spec.audience, parties, before.party))
+    if after.status is DeclarationStatus.CANCELLED:
+        for party in sorted(now):
+            out.emit(party, "declaration.cancelled", {"id": after.id, "version": after.version}, at)
+        return
+    for party in sorted(now):
+        out.emit(party, "declaration.shared", {"declaration": after.to_feature()}, at)
+    for party in sorted(was - now):
+        out.emit(party, "declaration.unshared", {"id": after.id}, at)
+
+
+def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declaration) -> list[Conflict]:
+    """Resolve the old version's conflicts, open the new version's, store, share; one transaction."""
+    at = after.updated_at
+    reason = ResolvedReason.CANCELLED if after.status is DeclarationStatus.CANCELLED else ResolvedReason.UPDATED
+    if before is not None:
+        for old in out.tx.open_conflicts_of_declaration(after.id):
+            resolved = old.resolved(reason, at)
+            out.tx.save_conflict(resolved)
+            _emit_conflict(out, resolved, "conflict.resolved", at)
+    opened: list[Conflict] = []
+    if after.active:
+        for other, finding in ctx.picture.conflicts_for(after):
+            conflict = _open_conflict(after, other, finding, at)
+            out.tx.save_conflict(conflict)
+            _emit_conflict(out, conflict, "conflict.opened", at)
+            opened.append(conflict)
+    boxes: list[Box] = ctx.picture.stored_boxes(after.spec)
+    out.tx.save_declaration(after, boxes)
+    _share(out, before, after, at)
+    out.after_commit = lambda: ctx.picture.put(after)
+    return opened
+
+
+def declare(ctx: Context, party: str, feature: object) -> Written:
+    spec = parse_feature(feature, ctx.limits)
+    with ctx.writing() as out:
+        _check_audience(out.tx, spec)
+        at = ctx.clock()
+        declaration = Declaration(
+            key=out.tx.next_declaration_key(), id=str(uuid.uuid4()), party=party, version=1, spec=spec,
+            status=DeclarationStatus.ACTIVE, created_at=at, updated_at=at,
+        )
+        conflicts = _write(ctx, out, None, declaration)
+    return Written(declaration, conflicts)
+
+
+def _owned(tx: Tx, party: str, declaration_id: str) -> Declaration:
+    found = tx.get_declaration(declaration_id)
+    if found is None or not may_see(found, party):
+        raise NotFound(f"no declaration {declaration_id!r} visible to {party!r}")
+    if found.party != party:
+        raise Forbidden(f"declaration {declaration_id!r} belongs to {found.party!r}; only its owner may change it")
+    return found
+
+
+def parse_if_match(value: str | None) -> int:
+    """`If-Match: "3"` (weak `W/"3"` and bare `3` accepted) → 3."""
+    if value is None:
+        raise PreconditionRequired('send If-Match: "<version>" with the version you last read', field="If-Match")
+    text = value.strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise InvalidInput(f'If-Match {value!r} is not a version such as "3"', field="If-Match")
+    return int(text)
+
+
+def revise(ctx: Context, party: str, declaration_id: str, if_match: str | None, feature: object) -> Written:
+    expected = parse_if_match(if_match)
+    spec = parse_feature(feature, ctx.limits)
+    with ctx.writing() as out:
+        _check_audience(out.tx, spec)
+        current = _owned(out.tx, party, declaration_id)
+        if current.version != expected:
+            raise PreconditionFailed(f"declaration {declaration_id!r} is at version {current.version}, not "
+                                     f"{expected}; read it again and retry", field="If-Match")
+        if not current.active:
+            raise StateConflict(f"declaration {declaration_id!r} is cancelled; declare anew instead")
+        revised = current.revised(spec, ctx.clock())
+        conflicts = _write(ctx, out, current, revised)
+    return Written(revised, conflicts)
+
+
+def cancel(ctx: Context, party: str, declaration_id: str) -> Declaration:
+    """Cancel (kept in the record, no longer active); its open conflicts resolve with reason `cancelled`."""
+    with ctx.writing() as out:
+        current = _owned(out.tx, party, declaration_id)
+        if not current.active:
+            return current
+        cancelled = current.cancelled(ctx.clock())
+        _write(ctx, out, current, cancelled)
+    return cancelled
+
+
+def get_visible(ctx: Context, party: str, declaration_id: str) -> Declaration:
+    with ctx.store.read() as tx:
+        found = tx.get_declaration(declaration_id)
+    if found is None or not may_see(found, party):
+        raise NotFound(f"no declaration {declaration_id!r} visible to {party!r}")
+    return found
+
+
+def list_visible(ctx: Context, query: DeclarationQuery) -> list[Declaration]:
+    with ctx.store.read() as tx:
+        return tx.list_declarations(query)
+
+
+def views_of(ctx: Context, party: str, conflicts: list[Conflict]) -> list[dict[str, Any]]:
+    with ctx.store.read() as tx:
+        others = [c.side(party)[1].declaration for c in conflicts]
+        visible = tx.visible_declaration_ids(party, others)
+    return [c.view_for(party, other_visible=c.side(party)[1].declaration in visible) for c in conflicts]

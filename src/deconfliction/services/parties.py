@@ -1,0 +1,108 @@
+"""Parties and links: the admin's use cases."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from deconfliction.domain.errors import AlreadyExists, InvalidInput, NotFound
+from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode, check_party_id
+from deconfliction.services.auth import hash_token, new_token
+from deconfliction.services.context import Context
+
+
+def check_public_key(value: object, field: str = "public_key") -> str | None:
+    """A raw 32-byte Ed25519 public key, base64 (standard alphabet); None allowed."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be a base64 string", field=field)
+    try:
+        raw = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidInput(f"{field} is not valid base64 (standard alphabet)", field=field) from None
+    if len(raw) != 32:
+        raise InvalidInput(f"{field} decodes to {len(raw)} bytes; a raw Ed25519 public key has 32", field=field)
+    return value
+
+
+def create_party(ctx: Context, party_id: str, name: str, public_key: str | None) -> tuple[Party, str]:
+    """Register a party; returns it and its first token (shown once)."""
+    check_party_id(party_id)
+    if not name.strip():
+        raise InvalidInput("name must not be empty", field="name")
+    key = check_public_key(public_key)
+    token = new_token()
+    with ctx.writing() as out:
+        if out.tx.get_party(party_id) is not None:
+            raise AlreadyExists(f"party {party_id!r} already exists", field="id")
+        party = Party(party_id, name.strip(), PartyStatus.ACTIVE, key, ctx.clock())
+        out.tx.add_party(party)
+        out.tx.add_token(hash_token(token), party_id, party.created_at)
+    return party, token
+
+
+def issue_token(ctx: Context, party_id: str) -> str:
+    """Another token for an existing party (several per party are allowed)."""
+    token = new_token()
+    with ctx.writing() as out:
+        if out.tx.get_party(party_id) is None:
+            raise NotFound(f"no party {party_id!r}")
+        out.tx.add_token(hash_token(token), party_id, ctx.clock())
+    return token
+
+
+def update_party(ctx: Context, party_id: str, status: str | None, public_key: str | None,
+                 set_key: bool) -> Party:
+    new_status = None
+    if status is not None:
+        try:
+            new_status = PartyStatus(status)
+        except ValueError:
+            raise InvalidInput(f"status {status!r} is not one of active, suspended, withdrawn",
+                               field="status") from None
+    key = check_public_key(public_key) if set_key else None
+    with ctx.writing() as out:
+        party = out.tx.get_party(party_id)
+        if party is None:
+            raise NotFound(f"no party {party_id!r}")
+        at = ctx.clock()
+        final_status = new_status or party.status
+        final_key = key if set_key else party.public_key
+        out.tx.update_party(party_id, final_status, final_key, at)
+        if final_status is not party.status:
+            data = {"party": party_id, "status": final_status.value, "previous": party.status.value}
+            for other in out.tx.list_parties():
+                out.emit(other.id, "party.status_changed", data, at)
+        updated = out.tx.get_party(party_id)
+    assert updated is not None
+    return updated
+
+
+def list_parties(ctx: Context) -> list[Party]:
+    with ctx.store.read() as tx:
+        return tx.list_parties()
+
+
+def add_link(ctx: Context, a: str, b: str, relay: str) -> Link:
+    try:
+        mode = RelayMode(relay)
+    except ValueError:
+        raise InvalidInput(f"relay {relay!r} is not one of auto, review", field="relay") from None
+    if a == b:
+        raise InvalidInput("a link joins two different parties", field="b")
+    with ctx.writing() as out:
+        for field, pid in (("a", a), ("b", b)):
+            if out.tx.get_party(pid) is None:
+                raise InvalidInput(f"{field}: no party {pid!r}", field=field)
+        if out.tx.get_link(a, b) is not None:
+            raise AlreadyExists(f"parties {a!r} and {b!r} are already linked")
+        first, second = Link.ordered(a, b)
+        link = Link(first, second, mode, ctx.clock())
+        out.tx.add_link(link)
+    return link
+
+
+def list_links(ctx: Context) -> list[Link]:
+    with ctx.store.read() as tx:
+        return tx.list_links()

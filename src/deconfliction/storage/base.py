@@ -1,0 +1,124 @@
+"""The storage interface the services use. Backends keep their SQL behind it; nothing here does I/O."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from deconfliction.domain.conflicts import Conflict
+from deconfliction.domain.declarations import Declaration
+from deconfliction.domain.parties import Link, Party, PartyStatus
+
+Box = tuple[float, float, float, float]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    id: int
+    party: str
+    type: str
+    data: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeclarationQuery:
+    """What a party asks to list: only what it may see, optionally filtered."""
+
+    viewer: str
+    boxes: Sequence[Box] = ()
+    start_s: float | None = None
+    end_s: float | None = None
+    status: str | None = "active"  # None: any status
+    party: str | None = None
+    after_key: int = 0
+    limit: int = 1_000
+
+
+class Tx(abc.ABC):
+    """One transaction. Writes are durable on disk when the `write()` block exits without error."""
+
+    # parties and tokens
+    @abc.abstractmethod
+    def add_party(self, party: Party) -> None: ...
+    @abc.abstractmethod
+    def get_party(self, party_id: str) -> Party | None: ...
+    @abc.abstractmethod
+    def list_parties(self) -> list[Party]: ...
+    @abc.abstractmethod
+    def update_party(self, party_id: str, status: PartyStatus, public_key: str | None, at: datetime) -> None: ...
+    @abc.abstractmethod
+    def add_token(self, token_hash: str, party: str, at: datetime) -> None: ...
+    @abc.abstractmethod
+    def party_for_token(self, token_hash: str) -> str | None: ...
+    @abc.abstractmethod
+    def get_meta(self, key: str) -> str | None: ...
+    @abc.abstractmethod
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    # links
+    @abc.abstractmethod
+    def add_link(self, link: Link) -> None: ...
+    @abc.abstractmethod
+    def get_link(self, a: str, b: str) -> Link | None: ...
+    @abc.abstractmethod
+    def list_links(self) -> list[Link]: ...
+
+    # declarations
+    @abc.abstractmethod
+    def next_declaration_key(self) -> int: ...
+    @abc.abstractmethod
+    def save_declaration(self, declaration: Declaration, boxes: Sequence[Box]) -> None:
+        """Insert or update the current version and append it to the declaration's history."""
+    @abc.abstractmethod
+    def get_declaration(self, declaration_id: str) -> Declaration | None: ...
+    @abc.abstractmethod
+    def list_declarations(self, query: DeclarationQuery) -> list[Declaration]: ...
+    @abc.abstractmethod
+    def visible_declaration_ids(self, viewer: str, declaration_ids: Sequence[str]) -> set[str]:
+        """Which of these declarations `viewer` may see (owner, audience "all", or named in the audience)."""
+    @abc.abstractmethod
+    def active_declarations(self) -> Iterator[Declaration]: ...
+    @abc.abstractmethod
+    def count_active_declarations(self) -> int: ...
+
+    # conflicts
+    @abc.abstractmethod
+    def save_conflict(self, conflict: Conflict) -> None:
+        """Insert a new conflict or update its acknowledgement/resolution."""
+    @abc.abstractmethod
+    def get_conflict(self, conflict_id: str) -> Conflict | None: ...
+    @abc.abstractmethod
+    def open_conflicts_of_declaration(self, declaration_id: str) -> list[Conflict]: ...
+    @abc.abstractmethod
+    def list_conflicts(self, party: str, status: str | None, limit: int, before_seq: int | None = None
+                       ) -> list[Conflict]:
+        """The party's conflicts, newest first; status is as seen by that party."""
+
+    # events
+    @abc.abstractmethod
+    def append_event(self, party: str, type_: str, data: dict[str, Any], at: datetime) -> int: ...
+    @abc.abstractmethod
+    def events_after(self, party: str, after_id: int, limit: int) -> list[StoredEvent]: ...
+
+
+class Store(abc.ABC):
+    """A database holding one channel."""
+
+    @abc.abstractmethod
+    def migrate(self) -> list[int]:
+        """Apply pending schema migrations; return the versions applied."""
+    @abc.abstractmethod
+    def schema_version(self) -> int: ...
+    @abc.abstractmethod
+    def write(self) -> AbstractContextManager[Tx]:
+        """A write transaction, committed durably on exit (rolled back on error)."""
+    @abc.abstractmethod
+    def read(self) -> AbstractContextManager[Tx]:
+        """A read-only snapshot."""
+    @abc.abstractmethod
+    def close(self) -> None: ...

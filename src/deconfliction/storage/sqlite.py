@@ -1,0 +1,372 @@
+"""SQLite backend: the embedded default. WAL journal, `synchronous=FULL`: a committed write is on disk."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from deconfliction.domain.conflicts import (
+    Conflict,
+    ConflictKind,
+    ConflictSide,
+    ResolvedReason,
+)
+from deconfliction.domain.declarations import (
+    AUDIENCE_ALL,
+    Declaration,
+    DeclarationLimits,
+    DeclarationStatus,
+    parse_feature,
+)
+from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode
+from deconfliction.domain.timewindow import TimeWindow, format_time
+from deconfliction.storage.base import Box, DeclarationQuery, Store, StoredEvent, Tx
+
+# Stored declarations were valid when written; limits may have tightened since, so reload with none.
+_RELOAD_LIMITS = DeclarationLimits(max_vertices=10**9, max_area_m2=float("inf"), max_radius_m=float("inf"),
+                                   max_separation_m=float("inf"), max_name_chars=10**9, max_audience=10**9)
+
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else format_time(value)
+
+
+def _dt(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _dt_req(value: str) -> datetime:
+    parsed = _dt(value)
+    assert parsed is not None
+    return parsed
+
+
+def migrations() -> list[tuple[int, str]]:
+    """The numbered SQL scripts shipped with the package, in order."""
+    folder = resources.files("deconfliction.storage") / "migrations"
+    out = []
+    for entry in folder.iterdir():
+        if entry.name.startswith("sqlite_") and entry.name.endswith(".sql"):
+            out.append((int(entry.name.split("_")[1]), entry.read_text(encoding="utf-8")))
+    return sorted(out)
+
+
+class SqliteTx(Tx):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.c = conn
+
+    # parties ---------------------------------------------------------------------------------------------------
+    def add_party(self, party: Party) -> None:
+        at = _ts(party.created_at)
+        self.c.execute(
+            "INSERT INTO parties (id, name, status, public_key, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            (party.id, party.name, party.status.value, party.public_key, at, at),
+        )
+
+    @staticmethod
+    def _party(row: sqlite3.Row) -> Party:
+        return Party(row["id"], row["name"], PartyStatus(row["status"]), row["public_key"],
+                     _dt_req(row["created_at"]))
+
+    def get_party(self, party_id: str) -> Party | None:
+        row = self.c.execute("SELECT * FROM parties WHERE id = ?", (party_id,)).fetchone()
+        return None if row is None else self._party(row)
+
+    def list_parties(self) -> list[Party]:
+        return [self._party(r) for r in self.c.execute("SELECT * FROM parties ORDER BY id")]
+
+    def update_party(self, party_id: str, status: PartyStatus, public_key: str | None, at: datetime) -> None:
+        self.c.execute("UPDATE parties SET status = ?, public_key = ?, updated_at = ? WHERE id = ?",
+                       (status.value, public_key, _ts(at), party_id))
+
+    def add_token(self, token_hash: str, party: str, at: datetime) -> None:
+        self.c.execute("INSERT INTO tokens (token_hash, party, created_at) VALUES (?, ?, ?)",
+                       (token_hash, party, _ts(at)))
+
+    def party_for_token(self, token_hash: str) -> str | None:
+        row = self.c.execute("SELECT party FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
+                             (token_hash,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.c.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # links -----------------------------------------------------------------------------------------------------
+    def add_link(self, link: Link) -> None:
+        self.c.execute("INSERT INTO links (a, b, relay, created_at) VALUES (?, ?, ?, ?)",
+                       (link.a, link.b, link.relay.value, _ts(link.created_at)))
+
+    @staticmethod
+    def _link(row: sqlite3.Row) -> Link:
+        return Link(row["a"], row["b"], RelayMode(row["relay"]), _dt_req(row["created_at"]))
+
+    def get_link(self, a: str, b: str) -> Link | None:
+        a, b = Link.ordered(a, b)
+        row = self.c.execute("SELECT * FROM links WHERE a = ? AND b = ?", (a, b)).fetchone()
+        return None if row is None else self._link(row)
+
+    def list_links(self) -> list[Link]:
+        return [self._link(r) for r in self.c.execute("SELECT * FROM links ORDER BY a, b")]
+
+    # declarations ----------------------------------------------------------------------------------------------
+    def next_declaration_key(self) -> int:
+        row = self.c.execute("SELECT COALESCE(MAX(key), 0) + 1 FROM declarations").fetchone()
+        return int(row[0])
+
+    def save_declaration(self, declaration: Declaration, boxes: Sequence[Box]) -> None:
+        d, s = declaration, declaration.spec
+        feature = json.dumps(d.to_feature(), separators=(",", ":"))
+        b1 = boxes[0]
+        b2: Sequence[float | None] = boxes[1] if len(boxes) > 1 else (None, None, None, None)
+        row = (d.key, d.id, d.party, d.version, d.status.value, s.kind.value, feature, s.window.start_s,
+               None if s.window.end is None else s.window.end_s, int(s.audience == AUDIENCE_ALL), *b1, *b2,
+               _ts(d.created_at), _ts(d.updated_at))
+        self.c.execute(
+            "INSERT INTO declarations (key, id, party, version, status, kind, feature, start_s, end_s, audience_all,"
+            " b1_minlon, b1_minlat, b1_maxlon, b1_maxlat, b2_minlon, b2_minlat, b2_maxlon, b2_maxlat,"
+            " created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET version = excluded.version, status = excluded.status,"
+            " kind = excluded.kind, feature = excluded.feature, start_s = excluded.start_s, end_s = excluded.end_s,"
+            " audience_all = excluded.audience_all, b1_minlon = excluded.b1_minlon,"
+            " b1_minlat = excluded.b1_minlat, b1_maxlon = excluded.b1_maxlon, b1_maxlat = excluded.b1_maxlat,"
+            " b2_minlon = excluded.b2_minlon, b2_minlat = excluded.b2_minlat, b2_maxlon = excluded.b2_maxlon,"
+            " b2_maxlat = excluded.b2_maxlat, updated_at = excluded.updated_at",
+            row,
+        )
+        self.c.execute("DELETE FROM declaration_audience WHERE key = ?", (d.key,))
+        if isinstance(s.audience, tuple):
+            self.c.executemany("INSERT INTO declaration_audience (party, key) VALUES (?, ?)",
+                               [(p, d.key) for p in s.audience])
+        self.c.execute("INSERT INTO declaration_versions (key, version, status, feature, at) VALUES (?, ?, ?, ?, ?)",
+                       (d.key, d.version, d.status.value, feature, _ts(d.updated_at)))
+
+    @staticmethod
+    def _declaration(row: sqlite3.Row) -> Declaration:
+        spec = parse_feature(json.loads(row["feature"]), _RELOAD_LIMITS)
+        return Declaration(
+            key=row["key"], id=row["id"], party=row["party"], version=row["version"], spec=spec,
+            status=DeclarationStatus(row["status"]), created_at=_dt_req(row["created_at"]),
+            updated_at=_dt_req(row["updated_at"]),
+        )
+
+    def get_declaration(self, declaration_id: str) -> Declaration | None:
+        row = self.c.execute("SELECT * FROM declarations WHERE id = ?", (declaration_id,)).fetchone()
+        return None if row is None else self._declaration(row)
+
+    def list_declarations(self, query: DeclarationQuery) -> list[Declaration]:
+        where = ["(party = ? OR audience_all = 1 OR key IN (SELECT key FROM declaration_audience WHERE party = ?))",
+                 "key > ?"]
+        args: list[Any] = [query.viewer, query.viewer, query.after_key]
+        if query.status is not None:
+            where.append("status = ?")
+            args.append(query.status)
+        if query.party is not None:
+            where.append("party = ?")
+            args.append(query.party)
+        if query.end_s is not None:
+            where.append("start_s < ?")
+            args.append(query.end_s)
+        if query.start_s is not None:
+            where.append("(end_s IS NULL OR end_s > ?)")
+            args.append(query.start_s)
+        if query.boxes:
+            overlaps = []
+            for minlon, minlat, maxlon, maxlat in query.boxes:
+                for b in ("b1", "b2"):
+                    overlaps.append(f"({b}_minlon <= ? AND {b}_maxlon >= ? AND {b}_minlat <= ? AND {b}_maxlat >= ?)")
+                    args.extend([maxlon, minlon, maxlat, minlat])
+            where.append("(" + " OR ".join(overlaps) + ")")
+        sql = f"SELECT * FROM declarations WHERE {' AND '.join(where)} ORDER BY key LIMIT ?"
+        args.append(query.limit)
+        return [self._declaration(r) for r in self.c.execute(sql, args)]
+
+    def visible_declaration_ids(self, viewer: str, declaration_ids: Sequence[str]) -> set[str]:
+        if not declaration_ids:
+            return set()
+        marks = ", ".join("?" * len(declaration_ids))
+        rows = self.c.execute(
+            f"SELECT id FROM declarations WHERE id IN ({marks}) AND (party = ? OR audience_all = 1 OR key IN "
+            "(SELECT key FROM declaration_audience WHERE party = ?))",
+            (*declaration_ids, viewer, viewer),
+        )
+        return {str(r[0]) for r in rows}
+
+    def active_declarations(self) -> Iterator[Declaration]:
+        for row in self.c.execute("SELECT * FROM declarations WHERE status = 'active' ORDER BY key"):
+            yield self._declaration(row)
+
+    def count_active_declarations(self) -> int:
+        return int(self.c.execute("SELECT COUNT(*) FROM declarations WHERE status = 'active'").fetchone()[0])
+
+    # conflicts -------------------------------------------------------------------------------------------------
+    def save_conflict(self, conflict: Conflict) -> None:
+        k, a, b = conflict, conflict.a, conflict.b
+        self.c.execute(
+            "INSERT INTO conflicts (id, kind, a_party, a_decl, a_version, a_lon, a_lat, a_ack_at, b_party, b_decl,"
+            " b_version, b_lon, b_lat, b_ack_at, distance_m, required_m, start_at, end_at, opened_at, resolved_at,"
+            " resolved_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET a_ack_at = excluded.a_ack_at, b_ack_at = excluded.b_ack_at,"
+            " resolved_at = excluded.resolved_at, resolved_reason = excluded.resolved_reason",
+            (k.id, k.kind.value, a.party, a.declaration, a.declaration_version, a.location[0], a.location[1],
+             _ts(a.acknowledged_at), b.party, b.declaration, b.declaration_version, b.location[0], b.location[1],
+             _ts(b.acknowledged_at), k.distance_m, k.required_m, _ts(k.window.start), _ts(k.window.end),
+             _ts(k.opened_at), _ts(k.resolved_at), None if k.resolved_reason is None else k.resolved_reason.value),
+        )
+
+    @staticmethod
+    def _conflict(row: sqlite3.Row) -> Conflict:
+        def side(p: str) -> ConflictSide:
+            return ConflictSide(row[f"{p}_party"], row[f"{p}_decl"], row[f"{p}_version"],
+                                (row[f"{p}_lon"], row[f"{p}_lat"]), _dt(row[f"{p}_ack_at"]))
+
+        reason = row["resolved_reason"]
+        return Conflict(
+            id=row["id"], kind=ConflictKind(row["kind"]), a=side("a"), b=side("b"), distance_m=row["distance_m"],
+            required_m=row["required_m"], window=TimeWindow(_dt_req(row["start_at"]), _dt(row["end_at"])),
+            opened_at=_dt_req(row["opened_at"]), resolved_at=_dt(row["resolved_at"]),
+            resolved_reason=None if reason is None else ResolvedReason(reason),
+        )
+
+    def get_conflict(self, conflict_id: str) -> Conflict | None:
+        row = self.c.execute("SELECT * FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
+        return None if row is None else self._conflict(row)
+
+    def open_conflicts_of_declaration(self, declaration_id: str) -> list[Conflict]:
+        rows = self.c.execute(
+            "SELECT * FROM conflicts WHERE resolved_at IS NULL AND a_decl = ? UNION ALL "
+            "SELECT * FROM conflicts WHERE resolved_at IS NULL AND b_decl = ? ORDER BY seq",
+            (declaration_id, declaration_id),
+        )
+        return [self._conflict(r) for r in rows]
+
+    def list_conflicts(self, party: str, status: str | None, limit: int, before_seq: int | None = None
+                       ) -> list[Conflict]:
+        out: list[tuple[int, Conflict]] = []
+        for side, other in (("a", "b"), ("b", "a")):
+            where = [f"{side}_party = ?", f"{other}_party != ?"]
+            args: list[Any] = [party, party]
+            if before_seq is not None:
+                where.append("seq < ?")
+                args.append(before_seq)
+            if status == "resolved":
+                where.append("resolved_at IS NOT NULL")
+            elif status == "open":
+                where.append(f"resolved_at IS NULL AND {side}_ack_at IS NULL")
+            elif status == "acknowledged":
+                where.append(f"resolved_at IS NULL AND {side}_ack_at IS NOT NULL")
+            sql = f"SELECT * FROM conflicts WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
+            args.append(limit)
+            out.extend((int(r["seq"]), self._conflict(r)) for r in self.c.execute(sql, args))
+        out.sort(key=lambda pair: pair[0], reverse=True)
+        return [c for _, c in out[:limit]]
+
+    # events ----------------------------------------------------------------------------------------------------
+    def append_event(self, party: str, type_: str, data: dict[str, Any], at: datetime) -> int:
+        cur = self.c.execute("INSERT INTO events (party, type, data, at) VALUES (?, ?, ?, ?)",
+                             (party, type_, json.dumps(data, separators=(",", ":")), _ts(at)))
+        assert cur.lastrowid is not None
+        return cur.lastrowid
+
+    def events_after(self, party: str, after_id: int, limit: int) -> list[StoredEvent]:
+        rows = self.c.execute("SELECT * FROM events WHERE party = ? AND id > ? ORDER BY id LIMIT ?",
+                              (party, after_id, limit))
+        return [StoredEvent(r["id"], r["party"], r["type"], json.loads(r["data"]), _dt_req(r["at"])) for r in rows]
+
+
+class SqliteStore(Store):
+    """One SQLite file. A connection per thread; writes serialised by SQLite's own lock (BEGIN IMMEDIATE)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = FULL")  # durable at COMMIT: a 2xx never outruns the disk
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA busy_timeout = 30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def schema_version(self) -> int:
+        conn = self._conn()
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
+        row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0])
+
+    def migrate(self) -> list[int]:
+        conn = self._conn()
+        current = self.schema_version()
+        applied = []
+        for version, script in migrations():
+            if version <= current:
+                continue
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in filter(str.strip, script.split(";\n")):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                             (version, format_time(datetime.now(UTC))))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            applied.append(version)
+        return applied
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield SqliteTx(conn)
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        conn = self._conn()
+        conn.execute("BEGIN")
+        try:
+            yield SqliteTx(conn)
+        finally:
+            conn.execute("ROLLBACK")
+
+    def backup(self, target: str | Path) -> None:
+        """Copy the database with SQLite's online backup, consistent while the server writes."""
+        dest = sqlite3.connect(str(target))
+        try:
+            self._conn().backup(dest)
+        finally:
+            dest.close()
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()

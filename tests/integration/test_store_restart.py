@@ -1,0 +1,72 @@
+"""The store: a restart keeps every declaration, version, conflict, acknowledgement and event."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from deconfliction.bootstrap import wire
+from deconfliction.config import Settings
+from deconfliction.services import conflicts, declarations, parties
+from deconfliction.services.events import events_after
+from deconfliction.storage.sqlite import SqliteStore, migrations
+from tests.conftest import feature, square
+
+
+def test_restart_keeps_declarations_conflicts_and_the_active_picture(settings: Settings) -> None:
+    first = wire(settings)
+    ctx = first.ctx
+    parties.create_party(ctx, "sdf", "SDF", None)
+    parties.create_party(ctx, "saa", "SAA", None)
+    a = declarations.declare(ctx, "sdf", feature(square(40.20, 35.35), separation_m=5000))
+    b = declarations.declare(ctx, "saa", feature(square(40.24, 35.35)))
+    assert len(b.conflicts) == 1
+    revised = declarations.revise(ctx, "sdf", a.declaration.id, '"1"',
+                                  feature(square(40.19, 35.35), separation_m=6000, name="moved"))
+    conflicts.acknowledge(ctx, "saa", revised.conflicts[0].id)
+    cancelled = declarations.declare(ctx, "saa", feature(square(45.0, 30.0)))
+    declarations.cancel(ctx, "saa", cancelled.declaration.id)
+    before_events = events_after(ctx, "saa", 0)
+    ctx.store.close()
+
+    second = wire(settings)
+    ctx2 = second.ctx
+    assert second.generated_admin_token is None
+    assert sorted(d.id for d in ctx2.picture.declarations.values()) == sorted(
+        [a.declaration.id, b.declaration.id])
+    kept = declarations.get_visible(ctx2, "sdf", a.declaration.id)
+    assert kept.version == 2 and kept.spec.name == "moved" and kept.spec.separation_m == 6000
+    assert declarations.get_visible(ctx2, "saa", cancelled.declaration.id).status.value == "cancelled"
+    saa_view = conflicts.list_conflicts(ctx2, "saa", None, 100)
+    assert [c["status"] for c in saa_view] == ["acknowledged", "resolved"]
+    assert [c["resolved_reason"] for c in saa_view] == [None, "updated"]
+    assert events_after(ctx2, "saa", 0) == before_events
+    # the rebuilt index still finds conflicts for new writes
+    again = declarations.declare(ctx2, "saa", feature(square(40.23, 35.36)))
+    assert [c.b.declaration for c in again.conflicts] == [a.declaration.id]
+    ctx2.store.close()
+
+
+def test_migrations_are_versioned_and_applied_once(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "m.db")
+    assert store.migrate() == [v for v, _ in migrations()]
+    assert store.migrate() == []
+    assert store.schema_version() == max(v for v, _ in migrations())
+    store.close()
+
+
+def test_database_is_in_wal_mode_with_full_sync(settings: Settings) -> None:
+    wired = wire(settings)
+    wired.ctx.store.close()
+    conn = sqlite3.connect(settings.db)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.close()
+
+
+def test_token_is_stored_only_as_a_hash(settings: Settings) -> None:
+    wired = wire(settings)
+    _, token = parties.create_party(wired.ctx, "sdf", "SDF", None)
+    wired.ctx.store.close()
+    wal = Path(settings.db + "-wal")
+    raw = Path(settings.db).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert token.encode() not in raw
