@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from rich import box
 from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -141,14 +142,19 @@ def _print_demo(url: str, admin_token: str, loaded: object) -> None:
     for party, token in loaded.tokens.items():
         tokens.add_row(party, token)
     console.print(tokens)
-    table = Table(title="Conflicts found (each shown to both sides; neither learns the other's geometry)")
-    for column in ("party", "other party", "distance m", "required m", "overlap", "status"):
-        table.add_column(column)
+    table = Table(title="Conflicts found: each told to both sides, neither learns the other's geometry",
+                  box=box.SIMPLE, pad_edge=False)
+    for column in ("party", "with", "m / required", "from (UTC)", "to (UTC)", "status"):
+        table.add_column(column, no_wrap=True)
     for party, conflicts in loaded.conflicts.items():
         for c in conflicts:
-            table.add_row(party, c["other_party"], f"{c['distance_m']:.0f}", f"{c['required_m']:.0f}",
-                          f"{c['time']['start']} → {c['time']['end']}", c["status"])
+            table.add_row(party, c["other_party"], f"{c['distance_m']:.0f} / {c['required_m']:.0f}",
+                          _short_time(c["time"]["start"]), _short_time(c["time"]["end"]), c["status"])
     console.print(table)
+
+
+def _short_time(value: str | None) -> str:
+    return "open" if value is None else value[:16].replace("T", " ")
 
 
 @app.command("config")

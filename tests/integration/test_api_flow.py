@@ -99,7 +99,9 @@ def test_list_filters_by_bbox_time_and_visibility(api: Api) -> None:
     setup_sides(api)
     api.declare("sdf", feature(square(40.2, 35.3)))
     api.declare("saa", feature(square(10.0, 10.0), audience=["sdf"]))
-    api.declare("russia", feature(square(179.995, 0.0, 0.01), audience="all"))  # straddles 180°
+    across = {"type": "Polygon", "coordinates": [[[179.99, -0.01], [-179.99, -0.01], [-179.99, 0.01],
+                                                  [179.99, 0.01], [179.99, -0.01]]]}
+    api.declare("russia", feature(across, audience="all"))  # straddles 180° without being cut
     api.declare("coalition", feature(square(20.0, 20.0)))  # audience conflicts: hidden from sdf
     def names(query: str) -> list[str]:
         r = api.call("sdf", "GET", "/v1/declarations" + query)

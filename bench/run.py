@@ -1,0 +1,106 @@
+"""All benchmarks in one run (`make bench`): the index check latency, then HTTP declare throughput.
+
+    .venv/bin/python bench/run.py [--quick] [--active N] [--seconds S] [--sizes 10000,100000]
+
+Each script prints its figures beside baselines it measures in the same run; see bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.rule import Rule
+
+from common import machine_facts
+
+HERE = Path(__file__).resolve().parent
+console = Console()
+
+
+def run_step(title: str, cmd: list[str], timeout_s: float) -> int:
+    """Run one bench script as a child sharing this terminal, so its output streams as it comes."""
+    console.print(Rule(title))
+    console.print(f"$ {shlex.join(cmd)}", style="dim")
+    t0 = time.monotonic()
+    try:
+        code = subprocess.run(cmd, cwd=HERE.parent, timeout=timeout_s, check=False).returncode
+    except subprocess.TimeoutExpired:
+        console.print(f"[red]{title}: stopped after {timeout_s:.0f} s[/red]")
+        return 124
+    console.print(f"{title}: exit {code} after {time.monotonic() - t0:.0f} s", style="dim")
+    return code
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller: index sizes 10k,100k; HTTP at 10k active for 5 s per scenario",
+    )
+    parser.add_argument(
+        "--sizes", help="index sizes (default 10000,100000,1000000; quick 10000,100000)"
+    )
+    parser.add_argument(
+        "--active", type=int, help="HTTP: active declarations (default 100000; quick 10000)"
+    )
+    parser.add_argument(
+        "--seconds", type=float, help="HTTP: measured seconds per scenario (default 10; quick 5)"
+    )
+    parser.add_argument("--skip-index", action="store_true")
+    parser.add_argument("--skip-http", action="store_true")
+    args = parser.parse_args(argv)
+    sizes = args.sizes or ("10000,100000" if args.quick else "10000,100000,1000000")
+    active = args.active or (10_000 if args.quick else 100_000)
+    seconds = args.seconds or (5.0 if args.quick else 10.0)
+
+    console.print(f"$ {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    for key, value in machine_facts().items():
+        console.print(f"  {key:<7} {value}")
+    console.print(
+        "  Figures are only comparable as ratios to the baselines printed beside them.", style="dim"
+    )
+
+    codes = []
+    index_script = HERE / "bench_index.py"
+    if args.skip_index:
+        pass
+    elif index_script.exists():
+        codes.append(
+            run_step(
+                "index: conflict-check latency",
+                [sys.executable, str(index_script), "--sizes", sizes],
+                timeout_s=3_600,
+            )
+        )
+    else:
+        console.print(Rule("index: conflict-check latency"))
+        console.print("[yellow]bench/bench_index.py is not there yet; skipped[/yellow]")
+    if not args.skip_http:
+        codes.append(
+            run_step(
+                "HTTP: declare throughput",
+                [
+                    sys.executable,
+                    str(HERE / "bench_http.py"),
+                    "--active",
+                    str(active),
+                    "--seconds",
+                    f"{seconds:g}",
+                ],
+                timeout_s=1_800,
+            )
+        )
+    return max(codes, default=0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
