@@ -392,8 +392,8 @@ def render(
         "  noop-sync: sync POST /noop-sync (thread pool), JSON body parsed\n"
         "  declare: POST /v1/declarations: auth, validation, index query, exact check, durable\n"
         "    commit\n"
-        "  sqlite-commit: 1 KB single-row BEGIN IMMEDIATE/COMMIT, WAL, synchronous=FULL, in-process\n"
-        "    (no HTTP)",
+        "  sqlite-commit: 1 KB single-row BEGIN IMMEDIATE/COMMIT, WAL, synchronous=FULL,\n"
+        "    in-process (no HTTP)",
         style="dim",
     )
     target_ratio = TARGET_PER_S / ISSUE_NOOP_PER_S
@@ -440,14 +440,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--profile", metavar="FILE", help="server writes cProfile stats (all threads) to FILE"
     )
-    parser.add_argument("--facts", action="store_true", help="print machine facts first")
+    parser.add_argument("--no-facts", action="store_true", help="do not print machine facts")
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= 120 or not 0 <= args.warmup <= 30:
         parser.error("--seconds must be in (0, 120] and --warmup in [0, 30]")
     clients = [int(c) for c in args.clients.split(",")]
     if not all(1 <= c <= 64 for c in clients):
         parser.error("--clients: between 1 and 64 each")
-    if args.facts:
+    if not args.no_facts:
         console.print(" | ".join(f"{k}: {v}" for k, v in machine_facts().items()))
 
     cached = populated_db(args.active, args.seed)

@@ -21,12 +21,22 @@ from common import machine_facts
 
 HERE = Path(__file__).resolve().parent
 console = Console()
+if not console.is_terminal:  # piped or logged: wide enough for the children's tables
+    console = Console(width=120)
+
+
+def _shown(path: str) -> str:
+    """A path relative to the working directory when it lies under it."""
+    try:
+        return str(Path(path).relative_to(Path.cwd()))
+    except ValueError:
+        return path
 
 
 def run_step(title: str, cmd: list[str], timeout_s: float) -> int:
     """Run one bench script as a child sharing this terminal, so its output streams as it comes."""
     console.print(Rule(title))
-    console.print(f"$ {shlex.join(cmd)}", style="dim")
+    console.print(f"$ {shlex.join(_shown(c) for c in cmd)}", style="dim")
     t0 = time.monotonic()
     try:
         code = subprocess.run(cmd, cwd=HERE.parent, timeout=timeout_s, check=False).returncode
@@ -62,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     active = args.active or (10_000 if args.quick else 100_000)
     seconds = args.seconds or (5.0 if args.quick else 10.0)
 
-    console.print(f"$ {shlex.join([Path(sys.executable).name, *sys.argv])}")
+    console.print(f"$ {shlex.join([_shown(sys.executable), *sys.argv])}")
     for key, value in machine_facts().items():
         console.print(f"  {key:<7} {value}")
     console.print(
@@ -95,6 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                     str(active),
                     "--seconds",
                     f"{seconds:g}",
+                    "--no-facts",
                 ],
                 timeout_s=1_800,
             )

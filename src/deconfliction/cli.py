@@ -6,6 +6,7 @@ import os
 import threading
 import time
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -21,6 +22,7 @@ from deconfliction.api.app import create_app
 from deconfliction.bootstrap import Wired, wire
 from deconfliction.cli_commands import conflicts_cmd, declare_cmd, declarations_cmd, link_app, party_app
 from deconfliction.config import SETTINGS, Settings, SettingsError, load_settings
+from deconfliction.services.events import EventHub
 
 console = Console()
 err = Console(stderr=True)
@@ -79,8 +81,21 @@ def serve(
     console.print(f"deconfliction {__version__}: serving {settings.db} on http://{settings.host}:{settings.port} "
                   f"({len(wired.ctx.picture)} active declarations). API docs at /docs. Ctrl-C to stop.")
     application = create_app(settings, wired.ctx, wired.hub)
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level=settings.log_level,
-                access_log=False)
+    config = uvicorn.Config(application, host=settings.host, port=settings.port, log_level=settings.log_level,
+                            access_log=False, timeout_graceful_shutdown=5)
+    StreamClosingServer(config, wired.hub).run()
+
+
+class StreamClosingServer(uvicorn.Server):
+    """On Ctrl-C or SIGTERM, end the live event streams first: otherwise an open stream holds the shutdown."""
+
+    def __init__(self, config: uvicorn.Config, hub: EventHub) -> None:
+        super().__init__(config)
+        self.hub = hub
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.hub.close()
+        super().handle_exit(sig, frame)
 
 
 @app.command()
@@ -103,8 +118,9 @@ def demo(
     settings = load_settings(overrides={"db": db, "host": host, "port": port, "admin_token": admin_token},
                              env={})
     wired = wire(settings)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, wired.ctx, wired.hub), host=host, port=port,
-                                           log_level="warning", access_log=False))
+    server = StreamClosingServer(uvicorn.Config(create_app(settings, wired.ctx, wired.hub), host=host, port=port,
+                                                log_level="warning", access_log=False,
+                                                timeout_graceful_shutdown=5), wired.hub)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -118,6 +134,7 @@ def demo(
     loaded = load(url, admin_token)
     _print_demo(url, admin_token, loaded)
     if once:
+        wired.hub.close()
         server.should_exit = True
         thread.join(timeout=10)
         return
@@ -126,6 +143,7 @@ def demo(
         while thread.is_alive():
             thread.join(timeout=0.5)
     except KeyboardInterrupt:
+        wired.hub.close()
         server.should_exit = True
         thread.join(timeout=10)
 

@@ -36,8 +36,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("admin_token", str, "", "The admin token. Empty: one is generated on first start, printed once and "
             "stored hashed."),
     Setting("max_body_bytes", int, 1_048_576, "Largest request body accepted; larger bodies get 413."),
-    Setting("max_vertices", int, 10_000, "Most vertices one declaration's geometry may have (413 beyond)."),
-    Setting("max_area_km2", float, 200_000.0, "Largest area one declaration may cover, in km² (413 beyond)."),
+    Setting("max_vertices", int, 10_000, "Most vertices one declaration's geometry may have (422 beyond)."),
+    Setting("max_area_km2", float, 200_000.0, "Largest area one declaration may cover, in km² (422 beyond)."),
     Setting("max_radius_m", float, 100_000.0, "Largest radius_m a declaration may state."),
     Setting("max_separation_m", float, 100_000.0, "Largest separation_m a declaration may state."),
     Setting("separation_defaults", str, "", "Overrides of the default separation per pair of kinds, e.g. "

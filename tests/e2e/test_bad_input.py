@@ -444,7 +444,7 @@ def test_too_many_vertices(small: Api) -> None:
     body = with_geometry(circle(200))
     assert len(json.dumps(body)) < 16_384
     r = small.call("saa", "POST", "/v1/declarations", json=body)
-    problem = assert_problem(r, (413,), field_re=GEOM, detail_re=r"vert|50|points|positions")
+    problem = assert_problem(r, (422,), field_re=GEOM, detail_re=r"vert|50|points|positions")
     assert "50" in problem["detail"], problem
     assert_nothing_stored(small, "saa", "sdf")
 
@@ -460,7 +460,7 @@ def test_too_many_vertices_in_a_multipolygon(small: Api) -> None:
         }
     )
     r = small.call("saa", "POST", "/v1/declarations", json=body)
-    assert_problem(r, (413,), field_re=GEOM, detail_re=r"vert|50|points|positions")
+    assert_problem(r, (422,), field_re=GEOM, detail_re=r"vert|50|points|positions")
     assert_nothing_stored(small, "saa", "sdf")
 
 
@@ -514,7 +514,7 @@ def test_too_large_an_area(two: Api) -> None:
     # 10° x 10° near the equator: about 1.2 million km², over the default 200 000 km²
     body = with_geometry(ring_polygon([[20, 0], [30, 0], [30, 10], [20, 10], [20, 0]]))
     r = two.call("saa", "POST", "/v1/declarations", json=body)
-    assert_problem(r, (413,), field_re=GEOM, detail_re=r"area|km")
+    assert_problem(r, (422,), field_re=GEOM, detail_re=r"area|km")
     assert_nothing_stored(two, "saa", "sdf")
 
 

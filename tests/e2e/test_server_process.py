@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -407,3 +407,26 @@ def test_healthz_docs_and_openapi(server: Server) -> None:
     assert docs.status_code == 200 and "html" in docs.headers["content-type"]
     # the server listens on 127.0.0.1 only, as asked
     assert f"127.0.0.1:{server.port}" in server.output()
+
+
+def test_oversized_bodies_are_413_over_real_http(server: Server) -> None:
+    """With and without Content-Length (chunked upload), over the default 1 MiB limit."""
+    ch = Channel(server)
+    try:
+        ch.party("sdf")
+        raw = b'{"type": "Feature", "pad": "' + b"p" * 1_200_000 + b'"}'
+        headers = {"Content-Type": "application/json"}
+        sized = ch.call("sdf", "POST", "/v1/declarations", content=raw, headers=headers)
+        assert sized.status_code == 413, sized.text
+        assert sized.headers["content-type"].startswith("application/problem+json")
+
+        def chunks() -> Iterator[bytes]:
+            for i in range(0, len(raw), 65_536):
+                yield raw[i : i + 65_536]
+
+        chunked = ch.call("sdf", "POST", "/v1/declarations", content=chunks(), headers=headers)
+        assert chunked.status_code == 413, (chunked.status_code, chunked.text)
+        assert chunked.headers["content-type"].startswith("application/problem+json")
+        assert ch.ok("admin", "GET", "/healthz")["declarations_active"] == 0
+    finally:
+        ch.close()

@@ -61,12 +61,14 @@ async def events(
                     cursor = event.id
                 if len(batch) == 500:
                     continue
-                if await request.is_disconnected():
+                if hub.closing or await request.is_disconnected():
                     return
                 try:
                     await asyncio.wait_for(wake.wait(), timeout=heartbeat_s)
                 except TimeoutError:
                     yield b": keep-alive\n\n"
+                if hub.closing:
+                    return
         finally:
             hub.unsubscribe(party, wake)
 

@@ -24,10 +24,12 @@ class InvalidInput(DomainError):
     slug = "invalid-input"
 
 
-class TooLarge(DomainError):
-    """A configured limit (body size, vertex count, area) is exceeded."""
+class TooLarge(InvalidInput):
+    """A geometry exceeds a configured limit (vertex count, area): 422, as the contract says for invalid geometry.
 
-    status = 413
+    (An oversized request body is refused earlier, at the HTTP edge, with 413.)
+    """
+
     title = "Too large"
     slug = "too-large"
 

@@ -1,21 +1,24 @@
-"""WGS84 geodesy: GeographicLib distances (through pyproj) and the gnomonic plane used to compare shapes.
+"""WGS84 geodesy: GeographicLib distances (through pyproj) and the gnomonic plane used to compare
+shapes.
 
 Two models of the Earth meet here, each used for what it does best:
 
-* Distances and directions are WGS84 geodesics (``pyproj.Geod(ellps="WGS84")``, GeographicLib underneath).
-* Shape *edges* are great-circle arcs on the sphere of geodetic coordinates: the unit sphere on which a point
-  sits at its geodetic latitude and longitude. The gnomonic projection of that sphere maps every such arc to a
-  straight segment, so planar geometry (shapely, segment tests) is exact for topology there, and nearly
-  isometric near the projection's centre once scaled by the ellipsoid's radii of curvature at that centre.
+* Distances and directions are WGS84 geodesics (``pyproj.Geod(ellps="WGS84")``, GeographicLib
+  underneath).
+* Shape *edges* are great-circle arcs on the sphere of geodetic coordinates: the unit sphere on
+  which a point sits at its geodetic latitude and longitude. The gnomonic projection of that sphere
+  maps every such arc to a straight segment, so planar geometry (shapely, segment tests) is exact
+  for topology there, and nearly isometric near the projection's centre once scaled by the
+  ellipsoid's radii of curvature at that centre.
 
-A gnomonic plane is centred at a 3D unit vector rather than at a longitude, so nothing here unwraps longitudes:
-shapes across ±180° and around the poles need no special case.
+A gnomonic plane is centred at a 3D unit vector rather than at a longitude, so nothing here unwraps
+longitudes: shapes across ±180° and around the poles need no special case.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pyproj import Geod
 
@@ -27,7 +30,10 @@ _A_M = 6378137.0
 _F = 1 / 298.257223563
 _E2 = _F * (2 - _F)
 MIN_RADIUS_M = _A_M * (1 - _E2)
-"""Smallest radius of curvature of WGS84 (meridional, at the equator): metres ≥ this × arc on the geodetic sphere."""
+"""Smallest radius of curvature of WGS84 (meridional, at the equator).
+
+Metres along any path ≥ MIN_RADIUS_M × its arc on the sphere of geodetic coordinates.
+"""
 
 
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
@@ -36,7 +42,7 @@ def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
 
 
 def destination(lon: float, lat: float, azimuth_deg: float, distance_m: float) -> LonLat:
-    """The point reached from (lon, lat) along the geodesic starting at azimuth_deg after distance_m."""
+    """The point reached from (lon, lat) after distance_m along the geodesic at azimuth_deg."""
     lon2, lat2, _ = WGS84.fwd(lon, lat, azimuth_deg, distance_m)
     return float(lon2), float(lat2)
 
@@ -52,7 +58,7 @@ def advance(frm: LonLat, toward: LonLat, distance_m: float) -> LonLat:
 
 
 def unit_vector(lon: float, lat: float) -> Vec3:
-    """The point on the unit sphere of geodetic coordinates (x toward lon 0, z toward the north pole)."""
+    """The point on the unit sphere of geodetic coordinates (x to lon 0, z to the north pole)."""
     lam, phi = math.radians(lon), math.radians(lat)
     c = math.cos(phi)
     return (c * math.cos(lam), c * math.sin(lam), math.sin(phi))
@@ -69,7 +75,7 @@ def dot(u: Vec3, v: Vec3) -> float:
 
 
 def normalized(v: Vec3) -> Vec3:
-    """v scaled to unit length; ValueError for the zero vector (e.g. the mean of antipodal points)."""
+    """v scaled to unit length; ValueError for the zero vector (the mean of antipodes)."""
     n = math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
     if n < 1e-12:
         raise ValueError("zero vector has no direction")
@@ -85,19 +91,19 @@ def angle_rad(u: Vec3, v: Vec3) -> float:
 
 
 def radii_of_curvature_m(lat: float) -> tuple[float, float]:
-    """(meridional M, prime vertical N) radii of curvature of WGS84 at a geodetic latitude in degrees."""
+    """(meridional M, prime vertical N) radii of curvature of WGS84 at a latitude in degrees."""
     s = math.sin(math.radians(lat))
     w = 1 - _E2 * s * s
     n = _A_M / math.sqrt(w)
     return n * (1 - _E2) / w, n
 
 
-@dataclass(frozen=True, slots=True)
-class Gnomonic:
-    """Gnomonic plane tangent at `centre`, in metres: east axis scaled by N, north axis by M at the centre.
+class Gnomonic(NamedTuple):
+    """Gnomonic plane tangent at `centre`, in metres: east scaled by N, north by M there.
 
-    The scaling makes the plane match the WGS84 metric at its centre to first order, so planar nearest points
-    are nearly the geodesic nearest points; distances are still measured with GeographicLib afterwards.
+    The scaling makes the plane match the WGS84 metric at its centre to first order, so planar
+    nearest points are nearly the geodesic nearest points; distances are still measured with
+    GeographicLib afterwards. A NamedTuple because one is built per pair on the hot path.
     """
 
     centre: Vec3
@@ -130,7 +136,11 @@ class Gnomonic:
         """The direction (not normalised) of planar (x, y)."""
         gx, gy = x / self.n_m, y / self.m_m
         c, e, n = self.centre, self.east, self.north
-        return (c[0] + gx * e[0] + gy * n[0], c[1] + gx * e[1] + gy * n[1], c[2] + gx * e[2] + gy * n[2])
+        return (
+            c[0] + gx * e[0] + gy * n[0],
+            c[1] + gx * e[1] + gy * n[1],
+            c[2] + gx * e[2] + gy * n[2],
+        )
 
     def inverse(self, x: float, y: float) -> LonLat:
         """Longitude and latitude at planar (x, y)."""

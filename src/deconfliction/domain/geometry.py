@@ -2,20 +2,24 @@
 
 Semantics, decided once:
 
-* Types: Point, LineString, Polygon (with holes) and MultiPolygon; anything else is rejected at `geometry.type`.
-* Positions are ``[lon, lat]`` or ``[lon, lat, alt]`` (the altitude is checked to be a number, then ignored):
-  finite numbers (not booleans or strings), lon in [-180, 180], lat in [-90, 90].
-* Edges between consecutive vertices are the shortest great-circle arcs on the sphere of geodetic coordinates,
-  not straight lines in lon/lat. So a ring may cross ±180° uncut, and RFC 7946 cut MultiPolygons work too.
-* Rings are closed, have ≥ 4 positions, do not self-intersect and enclose a non-zero area; holes lie inside
-  their shell. Validity is judged in the gnomonic plane centred on the shape, where arcs are straight.
-  Consecutive duplicate positions (also 180 vs -180, and any two longitudes at a pole) are dropped.
-  The parts of a MultiPolygon are each validated; parts may touch (a cut at ±180° makes them share an edge).
+* Types: Point, LineString, Polygon (with holes) and MultiPolygon; anything else is rejected at
+  `geometry.type`.
+* Positions are ``[lon, lat]`` or ``[lon, lat, alt]`` (the altitude is checked to be a number, then
+  ignored): finite numbers (not booleans or strings), lon in [-180, 180], lat in [-90, 90].
+* Edges between consecutive vertices are the shortest great-circle arcs on the sphere of geodetic
+  coordinates, not straight lines in lon/lat. So a ring may cross ±180° uncut, and RFC 7946 cut
+  MultiPolygons work too.
+* Rings are closed, have ≥ 4 positions, do not self-intersect and enclose a non-zero area; holes lie
+  inside their shell. Validity is judged in the gnomonic plane centred on the shape, where arcs are
+  straight. Consecutive duplicate positions (also 180 vs -180, and any two longitudes at a pole) are
+  dropped. The parts of a MultiPolygon are each validated; parts may touch (a cut at ±180° makes
+  them share an edge).
 * A LineString needs ≥ 2 distinct positions.
-* Every vertex lies within 20° of arc from the shape's centre (the normalised mean of its vertex unit vectors):
-  one declaration is at most about 4400 km across. This also rules out antipodal consecutive vertices.
-* `vertex_count` counts positions as given; above `max_vertices` → TooLarge. The geodesic area (shells minus
-  holes, parts summed) above `max_area_m2` → TooLarge.
+* Every vertex lies within 20° of arc from the shape's centre (the normalised mean of its vertex
+  unit vectors): one declaration is at most about 4400 km across. This also rules out antipodal
+  consecutive vertices.
+* `vertex_count` counts positions as given; above `max_vertices` → TooLarge. The geodesic area
+  (shells minus holes, parts summed) above `max_area_m2` → TooLarge.
 """
 
 from __future__ import annotations
@@ -28,7 +32,15 @@ from typing import Any
 import shapely
 
 from deconfliction.domain.errors import InvalidInput, TooLarge
-from deconfliction.domain.geodesy import WGS84, Gnomonic, LonLat, Vec3, angle_rad, normalized, unit_vector
+from deconfliction.domain.geodesy import (
+    WGS84,
+    Gnomonic,
+    LonLat,
+    Vec3,
+    angle_rad,
+    normalized,
+    unit_vector,
+)
 from deconfliction.domain.geometry_nearest import Nearest, nearest
 from deconfliction.domain.geometry_shape import MAX_SPAN_DEG, Box, Shape, build_shape
 
@@ -40,14 +52,15 @@ _WHERE = re.compile(r"\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)")
 
 
 def parse_geometry(obj: Any, *, max_vertices: int = 10_000, max_area_m2: float = 2e11) -> Shape:
-    """Validate a GeoJSON geometry object and build its Shape; InvalidInput / TooLarge name the field."""
+    """Validate a GeoJSON geometry object and build its Shape; errors name the field."""
     if not isinstance(obj, Mapping):
         raise InvalidInput("geometry must be a GeoJSON geometry object", field="geometry")
     gtype = obj.get("type")
     if gtype not in SUPPORTED:
         shown = repr(gtype) if gtype is not None else "missing"
         raise InvalidInput(
-            f"geometry type {shown} is not supported; use Point, LineString, Polygon or MultiPolygon",
+            f"geometry type {shown} is not supported; "
+            "use Point, LineString, Polygon or MultiPolygon",
             field="geometry.type",
         )
     if "coordinates" not in obj:
@@ -79,13 +92,20 @@ def parse_geometry(obj: Any, *, max_vertices: int = 10_000, max_area_m2: float =
     representative = parts[0][0][len(parts[0][0]) // 2]
     area_m2 = 0.0
     if areal:
-        polygons = [_valid_polygon(plane, xyz, f"{path}[{i}]" if gtype == "MultiPolygon" else path,
-                                   f"polygon {i} " if gtype == "MultiPolygon" else "")
-                    for i, xyz in enumerate(xyz_parts)]
+        polygons = [
+            _valid_polygon(
+                plane,
+                xyz,
+                f"{path}[{i}]" if gtype == "MultiPolygon" else path,
+                f"polygon {i} " if gtype == "MultiPolygon" else "",
+            )
+            for i, xyz in enumerate(xyz_parts)
+        ]
         area_m2 = sum(_geodesic_area_m2(part) for part in parts)
         if area_m2 > max_area_m2:
             raise TooLarge(
-                f"area {area_m2 / 1e6:.0f} km² exceeds the limit of {max_area_m2 / 1e6:.0f} km²", field="geometry"
+                f"area {area_m2 / 1e6:.0f} km² exceeds the limit of {max_area_m2 / 1e6:.0f} km²",
+                field="geometry",
             )
         biggest = max(polygons, key=lambda p: float(p.area))
         rp = biggest.representative_point()
@@ -97,9 +117,13 @@ def _count_positions(raw: Any, depth: int, path: str) -> int:
     """Check the nesting of `raw` down to positions and count them."""
     if depth == 0:
         if not isinstance(raw, list | tuple):
-            raise InvalidInput(f"{path} must be a position [lon, lat], not {_kind(raw)}", field=path)
+            raise InvalidInput(
+                f"{path} must be a position [lon, lat], not {_kind(raw)}", field=path
+            )
         return 1
-    what = {1: "an array of positions", 2: "an array of linear rings", 3: "an array of polygons"}[depth]
+    what = {1: "an array of positions", 2: "an array of linear rings", 3: "an array of polygons"}[
+        depth
+    ]
     if not isinstance(raw, list | tuple):
         raise InvalidInput(f"{path} must be {what}, not {_kind(raw)}", field=path)
     if not raw:
@@ -134,8 +158,10 @@ def _position(raw: Sequence[Any], path: str) -> LonLat:
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise InvalidInput(f"{_AXES[axis]} at {path} is {_kind(v)}, not a number", field=path)
         if not math.isfinite(v):
-            raise InvalidInput(f"{_AXES[axis]} at {path} is not a finite number ({v!r})".replace("nan)", "NaN)"),
-                               field=path)
+            raise InvalidInput(
+                f"{_AXES[axis]} at {path} is not a finite number ({v!r})".replace("nan)", "NaN)"),
+                field=path,
+            )
     lon, lat = float(raw[0]), float(raw[1])
     if not -180.0 <= lon <= 180.0:
         raise InvalidInput(f"longitude {lon!r} at {path} is outside -180..180", field=path)
@@ -165,33 +191,40 @@ def _rings(rings: Sequence[Sequence[LonLat]], path: str, prefix: str) -> list[li
     for r, ring in enumerate(rings):
         name, where = f"{prefix}ring {r}", f"{path}[{r}]"
         if len(ring) < 4:
-            raise InvalidInput(f"{name} has {len(ring)} positions; a linear ring needs at least 4", field=where)
+            raise InvalidInput(
+                f"{name} has {len(ring)} positions; a linear ring needs at least 4", field=where
+            )
         if ring[0] != ring[-1]:
             raise InvalidInput(
-                f"{name} is not closed: first point {list(ring[0])} differs from last point {list(ring[-1])}",
+                f"{name} is not closed: first point {list(ring[0])} "
+                f"differs from last point {list(ring[-1])}",
                 field=where,
             )
         chain = _dedupe(ring)
         if len(chain) > 1 and _same_point(chain[0], chain[-1]):
             chain.pop()
         if len(chain) < 3:
-            raise InvalidInput(f"{name} has fewer than 3 distinct positions; it encloses no area", field=where)
+            raise InvalidInput(
+                f"{name} has fewer than 3 distinct positions; it encloses no area", field=where
+            )
         out.append(chain)
     return out
 
 
 def _centre(xyz_parts: Sequence[Sequence[Sequence[Vec3]]], path: str) -> Vec3:
-    """Normalised mean of the vertex unit vectors; every vertex must lie within MAX_SPAN_DEG of it."""
+    """Normalised mean of the vertex unit vectors; every vertex must lie within MAX_SPAN_DEG."""
     vs = [v for part in xyz_parts for chain in part for v in chain]
     sx, sy, sz = sum(v[0] for v in vs), sum(v[1] for v in vs), sum(v[2] for v in vs)
     try:
         centre = normalized((sx, sy, sz))
     except ValueError:
-        centre = (0.0, 0.0, 1.0)  # vertices balanced around the globe: the span check below rejects it
+        # vertices balanced around the globe: the span check below rejects them
+        centre = (0.0, 0.0, 1.0)
     span = max(math.degrees(angle_rad(centre, v)) for v in vs)
     if span > MAX_SPAN_DEG:
         raise InvalidInput(
-            f"shape too large to be one declaration: a vertex lies {span:.1f}° of arc from the shape's centre; "
+            "shape too large to be one declaration: "
+            f"a vertex lies {span:.1f}° of arc from the shape's centre; "
             f"the limit is {MAX_SPAN_DEG:.0f}° (about {MAX_SPAN_DEG * 111.2:.0f} km)",
             field=path,
         )
@@ -209,7 +242,9 @@ def _lonlat_text(p: LonLat) -> str:
     return f"[{p[0]:.5f}, {p[1]:.5f}]"
 
 
-def _valid_polygon(plane: Gnomonic, rings_xyz: Sequence[Sequence[Vec3]], path: str, prefix: str) -> Any:
+def _valid_polygon(
+    plane: Gnomonic, rings_xyz: Sequence[Sequence[Vec3]], path: str, prefix: str
+) -> Any:
     """The polygon in the shape's plane, after checking each ring and how holes sit in the shell."""
     planar = []
     for r, ring in enumerate(rings_xyz):
@@ -229,13 +264,19 @@ def _valid_polygon(plane: Gnomonic, rings_xyz: Sequence[Sequence[Vec3]], path: s
             if shell.boundary.intersects(hole.boundary):
                 rp = shapely.intersection(shell.boundary, hole.boundary).representative_point()
                 at = f" near {_lonlat_text(plane.inverse(float(rp.x), float(rp.y)))}"
-                raise InvalidInput(f"{name} (a hole) crosses its shell {prefix}ring 0{at}", field=where)
-            raise InvalidInput(f"{name} (a hole) lies outside its shell {prefix}ring 0", field=where)
+                raise InvalidInput(
+                    f"{name} (a hole) crosses its shell {prefix}ring 0{at}", field=where
+                )
+            raise InvalidInput(
+                f"{name} (a hole) lies outside its shell {prefix}ring 0", field=where
+            )
     polygon = shapely.Polygon(shell_pts, [pts for pts, _ in planar[1:]])
     reason = shapely.is_valid_reason(polygon)
     if reason != "Valid Geometry":
         kind = reason.split("[")[0].strip().lower()
-        raise InvalidInput(f"{prefix.strip() or 'polygon'} is invalid: {kind}{_where(plane, reason)}", field=path)
+        raise InvalidInput(
+            f"{prefix.strip() or 'polygon'} is invalid: {kind}{_where(plane, reason)}", field=path
+        )
     return polygon
 
 

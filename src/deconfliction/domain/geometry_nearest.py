@@ -1,11 +1,12 @@
 """Geodesic distance between two shapes, and the nearest point of each to the other.
 
-Method: project both shapes into the gnomonic plane tangent at the middle of the pair, scaled to the WGS84
-metric there. Great-circle edges are straight in that plane, so intersection and containment are decided exactly.
-Otherwise the nearest pair lies at a vertex of one shape and a point of an edge of the other; every such
-vertex–edge pair whose planar distance could, given the plane's distortion bound, be the true minimum is mapped
-back to lon/lat and measured with GeographicLib, and the smallest wins. Small shapes take a pure-Python path
-(numpy's per-call cost dominates there); large ones an STRtree over edge segments.
+Method: project both shapes into the gnomonic plane tangent at the middle of the pair, scaled to the
+WGS84 metric there. Great-circle edges are straight in that plane, so intersection and containment
+are decided exactly. Otherwise the nearest pair lies at a vertex of one shape and a point of an edge
+of the other; every such vertex–edge pair whose planar distance could, given the plane's distortion
+bound, be the true minimum is mapped back to lon/lat and measured with GeographicLib, and the
+smallest wins. Small shapes take a pure-Python path (numpy's per-call cost dominates there); large
+ones an STRtree over edge segments.
 """
 
 from __future__ import annotations
@@ -13,13 +14,22 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from deconfliction.domain.geodesy import MIN_RADIUS_M, WGS84, Gnomonic, LonLat, Vec3, angle_rad, normalized
-from deconfliction.domain.geometry_shape import Shape
+from deconfliction.domain.geodesy import (
+    MIN_RADIUS_M,
+    WGS84,
+    Gnomonic,
+    LonLat,
+    Vec3,
+    angle_rad,
+    normalized,
+)
+from deconfliction.domain.geometry_shape import Box, Shape
 
 Planar = tuple[float, float]
 _SMALL_PAIRS = 600  # vertex–edge pairs below which plain Python beats numpy + STRtree
@@ -39,25 +49,27 @@ class Nearest:
 def nearest(a: Shape, b: Shape, within_m: float | None = None) -> Nearest | None:
     """Distance between a and b (0 when they intersect); None only if it is certainly ≥ within_m.
 
-    Accurate to far better than 0.1 % or 1 m for shapes up to 500 km apart; beyond the reach of one gnomonic
-    plane (shapes thousands of km apart) the result is an upper bound between two of their vertices.
+    Two Points always get their GeographicLib distance, never None.
+
+    Accurate to far better than 0.1 % or 1 m for shapes up to 500 km apart; beyond the reach of one
+    gnomonic plane (shapes thousands of km apart) the result is an upper bound between two of their
+    vertices.
     """
-    if within_m is not None:
-        gap = angle_rad(a.cap_centre, b.cap_centre) - a.cap_radius_rad - b.cap_radius_rad
-        # metres ≥ MIN_RADIUS_M × arc on the geodetic sphere; the factor absorbs rounding
-        if gap > 0 and gap * MIN_RADIUS_M * (1 - 1e-9) >= within_m:
-            return None
     if len(a.xyz) == 1 and len(b.xyz) == 1:
+        # one GeographicLib call is as cheap as the cap test
         pa, pb = a.lonlat[0], b.lonlat[0]
         return Nearest(float(WGS84.inv(pa[0], pa[1], pb[0], pb[1])[2]), pa, pb)
     ca, cb = a.cap_centre, b.cap_centre
-    try:
-        centre = normalized((ca[0] + cb[0], ca[1] + cb[1], ca[2] + cb[2]))
-    except ValueError:
+    apart = angle_rad(ca, cb)
+    if within_m is not None:
+        gap = apart - a.cap_radius_rad - b.cap_radius_rad
+        # metres ≥ MIN_RADIUS_M × arc on the geodetic sphere; the factor absorbs rounding
+        if gap > 0 and gap * MIN_RADIUS_M * (1 - 1e-9) >= within_m:
+            return None
+    # the pair's centre is halfway between the caps' centres
+    if apart / 2 + max(a.cap_radius_rad, b.cap_radius_rad) > math.radians(_MAX_PLANE_DEG):
         return _far(a, b)
-    limit = math.radians(_MAX_PLANE_DEG)
-    if angle_rad(centre, ca) + a.cap_radius_rad > limit or angle_rad(centre, cb) + b.cap_radius_rad > limit:
-        return _far(a, b)
+    centre = normalized((ca[0] + cb[0], ca[1] + cb[1], ca[2] + cb[2]))
     plane = Gnomonic.at(centre)
     pairs = len(a.xyz) * len(b.edges) + len(b.xyz) * len(a.edges)
     if pairs <= _SMALL_PAIRS:
@@ -66,7 +78,7 @@ def nearest(a: Shape, b: Shape, within_m: float | None = None) -> Nearest | None
 
 
 def _far(a: Shape, b: Shape) -> Nearest:
-    """Shapes too far apart for one plane: a vertex of each, the one nearest the other's cap, then back."""
+    """Shapes too far apart for one plane: the vertex of each nearest the other."""
     ia = max(range(len(a.xyz)), key=lambda i: _dot(a.xyz[i], b.cap_centre))
     ib = max(range(len(b.xyz)), key=lambda j: _dot(b.xyz[j], a.xyz[ia]))
     pa, pb = a.lonlat[ia], b.lonlat[ib]
@@ -77,8 +89,8 @@ def _dot(u: Vec3, v: Vec3) -> float:
     return u[0] * v[0] + u[1] * v[1] + u[2] * v[2]
 
 
-def _project(plane: Gnomonic, xyz: Sequence[Vec3]) -> tuple[list[Planar], float]:
-    """Planar points and the smallest cosine of their arcs from the plane's centre."""
+def _project(plane: Gnomonic, xyz: Sequence[Vec3]) -> tuple[list[Planar], float, Box]:
+    """Planar points, the smallest cosine of their arcs from the plane's centre, their bbox."""
     c, e, n = plane.centre, plane.east, plane.north
     kx, ky = plane.n_m, plane.m_m
     ex, ey, ez = e[0] * kx, e[1] * kx, e[2] * kx
@@ -86,18 +98,30 @@ def _project(plane: Gnomonic, xyz: Sequence[Vec3]) -> tuple[list[Planar], float]
     cx, cy, cz = c
     out = []
     low = 1.0
+    x0 = y0 = math.inf
+    x1 = y1 = -math.inf
     for x, y, z in xyz:
         d = x * cx + y * cy + z * cz
-        low = min(low, d)
-        out.append(((x * ex + y * ey + z * ez) / d, (x * nx + y * ny + z * nz) / d))
-    return out, low
+        if d < low:
+            low = d
+        px, py = (x * ex + y * ey + z * ez) / d, (x * nx + y * ny + z * nz) / d
+        if px < x0:
+            x0 = px
+        if px > x1:
+            x1 = px
+        if py < y0:
+            y0 = py
+        if py > y1:
+            y1 = py
+        out.append((px, py))
+    return out, low, (x0, y0, x1, y1)
 
 
 def _slack(cos_max: float) -> float:
-    """Bound on the relative difference between planar and geodesic lengths within the projected region.
+    """Bound on the relative difference of planar and geodesic lengths in the projected region.
 
-    Gnomonic scale error is at most tan²θ; the change of the radii of curvature and of the meridians'
-    direction across θ of arc adds under 0.02·θ ≤ 0.02·tanθ.
+    Gnomonic scale error is at most tan²θ; the change of the radii of curvature and of the
+    meridians' direction across θ of arc adds under 0.02·θ ≤ 0.02·tanθ.
     """
     t2 = (1.0 - cos_max * cos_max) / (cos_max * cos_max)
     return t2 + 0.02 * math.sqrt(t2) + 1e-9
@@ -131,7 +155,7 @@ def _crossing(p0: Planar, p1: Planar, q0: Planar, q1: Planar) -> Planar | None:
 
 
 def _inside(q: Planar, pts: Sequence[Planar], shape: Shape) -> bool:
-    """Whether q lies inside any polygon of an areal shape (even–odd rule over each polygon's rings)."""
+    """Whether q is inside any polygon of an areal shape (even–odd rule over its rings)."""
     qx, qy = q
     edges = shape.edges
     for lo, hi in shape.polygon_edges:
@@ -146,13 +170,13 @@ def _inside(q: Planar, pts: Sequence[Planar], shape: Shape) -> bool:
     return False
 
 
-def _overlapping_boxes(pa: Sequence[Planar], pb: Sequence[Planar]) -> bool:
-    xa, ya = [p[0] for p in pa], [p[1] for p in pa]
-    xb, yb = [p[0] for p in pb], [p[1] for p in pb]
-    return min(xa) <= max(xb) and min(xb) <= max(xa) and min(ya) <= max(yb) and min(yb) <= max(ya)
+def _overlapping(p: Box, q: Box) -> bool:
+    return p[0] <= q[2] and q[0] <= p[2] and p[1] <= q[3] and q[1] <= p[3]
 
 
-def _contact(a: Shape, b: Shape, pa: Sequence[Planar], pb: Sequence[Planar], plane: Gnomonic) -> Nearest | None:
+def _contact(
+    a: Shape, b: Shape, pa: Sequence[Planar], pb: Sequence[Planar], plane: Gnomonic
+) -> Nearest | None:
     """Distance 0 when an edge of a crosses one of b, or a part of one lies inside the other."""
     for i0, i1 in a.edges:
         for j0, j1 in b.edges:
@@ -180,20 +204,45 @@ Candidate = tuple[float, bool, int, int, float]
 
 
 def _small(a: Shape, b: Shape, plane: Gnomonic) -> Nearest:
-    pa, cos_a = _project(plane, a.xyz)
-    pb, cos_b = _project(plane, b.xyz)
-    if _overlapping_boxes(pa, pb):
+    pa, cos_a, box_a = _project(plane, a.xyz)
+    pb, cos_b, box_b = _project(plane, b.xyz)
+    if _overlapping(box_a, box_b):
         hit = _contact(a, b, pa, pb, plane)
         if hit is not None:
             return hit
+    slack = _slack(min(cos_a, cos_b))
+    widen2 = ((1 + slack) / (1 - slack)) ** 2 * (1 + 1e-9)
     found: list[Candidate] = []
-    for on_a, pts, other_pts, other in ((True, pa, pb, b), (False, pb, pa, a)):
+    add = found.append
+    best2 = math.inf
+    for on_a, pts, box, other_pts, other in ((True, pa, box_a, pb, b), (False, pb, box_b, pa, a)):
+        bx0, by0, bx1, by1 = box
         for k, (j0, j1) in enumerate(other.edges):
-            q0, q1 = other_pts[j0], other_pts[j1]
-            for i, p in enumerate(pts):
-                d2, t = _foot(p, q0, q1)
-                found.append((d2, on_a, i, k, t))
-    return _best(a, b, plane, pa, pb, found, _slack(min(cos_a, cos_b)))
+            # _foot inlined: this double loop is the hot path of the whole service
+            x0, y0 = other_pts[j0]
+            x1, y1 = other_pts[j1]
+            # skip edges whose box is beyond reach of every vertex (the far side of a polygon)
+            gx = max(bx0 - max(x0, x1), min(x0, x1) - bx1, 0.0)
+            gy = max(by0 - max(y0, y1), min(y0, y1) - by1, 0.0)
+            if gx * gx + gy * gy > best2 * widen2:
+                continue
+            dx, dy = x1 - x0, y1 - y0
+            l2 = dx * dx + dy * dy
+            inv = 1.0 / l2 if l2 > 0 else 0.0
+            for i, (px, py) in enumerate(pts):
+                px -= x0
+                py -= y0
+                t = (px * dx + py * dy) * inv
+                if t < 0.0:
+                    t = 0.0
+                elif t > 1.0:
+                    t = 1.0
+                ux, uy = px - t * dx, py - t * dy
+                d2 = ux * ux + uy * uy
+                if d2 < best2:
+                    best2 = d2
+                add((d2, on_a, i, k, t))
+    return _best(a, b, plane, pa, pb, found, slack)
 
 
 def _best(
@@ -205,7 +254,7 @@ def _best(
     found: Sequence[Candidate],
     slack: float,
 ) -> Nearest:
-    """Measure with GeographicLib every candidate that could be nearest, given the plane's distortion."""
+    """Measure with GeographicLib every candidate that the plane's distortion lets be nearest."""
     s_min = math.sqrt(min(c[0] for c in found))
     if s_min <= _TOUCH_M:
         first = min(found)
@@ -214,13 +263,19 @@ def _best(
     reach = s_min * (1 + slack) / (1 - slack) + 1e-7
     reach2 = reach * reach
     best: Nearest | None = None
+    measured: set[tuple[bool, int, int, float]] = set()
     for d2, on_a, i, k, t in found:
         if d2 > reach2:
             continue
+        j0, j1 = (b if on_a else a).edges[k]
+        # a vertex nearest a corner shows up once per edge meeting there; measure it once
+        key = (on_a, i, j0 if t <= 0.0 else j1, -1.0) if t <= 0.0 or t >= 1.0 else (on_a, i, k, t)
+        if key in measured:
+            continue
+        measured.add(key)
         vertex_shape, edge_shape = (a, b) if on_a else (b, a)
         edge_pts = pb if on_a else pa
         v = vertex_shape.lonlat[i]
-        j0, j1 = edge_shape.edges[k]
         if t <= 0.0:
             f = edge_shape.lonlat[j0]
         elif t >= 1.0:
@@ -237,41 +292,49 @@ def _best(
 
 def _large(a: Shape, b: Shape, plane: Gnomonic) -> Nearest:
     """The same method with STRtrees, so that big shapes cost O(n log n) rather than O(n·m)."""
-    pa, cos_a = _project(plane, a.xyz)
-    pb, cos_b = _project(plane, b.xyz)
+    pa, cos_a, _ = _project(plane, a.xyz)
+    pb, cos_b, _ = _project(plane, b.xyz)
     arr_a, arr_b = np.asarray(pa), np.asarray(pb)
     segs_a, segs_b = _segments(arr_a, a), _segments(arr_b, b)
+    tree_a, tree_b = shapely.STRtree(segs_a), shapely.STRtree(segs_b)
     if len(segs_a) and len(segs_b):
-        hits = shapely.STRtree(segs_b).query(segs_a, predicate="intersects")
+        hits = tree_b.query(segs_a, predicate="intersects")
         if hits.shape[1]:
-            point = shapely.intersection(segs_a[hits[0, 0]], segs_b[hits[1, 0]]).representative_point()
+            point = shapely.intersection(
+                segs_a[hits[0, 0]], segs_b[hits[1, 0]]
+            ).representative_point()
             p = plane.inverse(float(point.x), float(point.y))
             return Nearest(0.0, p, p)
     hit = _containment(a, b, pa, pb)
     if hit is not None:
         return hit
-    trees = (shapely.STRtree(segs_b), shapely.STRtree(segs_a))
     points = (shapely.points(arr_a), shapely.points(arr_b))
-    s_min = math.inf
-    for tree, pts, segs in zip(trees, points, (segs_b, segs_a), strict=True):
-        if len(segs):
-            _, dist = tree.query_nearest(pts, return_distance=True)
-            s_min = min(s_min, float(dist.min()))
+    sides = ((True, tree_b, points[0], pa, pb, b), (False, tree_a, points[1], pb, pa, a))
+    # query_nearest for every vertex is slow when most are far; instead bound the gap by one
+    # vertex pair near the middle, and look only within that bound
+    ia = int(np.argmin(((arr_a - arr_b.mean(axis=0)) ** 2).sum(axis=1)))
+    ib = int(np.argmin(((arr_b - arr_a[ia]) ** 2).sum(axis=1)))
+    bound = math.dist(pa[ia], pb[ib]) * (1 + 1e-9) + 1e-6
+    found = _within(sides, bound)
     slack = _slack(min(cos_a, cos_b))
-    reach = s_min * (1 + slack) / (1 - slack) + 1e-6
+    reach = math.sqrt(min(c[0] for c in found)) * (1 + slack) / (1 - slack) + 1e-6
+    if reach > bound:
+        found = _within(sides, reach)
+    return _best(a, b, plane, pa, pb, found, slack)
+
+
+def _within(sides: Any, distance: float) -> list[Candidate]:
+    """Vertex–edge candidates (both ways) whose planar distance is within `distance`."""
     found: list[Candidate] = []
-    for on_a, tree, pts, mine, other, other_shape in (
-        (True, trees[0], points[0], pa, pb, b),
-        (False, trees[1], points[1], pb, pa, a),
-    ):
+    for on_a, tree, pts, mine, other, other_shape in sides:
         if not other_shape.edges:
             continue
-        idx = tree.query(pts, predicate="dwithin", distance=reach)
+        idx = tree.query(pts, predicate="dwithin", distance=distance)
         for i, k in zip(idx[0].tolist(), idx[1].tolist(), strict=True):
             j0, j1 = other_shape.edges[k]
             d2, t = _foot(mine[i], other[j0], other[j1])
             found.append((d2, on_a, i, k, t))
-    return _best(a, b, plane, pa, pb, found, slack)
+    return found
 
 
 def _segments(pts: NDArray[np.float64], shape: Shape) -> NDArray[np.object_]:

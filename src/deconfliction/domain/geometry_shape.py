@@ -1,8 +1,8 @@
-"""A parsed, validated shape with everything the hot path needs cached: vertices, unit vectors, edges, cap, extents.
+"""A parsed, validated shape with what the hot path needs cached: vertices, unit vectors, edges.
 
-Edges are great-circle arcs on the sphere of geodetic coordinates (see `geodesy`). A shape's vertices all lie
-within `MAX_SPAN_DEG` of arc from its centre (the normalised mean of its vertex unit vectors), which keeps
-its own and its pairs' gnomonic planes well conditioned.
+Edges are great-circle arcs on the sphere of geodetic coordinates (see `geodesy`). A shape's
+vertices all lie within `MAX_SPAN_DEG` of arc from its centre (the normalised mean of its vertex
+unit vectors), which keeps its own and its pairs' gnomonic planes well conditioned.
 """
 
 from __future__ import annotations
@@ -12,7 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from deconfliction.domain.geodesy import MIN_RADIUS_M, LonLat, Vec3, angle_rad, normalized, to_lonlat
+from deconfliction.domain.geodesy import (
+    MIN_RADIUS_M,
+    LonLat,
+    Vec3,
+    angle_rad,
+    normalized,
+    to_lonlat,
+)
 
 Box = tuple[float, float, float, float]
 Coordinates = Any  # nested tuples of floats, as GeoJSON nests them
@@ -27,17 +34,25 @@ class Shape:
     coordinates: Coordinates  # as given (tuples), altitudes dropped
     vertex_count: int  # positions as given, closing positions and duplicates included
     area_m2: float
-    lonlat: tuple[LonLat, ...]  # distinct vertices: consecutive duplicates and ring closures dropped
+    lonlat: tuple[
+        LonLat, ...
+    ]  # distinct vertices: consecutive duplicates and ring closures dropped
     xyz: tuple[Vec3, ...]  # their unit vectors
-    edges: tuple[tuple[int, int], ...]  # great-circle arcs between vertices (indices into lonlat/xyz)
-    polygon_edges: tuple[tuple[int, int], ...]  # per polygon, the range of `edges` holding its rings
+    edges: tuple[
+        tuple[int, int], ...
+    ]  # great-circle arcs between vertices (indices into lonlat/xyz)
+    polygon_edges: tuple[
+        tuple[int, int], ...
+    ]  # per polygon, the range of `edges` holding its rings
     component_vertices: tuple[int, ...]  # one vertex of each connected part (for containment tests)
     cap_centre: Vec3
     cap_radius_rad: float  # every point of the shape is within this arc of cap_centre
     representative: LonLat
     lat_min: float  # latitude extent of the edges, arcs' poleward bulge included
     lat_max: float
-    lon_centre: float  # longitude extent relative to lon_centre, valid when the shape avoids the poles
+    lon_centre: (
+        float  # longitude extent relative to lon_centre, valid when the shape avoids the poles
+    )
     dlon_min: float
     dlon_max: float
 
@@ -54,9 +69,10 @@ class Shape:
         return self.representative
 
     def boxes(self, grow_m: float = 0.0) -> list[Box]:
-        """Lon/lat boxes (minlon, minlat, maxlon, maxlat) covering every point within grow_m metres of the shape.
+        """Lon/lat boxes (minlon, minlat, maxlon, maxlat) covering all points within grow_m of it.
 
-        Conservative: one box, two when it crosses ±180°, full longitude when the grown shape reaches a pole.
+        Conservative: one box, two when it crosses ±180°, full longitude when the grown shape
+        reaches a pole.
         """
         # an arc of g radians on the geodetic sphere is at most MIN_RADIUS_M * g metres on WGS84
         g = max(grow_m, 0.0) / MIN_RADIUS_M * (1 + 1e-9) + 1e-12
@@ -102,8 +118,11 @@ def build_shape(
     cap_centre: Vec3,
     representative: LonLat,
 ) -> Shape:
-    """Assemble a Shape from validated parts: each part a list of vertex chains (a ring without its closing
-    vertex for areal shapes, else the one open chain of a Point or LineString)."""
+    """Assemble a Shape from validated parts.
+
+    Each part is a list of vertex chains: rings without their closing vertex for areal shapes, else
+    the one open chain of a Point or LineString.
+    """
     areal = geom_type in ("Polygon", "MultiPolygon")
     lonlat: list[LonLat] = []
     xyz: list[Vec3] = []
@@ -177,7 +196,9 @@ def _lat_extent(
 
 
 def _between(u: Vec3, p: Vec3, v: Vec3, n: Vec3) -> bool:
-    """Whether p lies on the short arc from u to v (all on the great circle with normal n = u × v)."""
+    """Whether p lies on the short arc u–v (all on the great circle with normal n = u × v)."""
     c1 = (u[1] * p[2] - u[2] * p[1], u[2] * p[0] - u[0] * p[2], u[0] * p[1] - u[1] * p[0])
     c2 = (p[1] * v[2] - p[2] * v[1], p[2] * v[0] - p[0] * v[2], p[0] * v[1] - p[1] * v[0])
-    return (c1[0] * n[0] + c1[1] * n[1] + c1[2] * n[2]) > 0 and (c2[0] * n[0] + c2[1] * n[1] + c2[2] * n[2]) > 0
+    return (c1[0] * n[0] + c1[1] * n[1] + c1[2] * n[2]) > 0 and (
+        c2[0] * n[0] + c2[1] * n[1] + c2[2] * n[2]
+    ) > 0

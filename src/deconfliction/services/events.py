@@ -16,6 +16,7 @@ class EventHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
+        self.closing = False
 
     def subscribe(self, party: str) -> asyncio.Event:
         event = asyncio.Event()
@@ -36,6 +37,13 @@ class EventHub:
             if loop.is_closed():
                 continue
             loop.call_soon_threadsafe(event.set)
+
+    def close(self) -> None:
+        """The server is stopping: wake every stream so that it ends instead of holding the shutdown."""
+        self.closing = True
+        with self._lock:
+            parties = set(self._waiters)
+        self.notify(parties)
 
     def subscribers(self) -> int:
         with self._lock:
