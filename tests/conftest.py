@@ -31,7 +31,7 @@ def settings(tmp_path: Path) -> Settings:
 def wired(settings: Settings) -> Iterator[Wired]:
     w = wire(settings)
     yield w
-    w.ctx.store.close()
+    w.ctx.close()
 
 
 class Api:

@@ -27,7 +27,7 @@ def test_restart_keeps_declarations_conflicts_and_the_active_picture(settings: S
     cancelled = declarations.declare(ctx, "saa", feature(square(45.0, 30.0)))
     declarations.cancel(ctx, "saa", cancelled.declaration.id)
     before_events = events_after(ctx, "saa", 0)
-    ctx.store.close()
+    ctx.close()
 
     second = wire(settings)
     ctx2 = second.ctx
@@ -44,7 +44,7 @@ def test_restart_keeps_declarations_conflicts_and_the_active_picture(settings: S
     # the rebuilt index still finds conflicts for new writes
     again = declarations.declare(ctx2, "saa", feature(square(40.23, 35.36)))
     assert [c.b.declaration for c in again.conflicts] == [a.declaration.id]
-    ctx2.store.close()
+    ctx2.close()
 
 
 def test_migrations_are_versioned_and_applied_once(tmp_path: Path) -> None:
@@ -57,7 +57,7 @@ def test_migrations_are_versioned_and_applied_once(tmp_path: Path) -> None:
 
 def test_database_is_in_wal_mode_with_full_sync(settings: Settings) -> None:
     wired = wire(settings)
-    wired.ctx.store.close()
+    wired.ctx.close()
     conn = sqlite3.connect(settings.db)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     conn.close()
@@ -66,7 +66,7 @@ def test_database_is_in_wal_mode_with_full_sync(settings: Settings) -> None:
 def test_token_is_stored_only_as_a_hash(settings: Settings) -> None:
     wired = wire(settings)
     _, token = parties.create_party(wired.ctx, "sdf", "SDF", None)
-    wired.ctx.store.close()
+    wired.ctx.close()
     wal = Path(settings.db + "-wal")
     raw = Path(settings.db).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     assert token.encode() not in raw

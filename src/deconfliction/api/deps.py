@@ -13,16 +13,17 @@ from deconfliction.services.context import Context
 _bearer = HTTPBearer(auto_error=False, description="A party token, or the admin token")
 
 
-def get_ctx(request: Request) -> Context:
+# Both dependencies are async on purpose: a sync dependency costs a hop to the thread pool on every request.
+async def get_ctx(request: Request) -> Context:
     ctx: Context = request.app.state.ctx
     return ctx
 
 
-def get_principal(
+async def get_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
-    return authenticate(get_ctx(request), request.headers.get("authorization"))
+    return authenticate(request.app.state.ctx, request.headers.get("authorization"))
 
 
 CtxDep = Annotated[Context, Depends(get_ctx)]

@@ -6,6 +6,7 @@ import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response, status
+from fastapi.responses import JSONResponse
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
 from deconfliction.api.schemas import FEATURE_SCHEMA, DeclarationWritten
@@ -40,19 +41,18 @@ def parse_bbox(value: str | None) -> list[Box]:
     return [(minlon, minlat, 180.0, maxlat), (-180.0, minlat, maxlon, maxlat)]
 
 
-def _written(ctx: CtxDep, party: str, written: svc.Written, response: Response) -> dict[str, Any]:
+def _written(written: svc.Written, status_code: int) -> JSONResponse:
+    # Returned as a Response: the shape is documented by response_model but not re-validated on the hot path.
     d = written.declaration
-    response.headers["ETag"] = f'"{d.version}"'
-    response.headers["Location"] = f"/v1/declarations/{d.id}"
-    return {"id": d.id, "version": d.version, "declaration": d.to_feature(),
-            "conflicts": svc.views_of(ctx, party, written.conflicts)}
+    body = {"id": d.id, "version": d.version, "declaration": d.to_feature(), "conflicts": written.views}
+    headers = {"ETag": f'"{d.version}"', "Location": f"/v1/declarations/{d.id}"}
+    return JSONResponse(body, status_code=status_code, headers=headers)
 
 
 @router.post("/declarations", status_code=status.HTTP_201_CREATED, response_model=DeclarationWritten,
              openapi_extra=_FEATURE_BODY, summary="Declare where and when you operate; conflicts come back at once")
-def create(body: FeatureBody, ctx: CtxDep, who: PrincipalDep, response: Response) -> dict[str, Any]:
-    party = who.require_writer()
-    return _written(ctx, party, svc.declare(ctx, party, body), response)
+def create(body: FeatureBody, ctx: CtxDep, who: PrincipalDep) -> JSONResponse:
+    return _written(svc.declare(ctx, who.require_writer(), body), status.HTTP_201_CREATED)
 
 
 @router.get("/declarations", summary="What the caller may see: its own and others' shared with it")
@@ -99,11 +99,10 @@ def put(
     body: FeatureBody,
     ctx: CtxDep,
     who: PrincipalDep,
-    response: Response,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
-) -> dict[str, Any]:
-    party = who.require_writer()
-    return _written(ctx, party, svc.revise(ctx, party, declaration_id, if_match, body), response)
+) -> JSONResponse:
+    written = svc.revise(ctx, who.require_writer(), declaration_id, if_match, body)
+    return _written(written, status.HTTP_200_OK)
 
 
 @router.delete("/declarations/{declaration_id}", status_code=status.HTTP_204_NO_CONTENT,

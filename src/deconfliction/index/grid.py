@@ -130,7 +130,7 @@ class _Cell:
         last, moved = self.size, _NO_ENTRY
         if position != last:
             self.buffer[:, position] = self.buffer[:, last]
-            moved = int(self.buffer[_EID, position])
+            moved = _NO_ENTRY
         self.live = self.buffer[:, :last]
         return moved
 
@@ -166,7 +166,7 @@ class _Level:
             return
         minlon, minlat, maxlon, maxlat = box
         inv = self.inv
-        ix0 = math.floor((minlon - _SLACK_DEG) * inv) + _OFFSET
+        ix0 = math.floor((minlon - self.width - _SLACK_DEG) * inv) + _OFFSET
         ix1 = math.floor(maxlon * inv) + _OFFSET
         iy0 = math.floor((minlat - self.height - _SLACK_DEG) * inv) + _OFFSET
         iy1 = math.floor(maxlat * inv) + _OFFSET

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from deconfliction.domain.errors import Forbidden, Unauthorized
 from deconfliction.domain.parties import PartyStatus
 from deconfliction.services.context import Context
+from deconfliction.services.writer import Outbox
 
 TOKEN_PREFIX = "dcf_"
 ADMIN_HASH_KEY = "admin_token_sha256"
@@ -53,7 +54,8 @@ class Principal:
 
 def ensure_admin_token(ctx: Context, configured: str) -> str | None:
     """Set up the admin token. Returns a newly generated token (to print once), or None."""
-    with ctx.writing() as out:
+
+    def job(out: Outbox) -> str | None:
         if configured:
             out.tx.set_meta(ADMIN_HASH_KEY, hash_token(configured))
             return None
@@ -62,6 +64,8 @@ def ensure_admin_token(ctx: Context, configured: str) -> str | None:
         token = new_token()
         out.tx.set_meta(ADMIN_HASH_KEY, hash_token(token))
         return token
+
+    return ctx.write(job)
 
 
 def authenticate(ctx: Context, authorization: str | None) -> Principal:
@@ -73,14 +77,25 @@ def authenticate(ctx: Context, authorization: str | None) -> Principal:
     if scheme.lower() != "bearer" or not token:
         raise Unauthorized("the Authorization header must be 'Bearer <token>'")
     digest = hash_token(token)
+    cached = ctx.tokens.get(digest)
+    if isinstance(cached, Principal):
+        principal = cached
+    else:
+        principal = _lookup(ctx, digest)
+        ctx.tokens.put(digest, principal)
+    if principal.status is PartyStatus.WITHDRAWN:
+        raise Forbidden(f"party {principal.party!r} has withdrawn from the channel; its token no longer works")
+    return principal
+
+
+def _lookup(ctx: Context, digest: str) -> Principal:
     with ctx.store.read() as tx:
         admin = tx.get_meta(ADMIN_HASH_KEY)
+        # Lookup by digest, then a constant-time comparison: the digest of a 256-bit secret leaks nothing.
         if admin is not None and hmac.compare_digest(admin, digest):
             return Principal(None)
         party_id = tx.party_for_token(digest)
         party = None if party_id is None else tx.get_party(party_id)
     if party is None:
         raise Unauthorized("unknown token")
-    if party.status is PartyStatus.WITHDRAWN:
-        raise Forbidden(f"party {party.id!r} has withdrawn from the channel; its token no longer works")
     return Principal(party.id, party.status)

@@ -7,6 +7,7 @@ from typing import Any
 from deconfliction.domain.errors import InvalidInput, NotFound
 from deconfliction.services.context import Context
 from deconfliction.services.declarations import conflict_view, views_of
+from deconfliction.services.writer import Outbox
 
 STATUSES = ("open", "acknowledged", "resolved")
 
@@ -29,7 +30,8 @@ def get_conflict(ctx: Context, party: str, conflict_id: str) -> dict[str, Any]:
 
 def acknowledge(ctx: Context, party: str, conflict_id: str) -> dict[str, Any]:
     """Record that `party` has seen the conflict; the other party is told. Repeating it changes nothing."""
-    with ctx.writing() as out:
+
+    def job(out: Outbox) -> dict[str, Any]:
         conflict = out.tx.get_conflict(conflict_id)
         if conflict is None or not conflict.involves(party):
             raise NotFound(f"no conflict {conflict_id!r} of party {party!r}")
@@ -40,3 +42,5 @@ def acknowledge(ctx: Context, party: str, conflict_id: str) -> dict[str, Any]:
             out.tx.save_conflict(conflict)
             out.emit(other.party, "conflict.acknowledged", conflict_view(out.tx, conflict, other.party), at)
         return conflict_view(out.tx, conflict, party)
+
+    return ctx.write(job)

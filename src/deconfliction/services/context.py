@@ -1,19 +1,22 @@
-"""What every use case needs: the store, the active picture, the event hub, limits and the clock."""
+"""What every use case needs: the store, the active picture, the writer, limits, the clock."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol, TypeVar
 
 from deconfliction.domain.declarations import DeclarationLimits
 from deconfliction.domain.separation import SeparationPolicy
 from deconfliction.domain.timewindow import utcnow
 from deconfliction.services.picture import Picture
-from deconfliction.storage.base import Store, Tx
+from deconfliction.services.writer import Outbox, Writer
+from deconfliction.storage.base import Store
+
+T = TypeVar("T")
 
 
 class EventSink(Protocol):
@@ -26,6 +29,34 @@ class NullSink:
         return None
 
 
+class TokenCache:
+    """Token digest → (party, status), kept briefly so that each request need not read the store.
+
+    Cleared on every change of a party; entries also expire after `ttl_s` as a bound on staleness.
+    """
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        self.ttl_s = ttl_s
+        self._entries: dict[str, tuple[object, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> object | None:
+        entry = self._entries.get(digest)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def put(self, digest: str, value: object) -> None:
+        with self._lock:
+            if len(self._entries) > 100_000:
+                self._entries.clear()
+            self._entries[digest] = (value, time.monotonic() + self.ttl_s)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 @dataclass
 class Context:
     store: Store
@@ -34,31 +65,16 @@ class Context:
     policy: SeparationPolicy
     sink: EventSink = field(default_factory=NullSink)
     clock: Callable[[], datetime] = utcnow
-    # One writer at a time in this process: the conflict check and the write it guards are one atomic step.
-    write_lock: threading.RLock = field(default_factory=threading.RLock)
+    tokens: TokenCache = field(default_factory=TokenCache)
+    writer: Writer = field(init=False)
 
-    @contextmanager
-    def writing(self) -> Iterator[Outbox]:
-        """A durable write transaction; events it records wake their streams only once committed."""
-        outbox = Outbox()
-        with self.write_lock:
-            with self.store.write() as tx:
-                outbox.tx = tx
-                yield outbox
-            if outbox.after_commit is not None:
-                outbox.after_commit()
-        if outbox.parties:
-            self.sink.notify(outbox.parties)
+    def __post_init__(self) -> None:
+        self.writer = Writer(self.store, self.picture, self.sink.notify)
 
+    def write(self, job: Callable[[Outbox], T]) -> T:
+        """Run a write job on the single writer; returns once it is durably committed (or raises its error)."""
+        return self.writer.run(job)
 
-class Outbox:
-    """Events appended in the current transaction, and what to do in memory once it commits."""
-
-    def __init__(self) -> None:
-        self.tx: Tx = None  # type: ignore[assignment]  # set by Context.writing before use
-        self.parties: set[str] = set()
-        self.after_commit: Callable[[], None] | None = None
-
-    def emit(self, party: str, type_: str, data: dict[str, Any], at: datetime) -> None:
-        self.tx.append_event(party, type_, data, at)
-        self.parties.add(party)
+    def close(self) -> None:
+        self.writer.stop()
+        self.store.close()

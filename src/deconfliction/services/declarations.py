@@ -24,16 +24,18 @@ from deconfliction.domain.errors import (
     PreconditionRequired,
     StateConflict,
 )
-from deconfliction.services.context import Context, Outbox
+from deconfliction.services.context import Context
+from deconfliction.services.writer import Outbox
 from deconfliction.storage.base import Box, DeclarationQuery, Tx
 
 
 @dataclass(frozen=True, slots=True)
 class Written:
-    """A declaration as just written, with the conflicts opened by writing it."""
+    """A declaration as just written, with the conflicts opened by writing it (and the writer's view of each)."""
 
     declaration: Declaration
     conflicts: list[Conflict]
+    views: list[dict[str, Any]]
 
 
 def _open_conflict(new: Declaration, other: Declaration, finding: Finding, at: datetime) -> Conflict:
@@ -56,9 +58,12 @@ def conflict_view(tx: Tx, conflict: Conflict, party: str) -> dict[str, Any]:
     return conflict.view_for(party, other_visible=other.declaration in visible)
 
 
-def _emit_conflict(out: Outbox, conflict: Conflict, type_: str, at: datetime) -> None:
-    for side in (conflict.a, conflict.b):
-        out.emit(side.party, type_, conflict_view(out.tx, conflict, side.party), at)
+def _emit_conflict(out: Outbox, conflict: Conflict, type_: str, at: datetime) -> dict[str, Any]:
+    """Tell both parties; returns side a's view (the writer's, for a conflict just opened)."""
+    views = [conflict_view(out.tx, conflict, side.party) for side in (conflict.a, conflict.b)]
+    for side, view in zip((conflict.a, conflict.b), views, strict=True):
+        out.emit(side.party, type_, view, at)
+    return views[0]
 
 
 def _check_audience(tx: Tx, spec: DeclarationSpec) -> None:
@@ -87,8 +92,8 @@ def _share(out: Outbox, before: Declaration | None, after: Declaration, at: date
         out.emit(party, "declaration.unshared", {"id": after.id}, at)
 
 
-def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declaration) -> list[Conflict]:
-    """Resolve the old version's conflicts, open the new version's, store, share; one transaction."""
+def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declaration) -> Written:
+    """Resolve the old version's conflicts, open the new version's, store, share, stage in the picture."""
     at = after.updated_at
     reason = ResolvedReason.CANCELLED if after.status is DeclarationStatus.CANCELLED else ResolvedReason.UPDATED
     if before is not None:
@@ -97,30 +102,33 @@ def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declara
             out.tx.save_conflict(resolved)
             _emit_conflict(out, resolved, "conflict.resolved", at)
     opened: list[Conflict] = []
+    views: list[dict[str, Any]] = []
     if after.active:
         for other, finding in ctx.picture.conflicts_for(after):
             conflict = _open_conflict(after, other, finding, at)
             out.tx.save_conflict(conflict)
-            _emit_conflict(out, conflict, "conflict.opened", at)
+            views.append(_emit_conflict(out, conflict, "conflict.opened", at))
             opened.append(conflict)
     boxes: list[Box] = ctx.picture.stored_boxes(after.spec)
     out.tx.save_declaration(after, boxes)
     _share(out, before, after, at)
-    out.after_commit = lambda: ctx.picture.put(after)
-    return opened
+    out.stage(after)  # later jobs of the same group must see it; undone if the commit fails
+    return Written(after, opened, views)
 
 
 def declare(ctx: Context, party: str, feature: object) -> Written:
     spec = parse_feature(feature, ctx.limits)
-    with ctx.writing() as out:
+
+    def job(out: Outbox) -> Written:
         _check_audience(out.tx, spec)
         at = ctx.clock()
         declaration = Declaration(
             key=out.tx.next_declaration_key(), id=str(uuid.uuid4()), party=party, version=1, spec=spec,
             status=DeclarationStatus.ACTIVE, created_at=at, updated_at=at,
         )
-        conflicts = _write(ctx, out, None, declaration)
-    return Written(declaration, conflicts)
+        return _write(ctx, out, None, declaration)
+
+    return ctx.write(job)
 
 
 def _owned(tx: Tx, party: str, declaration_id: str) -> Declaration:
@@ -148,7 +156,8 @@ def parse_if_match(value: str | None) -> int:
 def revise(ctx: Context, party: str, declaration_id: str, if_match: str | None, feature: object) -> Written:
     expected = parse_if_match(if_match)
     spec = parse_feature(feature, ctx.limits)
-    with ctx.writing() as out:
+
+    def job(out: Outbox) -> Written:
         _check_audience(out.tx, spec)
         current = _owned(out.tx, party, declaration_id)
         if current.version != expected:
@@ -156,20 +165,21 @@ def revise(ctx: Context, party: str, declaration_id: str, if_match: str | None, 
                                      f"{expected}; read it again and retry", field="If-Match")
         if not current.active:
             raise StateConflict(f"declaration {declaration_id!r} is cancelled; declare anew instead")
-        revised = current.revised(spec, ctx.clock())
-        conflicts = _write(ctx, out, current, revised)
-    return Written(revised, conflicts)
+        return _write(ctx, out, current, current.revised(spec, ctx.clock()))
+
+    return ctx.write(job)
 
 
 def cancel(ctx: Context, party: str, declaration_id: str) -> Declaration:
     """Cancel (kept in the record, no longer active); its open conflicts resolve with reason `cancelled`."""
-    with ctx.writing() as out:
+
+    def job(out: Outbox) -> Declaration:
         current = _owned(out.tx, party, declaration_id)
         if not current.active:
             return current
-        cancelled = current.cancelled(ctx.clock())
-        _write(ctx, out, current, cancelled)
-    return cancelled
+        return _write(ctx, out, current, current.cancelled(ctx.clock())).declaration
+
+    return ctx.write(job)
 
 
 def get_visible(ctx: Context, party: str, declaration_id: str) -> Declaration:

@@ -9,6 +9,7 @@ from deconfliction.domain.errors import AlreadyExists, InvalidInput, NotFound
 from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode, check_party_id
 from deconfliction.services.auth import hash_token, new_token
 from deconfliction.services.context import Context
+from deconfliction.services.writer import Outbox
 
 
 def check_public_key(value: object, field: str = "public_key") -> str | None:
@@ -33,22 +34,28 @@ def create_party(ctx: Context, party_id: str, name: str, public_key: str | None)
         raise InvalidInput("name must not be empty", field="name")
     key = check_public_key(public_key)
     token = new_token()
-    with ctx.writing() as out:
+
+    def job(out: Outbox) -> Party:
         if out.tx.get_party(party_id) is not None:
             raise AlreadyExists(f"party {party_id!r} already exists", field="id")
         party = Party(party_id, name.strip(), PartyStatus.ACTIVE, key, ctx.clock())
         out.tx.add_party(party)
         out.tx.add_token(hash_token(token), party_id, party.created_at)
-    return party, token
+        return party
+
+    return ctx.write(job), token
 
 
 def issue_token(ctx: Context, party_id: str) -> str:
     """Another token for an existing party (several per party are allowed)."""
     token = new_token()
-    with ctx.writing() as out:
+
+    def job(out: Outbox) -> None:
         if out.tx.get_party(party_id) is None:
             raise NotFound(f"no party {party_id!r}")
         out.tx.add_token(hash_token(token), party_id, ctx.clock())
+
+    ctx.write(job)
     return token
 
 
@@ -62,7 +69,8 @@ def update_party(ctx: Context, party_id: str, status: str | None, public_key: st
             raise InvalidInput(f"status {status!r} is not one of active, suspended, withdrawn",
                                field="status") from None
     key = check_public_key(public_key) if set_key else None
-    with ctx.writing() as out:
+
+    def job(out: Outbox) -> Party:
         party = out.tx.get_party(party_id)
         if party is None:
             raise NotFound(f"no party {party_id!r}")
@@ -74,9 +82,12 @@ def update_party(ctx: Context, party_id: str, status: str | None, public_key: st
             data = {"party": party_id, "status": final_status.value, "previous": party.status.value}
             for other in out.tx.list_parties():
                 out.emit(other.id, "party.status_changed", data, at)
+        out.after_commit.append(ctx.tokens.clear)  # a new status takes effect on the next request
         updated = out.tx.get_party(party_id)
-    assert updated is not None
-    return updated
+        assert updated is not None
+        return updated
+
+    return ctx.write(job)
 
 
 def list_parties(ctx: Context) -> list[Party]:
@@ -91,7 +102,8 @@ def add_link(ctx: Context, a: str, b: str, relay: str) -> Link:
         raise InvalidInput(f"relay {relay!r} is not one of auto, review", field="relay") from None
     if a == b:
         raise InvalidInput("a link joins two different parties", field="b")
-    with ctx.writing() as out:
+
+    def job(out: Outbox) -> Link:
         for field, pid in (("a", a), ("b", b)):
             if out.tx.get_party(pid) is None:
                 raise InvalidInput(f"{field}: no party {pid!r}", field=field)
@@ -100,7 +112,9 @@ def add_link(ctx: Context, a: str, b: str, relay: str) -> Link:
         first, second = Link.ordered(a, b)
         link = Link(first, second, mode, ctx.clock())
         out.tx.add_link(link)
-    return link
+        return link
+
+    return ctx.write(job)
 
 
 def list_links(ctx: Context) -> list[Link]:

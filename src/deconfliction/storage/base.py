@@ -42,6 +42,14 @@ class DeclarationQuery:
 class Tx(abc.ABC):
     """One transaction. Writes are durable on disk when the `write()` block exits without error."""
 
+    # savepoints: one write job of a group commit can fail without undoing the others
+    @abc.abstractmethod
+    def savepoint(self) -> None: ...
+    @abc.abstractmethod
+    def release_savepoint(self) -> None: ...
+    @abc.abstractmethod
+    def rollback_to_savepoint(self) -> None: ...
+
     # parties and tokens
     @abc.abstractmethod
     def add_party(self, party: Party) -> None: ...

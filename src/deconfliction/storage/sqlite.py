@@ -64,6 +64,16 @@ class SqliteTx(Tx):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.c = conn
 
+    def savepoint(self) -> None:
+        self.c.execute("SAVEPOINT job")
+
+    def release_savepoint(self) -> None:
+        self.c.execute("RELEASE SAVEPOINT job")
+
+    def rollback_to_savepoint(self) -> None:
+        self.c.execute("ROLLBACK TO SAVEPOINT job")
+        self.c.execute("RELEASE SAVEPOINT job")
+
     # parties ---------------------------------------------------------------------------------------------------
     def add_party(self, party: Party) -> None:
         at = _ts(party.created_at)
@@ -342,10 +352,11 @@ class SqliteStore(Store):
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield SqliteTx(conn)
+            conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
 
     @contextmanager
     def read(self) -> Iterator[Tx]:

@@ -1,0 +1,153 @@
+"""The single writer: every change to the channel runs here, one job at a time, with group commit.
+
+Jobs queue up; the writer thread takes all that are waiting, runs each inside its own savepoint of one
+transaction, commits once (one fsync for the whole group), and only then answers each caller. A job sees the
+in-memory picture as left by the jobs before it — even those of the same group — so two writes can never miss
+each other. If a job fails, its savepoint and its picture changes are undone and the others go on; if the commit
+fails, every change of the group is undone and every caller gets the error: nothing is acknowledged that is not
+on disk.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from deconfliction.domain.declarations import Declaration
+from deconfliction.services.picture import Picture
+from deconfliction.storage.base import Store, Tx
+
+T = TypeVar("T")
+_MAX_GROUP = 256
+
+
+class Outbox:
+    """What one job does besides SQL: events to wake streams with, and staged changes to the picture."""
+
+    def __init__(self, tx: Tx, picture: Picture) -> None:
+        self.tx = tx
+        self.picture = picture
+        self.parties: set[str] = set()
+        self._undo: list[Callable[[], None]] = []
+        self.after_commit: list[Callable[[], None]] = []
+
+    def emit(self, party: str, type_: str, data: dict[str, Any], at: datetime) -> None:
+        self.tx.append_event(party, type_, data, at)
+        self.parties.add(party)
+
+    def stage(self, declaration: Declaration) -> None:
+        """Put a declaration's new state in the picture now; undone if the job or the commit fails."""
+        previous = self.picture.declarations.get(declaration.key)
+        self.picture.put(declaration)
+        if previous is None:
+            self._undo.append(lambda: self.picture.remove(declaration.key))
+        else:
+            self._undo.append(lambda: self.picture.put(previous))
+
+    def undo(self) -> None:
+        for action in reversed(self._undo):
+            action()
+        self._undo.clear()
+
+
+@dataclass
+class _Job(Generic[T]):
+    fn: Callable[[Outbox], T]
+    future: Future[T] = field(default_factory=Future)
+
+
+class Writer:
+    """Runs write jobs on one thread with group commit. Start it once; stop it at shutdown."""
+
+    def __init__(self, store: Store, picture: Picture, notify: Callable[[set[str]], None]) -> None:
+        self.store = store
+        self.picture = picture
+        self.notify = notify
+        self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.groups = 0
+        self.jobs = 0
+
+    def submit(self, fn: Callable[[Outbox], T]) -> Future[T]:
+        if self._thread is None:
+            with self._start_lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(target=self._run, name="deconf-writer", daemon=True)
+                    self._thread.start()
+        job: _Job[T] = _Job(fn)
+        self._queue.put(job)
+        return job.future
+
+    def run(self, fn: Callable[[Outbox], T]) -> T:
+        """Submit a job and wait for its durable result (or its error)."""
+        return self.submit(fn).result()
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group: list[_Job[Any]] = [first]
+            stop = False
+            while len(group) < _MAX_GROUP:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    stop = True
+                    break
+                group.append(nxt)
+            self._commit(group)
+            if stop:
+                return
+
+    def _commit(self, group: list[_Job[Any]]) -> None:
+        done: list[tuple[_Job[Any], Outbox, Any]] = []
+        failed: list[tuple[_Job[Any], BaseException]] = []
+        try:
+            with self.store.write() as tx:
+                for job in group:
+                    out = Outbox(tx, self.picture)
+                    tx.savepoint()
+                    try:
+                        result = job.fn(out)
+                    except Exception as exc:  # the caller gets it; the rest of the group goes on
+                        tx.rollback_to_savepoint()
+                        out.undo()
+                        failed.append((job, exc))
+                        continue
+                    tx.release_savepoint()
+                    done.append((job, out, result))
+        except BaseException as exc:  # the commit failed: nothing of the group is on disk
+            for _, out, _ in reversed(done):
+                out.undo()
+            for job, _, _ in done:
+                job.future.set_exception(exc)
+            for job, err in failed:
+                job.future.set_exception(err)
+            return
+        self.groups += 1
+        self.jobs += len(group)
+        parties: set[str] = set()
+        for job, out, result in done:
+            for action in out.after_commit:
+                action()
+            parties |= out.parties
+            job.future.set_result(result)
+        for job, err in failed:
+            job.future.set_exception(err)
+        if parties:
+            self.notify(parties)
