@@ -43,9 +43,7 @@ RESULTS = HERE / "results"
 GENERATOR_VERSION = 1  # bump when the distribution changes, so cached databases are rebuilt
 PREPOP_PARTIES = 10
 TARGET_PER_S = 2_000.0
-ISSUE_NOOP_PER_S = (
-    5_800.0  # "a do-nothing FastAPI endpoint answers ~5,800/s here" (the issue's machine)
-)
+ISSUE_NOOP_PER_S = 5_800.0  # "a do-nothing FastAPI endpoint answers ~5,800/s here" (the issue's machine)
 ADMIN_TOKEN = "bench-admin-token"
 console = Console()
 if not console.is_terminal:  # piped or logged: wide enough for the table
@@ -176,18 +174,12 @@ class Server:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=HERE.parent)
         deadline = time.monotonic() + 120 + active / 500
-        with console.status(
-            f"starting the server on 127.0.0.1:{self.port}, loading {active:,} declarations"
-        ):
+        with console.status(f"starting the server on 127.0.0.1:{self.port}, loading {active:,} declarations"):
             while True:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(
-                        f"the server exited with {self.proc.returncode}:\n{self.tail()}"
-                    )
+                    raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.tail()}")
                 if time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"the server did not answer /healthz in time:\n{self.tail()}"
-                    )
+                    raise RuntimeError(f"the server did not answer /healthz in time:\n{self.tail()}")
                 try:
                     status, _ = request_json(self.port, "GET", "/healthz", timeout_s=5)
                     if status == 200:
@@ -293,9 +285,7 @@ def run_load(
     gathered: list[dict[str, Any]] = []
     try:
         barrier.wait(timeout=120)
-        with console.status(
-            f"{scenario}: {clients} client(s), {warmup_s:g} s warm-up + {seconds:g} s"
-        ):
+        with console.status(f"{scenario}: {clients} client(s), {warmup_s:g} s warm-up + {seconds:g} s"):
             deadline = time.monotonic() + warmup_s + seconds + 90
             while len(gathered) < clients and time.monotonic() < deadline:
                 try:
@@ -329,9 +319,7 @@ def run_load(
         per_s=ok / seconds,
         p50_ms=percentile(latencies, 50) * 1e3,
         p99_ms=percentile(latencies, 99) * 1e3,
-        conflicts_per_request=(sum(g["conflicts"] for g in gathered) / ok)
-        if count_conflicts and ok
-        else None,
+        conflicts_per_request=(sum(g["conflicts"] for g in gathered) / ok) if count_conflicts and ok else None,
         statuses=statuses,
         sample_error=sample,
     )
@@ -345,9 +333,7 @@ SCENARIOS = (
 )
 
 
-def render(
-    results: list[Result], floor: dict[str, Any], active_before: int, active_after: int
-) -> None:
+def render(results: list[Result], floor: dict[str, Any], active_before: int, active_after: int) -> None:
     table = Table(title=f"HTTP, one worker, {active_before:,} active declarations at start")
     for name, justify in (
         ("scenario", "left"),
@@ -414,15 +400,12 @@ def render(
     for r in results:
         if r.errors:
             console.print(
-                f"[red]{r.scenario} x{r.clients}: {r.errors} errors {r.statuses}; e.g. "
-                f"{r.sample_error}[/red]"
+                f"[red]{r.scenario} x{r.clients}: {r.errors} errors {r.statuses}; e.g. {r.sample_error}[/red]"
             )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--active", type=int, default=100_000, help="active declarations at start")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per scenario")
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each")
@@ -434,12 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         help="run only these scenarios (repeatable)",
     )
-    parser.add_argument(
-        "--timings", action="store_true", help="server times the declare path's stages"
-    )
-    parser.add_argument(
-        "--profile", metavar="FILE", help="server writes cProfile stats (all threads) to FILE"
-    )
+    parser.add_argument("--timings", action="store_true", help="server times the declare path's stages")
+    parser.add_argument("--profile", metavar="FILE", help="server writes cProfile stats (all threads) to FILE")
     parser.add_argument("--no-facts", action="store_true", help="do not print machine facts")
     args = parser.parse_args(argv)
     if not 0 < args.seconds <= 120 or not 0 <= args.warmup <= 30:
@@ -454,9 +433,7 @@ def main(argv: list[str] | None = None) -> int:
     port = free_port()
     run_db = RESULTS / f"run-{os.getpid()}.db"
     shutil.copyfile(cached, run_db)
-    extra = (["--timings"] if args.timings else []) + (
-        ["--profile", args.profile] if args.profile else []
-    )
+    extra = (["--timings"] if args.timings else []) + (["--profile", args.profile] if args.profile else [])
     server = Server(run_db, port, RESULTS / f"server-{os.getpid()}.log", extra)
     results: list[Result] = []
     try:
@@ -468,11 +445,7 @@ def main(argv: list[str] | None = None) -> int:
             for name, path, count in SCENARIOS:
                 if args.only and name not in args.only:
                     continue
-                results.append(
-                    run_load(
-                        port, name, path, tokens, n, args.warmup, args.seconds, args.seed, count
-                    )
-                )
+                results.append(run_load(port, name, path, tokens, n, args.warmup, args.seconds, args.seed, count))
         active_after = server.active()
     finally:
         server.stop()

@@ -6,8 +6,9 @@
 For each size N: N declarations (squares 0.5-5 km in lon 36-47 x lat 30-39, windows 1-12 h within
 one week, bands lower 0-3000 m and 100-3000 m thick, 10 % with no upper limit) are bulk-loaded;
 then 2,000 queries (a new random square grown by 2 km, its own window and band) are timed one by
-one, for `candidates()` and for an STRtree over the same boxes with the time and altitude filter
-applied by numpy to its hits. Also timed: 2,000 updates (re-insert of an existing key).
+one, for `candidates()` of the R-tree index and of the hashed-grid index (GridIndex), and for an
+STRtree over the same boxes with the time and altitude filter applied by numpy to its hits. Also
+timed: 2,000 updates (re-insert of an existing key).
 """
 
 from __future__ import annotations
@@ -27,7 +28,10 @@ from rich.progress import Progress
 from rich.table import Table
 
 from deconfliction.index import _rtree
+from deconfliction.index.grid import GridIndex
 from deconfliction.index.spatiotemporal import Box, Item, SpatioTemporalIndex
+
+AnyIndex = SpatioTemporalIndex | GridIndex
 
 LON_MIN, LON_MAX = 36.0, 47.0  # ~1,000 km wide at lat ~34.5
 LAT_MIN, LAT_MAX = 30.0, 39.0  # ~1,000 km tall
@@ -112,8 +116,11 @@ def time_each(calls: Iterator[Callable[[], object]]) -> list[float]:
 
 
 def build_index(
-    data: Workload, progress: Progress, label: str
-) -> tuple[SpatioTemporalIndex, float]:
+    data: Workload,
+    progress: Progress,
+    label: str,
+    cls: type[SpatioTemporalIndex] | type[GridIndex] = SpatioTemporalIndex,
+) -> tuple[AnyIndex, float]:
     n = len(data.start_s)
     task = progress.add_task(label, total=n)
 
@@ -123,7 +130,7 @@ def build_index(
                 progress.update(task, completed=i)
             yield data.item(i)
 
-    index = SpatioTemporalIndex()
+    index = cls()
     t0 = time.perf_counter()
     index.bulk_load(items())
     elapsed = time.perf_counter() - t0
@@ -140,9 +147,7 @@ def strtree_baseline(data: Workload, queries: Workload) -> tuple[list[float], fl
 
     def query(i: int) -> Callable[[], object]:
         def run() -> set[int]:
-            geometry = shapely.box(
-                queries.minlon[i], queries.minlat[i], queries.maxlon[i], queries.maxlat[i]
-            )
+            geometry = shapely.box(queries.minlon[i], queries.minlat[i], queries.maxlon[i], queries.maxlat[i])
             hits = tree.query(geometry)
             keep = (
                 (data.start_s[hits] < queries.end_s[i])
@@ -157,7 +162,7 @@ def strtree_baseline(data: Workload, queries: Workload) -> tuple[list[float], fl
     return time_each(query(i) for i in range(len(queries.start_s))), build_s
 
 
-def index_queries(index: SpatioTemporalIndex, queries: Workload) -> tuple[list[float], float]:
+def index_queries(index: AnyIndex, queries: Workload) -> tuple[list[float], float]:
     args = [queries.item(i)[1:] for i in range(len(queries.start_s))]
     found = [0]
 
@@ -171,7 +176,7 @@ def index_queries(index: SpatioTemporalIndex, queries: Workload) -> tuple[list[f
     return samples, found[0] / len(args)
 
 
-def index_updates(index: SpatioTemporalIndex, n: int, updates: Workload) -> list[float]:
+def index_updates(index: AnyIndex, n: int, updates: Workload) -> list[float]:
     rng = np.random.default_rng(99)
     keys = rng.integers(0, n, len(updates.start_s))
     args = [(int(k), *updates.item(i)[1:]) for i, k in enumerate(keys)]
@@ -187,21 +192,29 @@ def run_size(n: int, n_queries: int, seed: int, table: Table) -> None:
         warmup = generate(rng, 200, grow_km=QUERY_GROWTH_KM)
         updates = generate(rng, n_queries)
         progress.update(task, completed=1)
+    first = True
+    indexes: list[tuple[type[SpatioTemporalIndex] | type[GridIndex], str]] = [
+        (SpatioTemporalIndex, "SpatioTemporalIndex (3-D R-tree)"),
+        (GridIndex, "GridIndex (multi-level hashed grid)"),
+    ]
+    for cls, label in indexes:
+        with Progress(console=console, transient=True) as progress:
+            gc.collect()
+            rss_before = rss_mb()
+            index, build_s = build_index(data, progress, f"{cls.__name__} bulk_load {n:,}", cls)
+            gc.collect()
+            index_mb = rss_mb() - rss_before
+        index_queries(index, warmup)
+        samples, mean_hits = index_queries(index, queries)
+        p50, p99 = percentiles_ms(samples)
+        u50, u99 = percentiles_ms(index_updates(index, n, updates))
+        table.add_row(
+            f"{n:,}" if first else "", label, f"{build_s:.2f}", f"{p50:.3f}", f"{p99:.3f}",
+            f"{mean_hits:.1f}", f"{index_mb:.0f}", f"{u50:.3f} / {u99:.3f}",
+        )  # fmt: skip
+        first = False
+        del index
         gc.collect()
-        rss_before = rss_mb()
-        index, build_s = build_index(data, progress, f"bulk_load {n:,}")
-        gc.collect()
-        index_mb = rss_mb() - rss_before
-    index_queries(index, warmup)
-    samples, mean_hits = index_queries(index, queries)
-    p50, p99 = percentiles_ms(samples)
-    u50, u99 = percentiles_ms(index_updates(index, n, updates))
-    table.add_row(
-        f"{n:,}", "SpatioTemporalIndex (3-D R-tree)", f"{build_s:.2f}", f"{p50:.3f}", f"{p99:.3f}",
-        f"{mean_hits:.1f}", f"{index_mb:.0f}", f"{u50:.3f} / {u99:.3f}",
-    )  # fmt: skip
-    del index
-    gc.collect()
     samples, build_s = strtree_baseline(data, queries)
     p50, p99 = percentiles_ms(samples)
     table.add_row(

@@ -22,9 +22,7 @@ LON_MIN, LON_MAX = 36.0, 47.0
 LAT_MIN, LAT_MAX = 30.0, 39.0
 SIDE_KM = (0.5, 5.0)
 DURATION_H = (1.0, 12.0)
-WEEK_START = datetime(
-    2030, 1, 7, tzinfo=UTC
-)  # a Monday; every window lies within the week after it
+WEEK_START = datetime(2030, 1, 7, tzinfo=UTC)  # a Monday; every window lies within the week after it
 WEEK_S = 7 * 24 * 3600
 # (lower_m, upper_m) or None for "absent" (surface to unlimited).
 ALTITUDE_BANDS: tuple[tuple[float, float] | None, ...] = (
@@ -49,9 +47,7 @@ def random_feature(rng: random.Random, name: str) -> dict[str, Any]:
     lat = rng.uniform(LAT_MIN + half_lat, LAT_MAX - half_lat)
     half_lon = side_km / 2 / (KM_PER_DEG_LAT * math.cos(math.radians(lat)))
     lon = rng.uniform(LON_MIN + half_lon, LON_MAX - half_lon)
-    w, s, e, n = (
-        round(v, 5) for v in (lon - half_lon, lat - half_lat, lon + half_lon, lat + half_lat)
-    )
+    w, s, e, n = (round(v, 5) for v in (lon - half_lon, lat - half_lat, lon + half_lon, lat + half_lat))
     duration_s = round(rng.uniform(*DURATION_H) * 3600 / 60) * 60
     start = WEEK_START + timedelta(seconds=round(rng.uniform(0, WEEK_S - duration_s) / 60) * 60)
     props: dict[str, Any] = {
@@ -162,8 +158,7 @@ def client_worker(
     """
     rng = random.Random(seed)
     bodies = [
-        json.dumps(random_feature(rng, f"load {index}-{i}"), separators=(",", ":")).encode()
-        for i in range(2_000)
+        json.dumps(random_feature(rng, f"load {index}-{i}"), separators=(",", ":")).encode() for i in range(2_000)
     ]
     headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
     conn = http.client.HTTPConnection(HOST, port, timeout=60)

@@ -48,23 +48,15 @@ def run_step(title: str, cmd: list[str], timeout_s: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--quick",
         action="store_true",
         help="smaller: index sizes 10k,100k; HTTP at 10k active for 5 s per scenario",
     )
-    parser.add_argument(
-        "--sizes", help="index sizes (default 10000,100000,1000000; quick 10000,100000)"
-    )
-    parser.add_argument(
-        "--active", type=int, help="HTTP: active declarations (default 100000; quick 10000)"
-    )
-    parser.add_argument(
-        "--seconds", type=float, help="HTTP: measured seconds per scenario (default 10; quick 5)"
-    )
+    parser.add_argument("--sizes", help="index sizes (default 10000,100000,1000000; quick 10000,100000)")
+    parser.add_argument("--active", type=int, help="HTTP: active declarations (default 100000; quick 10000)")
+    parser.add_argument("--seconds", type=float, help="HTTP: measured seconds per scenario (default 10; quick 5)")
     parser.add_argument("--skip-index", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
     args = parser.parse_args(argv)
@@ -75,9 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"$ {shlex.join([_shown(sys.executable), *sys.argv])}")
     for key, value in machine_facts().items():
         console.print(f"  {key:<7} {value}")
-    console.print(
-        "  Figures are only comparable as ratios to the baselines printed beside them.", style="dim"
-    )
+    console.print("  Figures are only comparable as ratios to the baselines printed beside them.", style="dim")
 
     codes = []
     index_script = HERE / "bench_index.py"

@@ -206,11 +206,7 @@ class StageTimings:
         add = self.add
 
         async def timed_app(scope: Any, receive: Any, send: Any) -> None:
-            if (
-                scope["type"] != "http"
-                or scope["path"] != "/v1/declarations"
-                or scope["method"] != "POST"
-            ):
+            if scope["type"] != "http" or scope["path"] != "/v1/declarations" or scope["method"] != "POST":
                 await app(scope, receive, send)
                 return
             _IN_DECLARE.set(True)  # this task's context; copied into the thread pool's calls
@@ -235,9 +231,7 @@ class StageTimings:
             got = sorted(self.samples.get(key, []))
             p50 = got[len(got) // 2] * 1e6 if got else 0.0
             p99 = got[min(len(got) - 1, int(len(got) * 0.99))] * 1e6 if got else 0.0
-            lines.append(
-                f"  {label:<58} {sum(got) / n * 1e6:8.1f} {len(got) / n:6.2f} {p50:8.1f} {p99:8.1f}"
-            )
+            lines.append(f"  {label:<58} {sum(got) / n * 1e6:8.1f} {len(got) / n:6.2f} {p50:8.1f} {p99:8.1f}")
         parts = ("json_body", "auth", "endpoint", "serialize")
         rest = sum(self.samples["asgi"])
         rest -= sum(sum(self.samples.get(k, [])) for k in parts)
@@ -263,18 +257,12 @@ class _TimedLock:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--db", required=True, help="SQLite file (the server loads its active declarations)"
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", required=True, help="SQLite file (the server loads its active declarations)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--admin-token", required=True)
     parser.add_argument("--timings", action="store_true", help="time the declare path's stages")
-    parser.add_argument(
-        "--profile", metavar="FILE", help="write cProfile stats of all threads to FILE"
-    )
+    parser.add_argument("--profile", metavar="FILE", help="write cProfile stats of all threads to FILE")
     args = parser.parse_args(argv)
 
     settings = load_settings(

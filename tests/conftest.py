@@ -68,13 +68,26 @@ def api(wired: Wired, settings: Settings) -> Iterator[Api]:
 
 
 def square(lon: float, lat: float, half_deg: float = 0.01) -> dict[str, Any]:
-    return {"type": "Polygon", "coordinates": [[
-        [lon - half_deg, lat - half_deg], [lon + half_deg, lat - half_deg], [lon + half_deg, lat + half_deg],
-        [lon - half_deg, lat + half_deg], [lon - half_deg, lat - half_deg]]]}
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [lon - half_deg, lat - half_deg],
+                [lon + half_deg, lat - half_deg],
+                [lon + half_deg, lat + half_deg],
+                [lon - half_deg, lat + half_deg],
+                [lon - half_deg, lat - half_deg],
+            ]
+        ],
+    }
 
 
 def feature(geometry: dict[str, Any], **props: Any) -> dict[str, Any]:
-    properties: dict[str, Any] = {"kind": "area", "name": "test", "start": "2017-09-09T05:00:00Z",
-                                  "end": "2017-09-20T00:00:00Z"}
+    properties: dict[str, Any] = {
+        "kind": "area",
+        "name": "test",
+        "start": "2017-09-09T05:00:00Z",
+        "end": "2017-09-20T00:00:00Z",
+    }
     properties.update(props)
     return {"type": "Feature", "geometry": geometry, "properties": properties}

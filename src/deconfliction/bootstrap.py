@@ -35,7 +35,7 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
     """Open the store, rebuild the active picture from it, and set up the admin token."""
     store = open_store(settings)
     policy = settings.separation_policy()
-    picture = Picture(policy)
+    picture = Picture(policy, settings.index)
     with store.read() as tx:
         total = tx.count_active_declarations()
 

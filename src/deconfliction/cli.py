@@ -20,7 +20,7 @@ from rich.table import Table
 from deconfliction import __version__
 from deconfliction.api.app import create_app
 from deconfliction.bootstrap import Wired, wire
-from deconfliction.cli_commands import conflicts_cmd, declare_cmd, declarations_cmd, link_app, party_app
+from deconfliction.cli_commands import conflicts_cmd, declarations_cmd, declare_cmd, link_app, party_app
 from deconfliction.config import SETTINGS, Settings, SettingsError, load_settings
 from deconfliction.services.events import EventHub
 
@@ -54,8 +54,14 @@ def _settings(config: Path | None, **overrides: object) -> Settings:
 
 
 def _wire_with_progress(settings: Settings) -> Wired:
-    with Progress(TextColumn("[bold]Loading the active picture"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, transient=True) as progress:
+    with Progress(
+        TextColumn("[bold]Loading the active picture"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as progress:
         task = progress.add_task("load", total=None)
         wired = wire(settings, on_loaded=lambda n: progress.update(task, completed=n, total=max(n, 1)))
     return wired
@@ -63,8 +69,13 @@ def _wire_with_progress(settings: Settings) -> Wired:
 
 def _print_admin_token(token: str | None) -> None:
     if token:
-        console.print(Panel(f"[bold]{token}[/bold]\n\nShown once: it is stored only as a hash. Keep it, or set "
-                            "DECONF_ADMIN_TOKEN to choose your own.", title="Admin token (generated)"))
+        console.print(
+            Panel(
+                f"[bold]{token}[/bold]\n\nShown once: it is stored only as a hash. Keep it, or set "
+                "DECONF_ADMIN_TOKEN to choose your own.",
+                title="Admin token (generated)",
+            )
+        )
 
 
 @app.command()
@@ -78,12 +89,20 @@ def serve(
     settings = _settings(config, host=host, port=port, db=db)
     wired = _wire_with_progress(settings)
     _print_admin_token(wired.generated_admin_token)
-    console.print(f"deconfliction {__version__}: serving {settings.db} on http://{settings.host}:{settings.port} "
-                  f"({len(wired.ctx.picture)} active declarations). API docs at /docs. Ctrl-C to stop.")
+    console.print(
+        f"deconfliction {__version__}: serving {settings.db} on http://{settings.host}:{settings.port} "
+        f"({len(wired.ctx.picture)} active declarations). API docs at /docs. Ctrl-C to stop."
+    )
     application = create_app(settings, wired.ctx, wired.hub)
-    config = uvicorn.Config(application, host=settings.host, port=settings.port, log_level=settings.log_level,
-                            access_log=False, timeout_graceful_shutdown=5)
-    StreamClosingServer(config, wired.hub).run()
+    server_config = uvicorn.Config(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+    StreamClosingServer(server_config, wired.hub).run()
 
 
 class StreamClosingServer(uvicorn.Server):
@@ -102,8 +121,9 @@ class StreamClosingServer(uvicorn.Server):
 def demo(
     port: Annotated[int, typer.Option(help="TCP port to serve the demo on.")] = 8000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    db: Annotated[str, typer.Option(help="SQLite file for the demo; it is reset on every run.")] =
-        ".demo/deconf-demo.db",
+    db: Annotated[
+        str, typer.Option(help="SQLite file for the demo; it is reset on every run.")
+    ] = ".demo/deconf-demo.db",
     once: Annotated[bool, typer.Option("--once", help="Load the scenario, print it, and stop.")] = False,
 ) -> None:
     """Serve the Deir ez-Zor 2017 scenario: four parties, their links, areas and timed routes, and the
@@ -115,19 +135,28 @@ def demo(
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     admin_token = os.environ.get("DECONF_ADMIN_TOKEN") or "demo-admin-" + os.urandom(8).hex()
-    settings = load_settings(overrides={"db": db, "host": host, "port": port, "admin_token": admin_token},
-                             env={})
+    settings = load_settings(overrides={"db": db, "host": host, "port": port, "admin_token": admin_token}, env={})
     wired = wire(settings)
-    server = StreamClosingServer(uvicorn.Config(create_app(settings, wired.ctx, wired.hub), host=host, port=port,
-                                                log_level="warning", access_log=False,
-                                                timeout_graceful_shutdown=5), wired.hub)
+    server = StreamClosingServer(
+        uvicorn.Config(
+            create_app(settings, wired.ctx, wired.hub),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=5,
+        ),
+        wired.hub,
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
-            err.print(f"[red]The demo server did not start on {host}:{port}.[/red] Is the port taken? "
-                      "Try `deconf demo --port 8001`.")
+            err.print(
+                f"[red]The demo server did not start on {host}:{port}.[/red] Is the port taken? "
+                "Try `deconf demo --port 8001`."
+            )
             raise typer.Exit(1)
         time.sleep(0.05)
     url = f"http://{host}:{port}"
@@ -152,22 +181,35 @@ def _print_demo(url: str, admin_token: str, loaded: object) -> None:
     from deconfliction.demo import Loaded
 
     assert isinstance(loaded, Loaded)
-    console.print(Panel(f"[bold]{url}[/bold]  (API docs: {url}/docs)\nadmin token: {admin_token}",
-                        title="Deir ez-Zor, September 2017 — the channel is live"))
+    console.print(
+        Panel(
+            f"[bold]{url}[/bold]  (API docs: {url}/docs)\nadmin token: {admin_token}",
+            title="Deir ez-Zor, September 2017 — the channel is live",
+        )
+    )
     tokens = Table(title="Party tokens (Authorization: Bearer …)")
     tokens.add_column("party")
     tokens.add_column("token")
     for party, token in loaded.tokens.items():
         tokens.add_row(party, token)
     console.print(tokens)
-    table = Table(title="Conflicts found: each told to both sides, neither learns the other's geometry",
-                  box=box.SIMPLE, pad_edge=False)
+    table = Table(
+        title="Conflicts found: each told to both sides, neither learns the other's geometry",
+        box=box.SIMPLE,
+        pad_edge=False,
+    )
     for column in ("party", "with", "m / required", "from (UTC)", "to (UTC)", "status"):
         table.add_column(column, no_wrap=True)
     for party, conflicts in loaded.conflicts.items():
         for c in conflicts:
-            table.add_row(party, c["other_party"], f"{c['distance_m']:.0f} / {c['required_m']:.0f}",
-                          _short_time(c["time"]["start"]), _short_time(c["time"]["end"]), c["status"])
+            table.add_row(
+                party,
+                c["other_party"],
+                f"{c['distance_m']:.0f} / {c['required_m']:.0f}",
+                _short_time(c["time"]["start"]),
+                _short_time(c["time"]["end"]),
+                c["status"],
+            )
     console.print(table)
 
 

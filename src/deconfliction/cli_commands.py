@@ -17,8 +17,10 @@ console = Console()
 err = Console(stderr=True)
 
 UrlOpt = Annotated[str, typer.Option("--url", envvar="DECONF_URL", help="The channel's base URL (DECONF_URL).")]
-TokenOpt = Annotated[str, typer.Option("--token", envvar="DECONF_TOKEN",
-                                       help="Your bearer token: a party's, or the admin's (DECONF_TOKEN).")]
+TokenOpt = Annotated[
+    str,
+    typer.Option("--token", envvar="DECONF_TOKEN", help="Your bearer token: a party's, or the admin's (DECONF_TOKEN)."),
+]
 DEFAULT_URL = "http://127.0.0.1:8000"
 
 party_app = typer.Typer(help="Register parties and change their status (admin token).", no_args_is_help=True)
@@ -27,8 +29,10 @@ link_app = typer.Typer(help="Link parties: who can pass messages to whom (admin 
 
 def _call(url: str, token: str, method: str, path: str, **kwargs: Any) -> Any:
     if not token:
-        err.print("[red]No token.[/red] Pass --token or set DECONF_TOKEN (the admin token comes from "
-                  "DECONF_ADMIN_TOKEN or was printed when the server first started).")
+        err.print(
+            "[red]No token.[/red] Pass --token or set DECONF_TOKEN (the admin token comes from "
+            "DECONF_ADMIN_TOKEN or was printed when the server first started)."
+        )
         raise typer.Exit(2)
     try:
         with Client(url, token) as client:
@@ -75,8 +79,9 @@ def party_set_status(
 
 
 @party_app.command("token")
-def party_token(party_id: Annotated[str, typer.Argument(metavar="ID")], url: UrlOpt = DEFAULT_URL,
-                token: TokenOpt = "") -> None:
+def party_token(
+    party_id: Annotated[str, typer.Argument(metavar="ID")], url: UrlOpt = DEFAULT_URL, token: TokenOpt = ""
+) -> None:
     """Issue another token for a party (shown once)."""
     console.print(_call(url, token, "POST", f"/v1/parties/{party_id}/tokens")["token"])
 
@@ -85,8 +90,7 @@ def party_token(party_id: Annotated[str, typer.Argument(metavar="ID")], url: Url
 def link_add(
     a: Annotated[str, typer.Argument(help="One party")],
     b: Annotated[str, typer.Argument(help="The other party")],
-    relay: Annotated[str, typer.Option(help="auto: forward at once; review: a person reviews what passes")] =
-        "auto",
+    relay: Annotated[str, typer.Option(help="auto: forward at once; review: a person reviews what passes")] = "auto",
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = "",
 ) -> None:
@@ -130,8 +134,7 @@ def declare_cmd(
     features = _features(file)
     results = []
     failures = 0
-    with Progress(TextColumn("declaring"), BarColumn(), MofNCompleteColumn(), console=err,
-                  transient=True) as progress:
+    with Progress(TextColumn("declaring"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as progress:
         task = progress.add_task("declare", total=len(features))
         with Client(url, token) as client:
             for i, feature in enumerate(features):
@@ -153,8 +156,15 @@ def _conflict_table(conflicts: list[dict[str, Any]]) -> None:
         return
     table = Table("id", "with", "distance m", "required m", "from", "to", "status")
     for c in conflicts:
-        table.add_row(c["id"], c["other_party"], f"{c['distance_m']:.0f}", f"{c['required_m']:.0f}",
-                      c["time"]["start"], c["time"]["end"] or "open", c["status"])
+        table.add_row(
+            c["id"],
+            c["other_party"],
+            f"{c['distance_m']:.0f}",
+            f"{c['required_m']:.0f}",
+            c["time"]["start"],
+            c["time"]["end"] or "open",
+            c["status"],
+        )
     console.print(table)
 
 
@@ -175,7 +185,7 @@ def declarations_cmd(
 
 def conflicts_cmd(
     status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved")] = None,
-    ack: Annotated[str | None, typer.Option(help="Acknowledge this conflict id (\"we have seen it\")")] = None,
+    ack: Annotated[str | None, typer.Option(help='Acknowledge this conflict id ("we have seen it")')] = None,
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = "",
 ) -> None:

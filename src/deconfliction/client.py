@@ -35,8 +35,11 @@ class Client:
         try:
             response = self.http.request(method, path, **kwargs)
         except httpx.ConnectError:
-            raise ApiError(0, "Cannot connect", f"no server answers at {self.http.base_url}; start one with "
-                           "`deconf serve` or pass --url") from None
+            raise ApiError(
+                0,
+                "Cannot connect",
+                f"no server answers at {self.http.base_url}; start one with `deconf serve` or pass --url",
+            ) from None
         if response.status_code >= 400:
             try:
                 body = response.json()

@@ -15,6 +15,7 @@ from typing import Any
 
 from deconfliction.domain.declarations import DeclarationLimits
 from deconfliction.domain.separation import SeparationPolicy, parse_separation_overrides
+from deconfliction.index import INDEXES
 
 
 @dataclass(frozen=True)
@@ -33,20 +34,40 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("db", str, "deconf.db", "Path of the SQLite database file (created if missing)."),
     Setting("host", str, "127.0.0.1", "Interface the HTTP server listens on."),
     Setting("port", int, 8000, "TCP port the HTTP server listens on."),
-    Setting("admin_token", str, "", "The admin token. Empty: one is generated on first start, printed once and "
-            "stored hashed."),
+    Setting(
+        "admin_token",
+        str,
+        "",
+        "The admin token. Empty: one is generated on first start, printed once and stored hashed.",
+    ),
     Setting("max_body_bytes", int, 1_048_576, "Largest request body accepted; larger bodies get 413."),
     Setting("max_vertices", int, 10_000, "Most vertices one declaration's geometry may have (422 beyond)."),
     Setting("max_area_km2", float, 200_000.0, "Largest area one declaration may cover, in km² (422 beyond)."),
     Setting("max_radius_m", float, 100_000.0, "Largest radius_m a declaration may state."),
     Setting("max_separation_m", float, 100_000.0, "Largest separation_m a declaration may state."),
-    Setting("separation_defaults", str, "", "Overrides of the default separation per pair of kinds, e.g. "
-            "'site/area=3000,area/area=2000' (metres). See docs/concepts.md for the defaults and their reasons."),
-    Setting("rate_limit_per_s", float, 100.0, "Sustained requests per second allowed per token (429 beyond); "
-            "0 disables the limit."),
+    Setting(
+        "separation_defaults",
+        str,
+        "",
+        "Overrides of the default separation per pair of kinds, e.g. "
+        "'site/area=3000,area/area=2000' (metres). See docs/concepts.md for the defaults and their reasons.",
+    ),
+    Setting(
+        "rate_limit_per_s",
+        float,
+        100.0,
+        "Sustained requests per second allowed per token (429 beyond); 0 disables the limit.",
+    ),
     Setting("rate_limit_burst", int, 200, "Requests a token may send in a burst above the sustained rate."),
     Setting("sse_heartbeat_s", float, 15.0, "Seconds between keep-alive comments on an idle event stream."),
     Setting("page_limit_max", int, 1_000, "Most items one list request returns."),
+    Setting(
+        "index",
+        str,
+        "grid",
+        "The in-memory spatio-temporal index: 'grid' (multi-resolution hashed grid, the "
+        "fastest at a million declarations) or 'rtree' (3-D R-tree, libspatialindex).",
+    ),
     Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
 )
 
@@ -69,6 +90,7 @@ class Settings:
     rate_limit_burst: int = 200
     sse_heartbeat_s: float = 15.0
     page_limit_max: int = 1_000
+    index: str = "grid"
     log_level: str = "info"
 
     def limits(self) -> DeclarationLimits:
@@ -133,5 +155,6 @@ def load_settings(
         settings.separation_policy()
     except ValueError as exc:
         raise SettingsError(f"separation_defaults: {exc}") from None
+    if settings.index not in INDEXES:
+        raise SettingsError(f"index must be 'grid' or 'rtree', not {settings.index!r}")
     return settings
-

@@ -28,11 +28,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
-DECONF = (
-    str(VENV_BIN / "deconf")
-    if (VENV_BIN / "deconf").exists()
-    else str(Path(sys.executable).parent / "deconf")
-)
+DECONF = str(VENV_BIN / "deconf") if (VENV_BIN / "deconf").exists() else str(Path(sys.executable).parent / "deconf")
 HOST = "127.0.0.1"
 E2E_ADMIN = "e2e-admin-token-0123456789"
 TOKEN_RE = re.compile(r"dcf_[A-Za-z0-9_-]{20,}")
@@ -164,9 +160,7 @@ def start_server(
     try:
         while True:
             if proc.poll() is not None:
-                raise AssertionError(
-                    f"deconf serve exited with {proc.returncode}:\n{server.output()}"
-                )
+                raise AssertionError(f"deconf serve exited with {proc.returncode}:\n{server.output()}")
             try:
                 r = httpx.get(f"{server.url}/healthz", timeout=1.0)
                 if r.status_code == 200:
@@ -174,9 +168,7 @@ def start_server(
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"deconf serve did not answer /healthz within {wait_s} s:\n{server.output()}"
-                )
+                raise AssertionError(f"deconf serve did not answer /healthz within {wait_s} s:\n{server.output()}")
             time.sleep(0.1)
     except BaseException:
         server.stop(signal.SIGKILL)
@@ -230,9 +222,7 @@ class SseStream:
     there.
     """
 
-    def __init__(
-        self, url: str, token: str, last_event_id: str | None = None, connect_s: float = 10.0
-    ) -> None:
+    def __init__(self, url: str, token: str, last_event_id: str | None = None, connect_s: float = 10.0) -> None:
         self.url = url
         self.headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
         if last_event_id is not None:
@@ -250,9 +240,7 @@ class SseStream:
             raise AssertionError("the event stream did not open in time")
         if self.status != 200:
             self.close()
-            raise AssertionError(
-                f"GET /v1/events answered {self.status}: {self.error or ''} {self.raw}"
-            )
+            raise AssertionError(f"GET /v1/events answered {self.status}: {self.error or ''} {self.raw}")
 
     def _run(self) -> None:
         try:

@@ -176,9 +176,7 @@ CORPUS: dict[str, Bad] = {
         detail_re=r"position|lon|lat|2|two",
     ),
     "linestring with one point": Bad(
-        with_geometry(
-            {"type": "LineString", "coordinates": [[LON, LAT]]}, kind="route", radius_m=100
-        ),
+        with_geometry({"type": "LineString", "coordinates": [[LON, LAT]]}, kind="route", radius_m=100),
         field_re=GEOM,
         detail_re=r"2|two|at least|positions|points",
     ),
@@ -218,69 +216,35 @@ CORPUS: dict[str, Bad] = {
         field_re=r"^properties\.end$",
         detail_re=r"offset|RFC ?3339",
     ),
-    "start not a time": Bad(
-        good(start="next tuesday"), field_re=r"^properties\.start$", detail_re=r"RFC ?3339|date"
-    ),
-    "start a number": Bad(
-        good(start=1505000000), field_re=r"^properties\.start$", detail_re=r"RFC ?3339|string"
-    ),
-    "missing start": Bad(
-        without_prop("start"), field_re=r"^properties\.start$", detail_re=r"start"
-    ),
+    "start not a time": Bad(good(start="next tuesday"), field_re=r"^properties\.start$", detail_re=r"RFC ?3339|date"),
+    "start a number": Bad(good(start=1505000000), field_re=r"^properties\.start$", detail_re=r"RFC ?3339|string"),
+    "missing start": Bad(without_prop("start"), field_re=r"^properties\.start$", detail_re=r"start"),
     "unknown kind": Bad(good(kind="zone"), field_re=r"^properties\.kind$", detail_re=r"kind"),
     "missing kind": Bad(without_prop("kind"), field_re=r"^properties\.kind$", detail_re=r"kind"),
-    "negative radius_m": Bad(
-        good(radius_m=-5), field_re=r"^properties\.radius_m$", detail_re=r"radius"
-    ),
-    "radius_m a string": Bad(
-        good(radius_m="100"), field_re=r"^properties\.radius_m$", detail_re=r"radius"
-    ),
+    "negative radius_m": Bad(good(radius_m=-5), field_re=r"^properties\.radius_m$", detail_re=r"radius"),
+    "radius_m a string": Bad(good(radius_m="100"), field_re=r"^properties\.radius_m$", detail_re=r"radius"),
     "negative separation_m": Bad(
         good(separation_m=-1), field_re=r"^properties\.separation_m$", detail_re=r"separation"
     ),
-    "unknown property": Bad(
-        good(colour="red"), field_re=r"^properties\.colour$", detail_re=r"colour"
-    ),
+    "unknown property": Bad(good(colour="red"), field_re=r"^properties\.colour$", detail_re=r"colour"),
     "unknown altitude member": Bad(
         good(altitude={"lower_m": 0, "top_m": 10}),
         field_re=r"^properties\.altitude",
         detail_re=r"top_m",
     ),
-    "audience a number": Bad(
-        good(audience=5), field_re=r"^properties\.audience", detail_re=r"audience"
-    ),
-    "audience an object": Bad(
-        good(audience={"saa": True}), field_re=r"^properties\.audience", detail_re=r"audience"
-    ),
-    "audience list of numbers": Bad(
-        good(audience=[1, 2]), field_re=r"^properties\.audience", detail_re=r"audience"
-    ),
-    "audience unknown word": Bad(
-        good(audience="everyone"), field_re=r"^properties\.audience", detail_re=r"audience"
-    ),
-    "audience naming no party": Bad(
-        good(audience=["nobody"]), field_re=r"^properties\.audience", detail_re=r"nobody"
-    ),
+    "audience a number": Bad(good(audience=5), field_re=r"^properties\.audience", detail_re=r"audience"),
+    "audience an object": Bad(good(audience={"saa": True}), field_re=r"^properties\.audience", detail_re=r"audience"),
+    "audience list of numbers": Bad(good(audience=[1, 2]), field_re=r"^properties\.audience", detail_re=r"audience"),
+    "audience unknown word": Bad(good(audience="everyone"), field_re=r"^properties\.audience", detail_re=r"audience"),
+    "audience naming no party": Bad(good(audience=["nobody"]), field_re=r"^properties\.audience", detail_re=r"nobody"),
     "name too long": Bad(good(name="x" * 201), field_re=r"^properties\.name$", detail_re=r"name"),
-    "properties missing": Bad(
-        without("properties"), field_re=r"^properties$", detail_re=r"properties"
-    ),
-    "type not Feature": Bad(
-        {**good(), "type": "FeatureCollection"}, field_re=r"^type$", detail_re=r"Feature"
-    ),
-    "speed_mps on an area": Bad(
-        good(speed_mps=3), field_re=r"^properties\.speed_mps$", detail_re=r"route"
-    ),
-    "body not JSON": Bad(
-        raw='{"type": "Feature", "geometry": ', statuses=(400,), detail_re=r"JSON"
-    ),
+    "properties missing": Bad(without("properties"), field_re=r"^properties$", detail_re=r"properties"),
+    "type not Feature": Bad({**good(), "type": "FeatureCollection"}, field_re=r"^type$", detail_re=r"Feature"),
+    "speed_mps on an area": Bad(good(speed_mps=3), field_re=r"^properties\.speed_mps$", detail_re=r"route"),
+    "body not JSON": Bad(raw='{"type": "Feature", "geometry": ', statuses=(400,), detail_re=r"JSON"),
     "body plain text": Bad(raw="where we are operating", statuses=(400,), detail_re=r"JSON"),
-    "body a JSON array": Bad(
-        [GOOD], statuses=(400, 422), field_re=r"", detail_re=r"Feature|object"
-    ),
-    "body a JSON string": Bad(
-        "Feature", statuses=(400, 422), field_re=r"", detail_re=r"Feature|object"
-    ),
+    "body a JSON array": Bad([GOOD], statuses=(400, 422), field_re=r"", detail_re=r"Feature|object"),
+    "body a JSON string": Bad("Feature", statuses=(400, 422), field_re=r"", detail_re=r"Feature|object"),
     "body null": Bad(raw="null", statuses=(400, 422), detail_re=r"."),
 }
 
@@ -315,9 +279,7 @@ def assert_problem(
         assert member in body, (member, body)
     assert body["status"] == response.status_code
     assert isinstance(body["detail"], str) and body["detail"].strip()
-    assert re.search(detail_re, body["detail"], re.IGNORECASE), (
-        f"detail {body['detail']!r} !~ {detail_re!r}"
-    )
+    assert re.search(detail_re, body["detail"], re.IGNORECASE), f"detail {body['detail']!r} !~ {detail_re!r}"
     if field_re is not None:
         assert "field" in body, f"no `field` in {body}"
         assert isinstance(body["field"], str)
@@ -331,9 +293,7 @@ def assert_nothing_stored(api: Api, who: str, bystander: str) -> None:
     assert [f for f in listed.json()["features"] if f["properties"]["party"] == who] == []
     assert api.call(who, "GET", "/v1/conflicts").json() == []
     assert api.call(bystander, "GET", "/v1/conflicts").json() == []
-    assert (
-        api.call("admin", "GET", "/healthz").json()["declarations_active"] == 1
-    )  # the bystander's only
+    assert api.call("admin", "GET", "/healthz").json()["declarations_active"] == 1  # the bystander's only
 
 
 @pytest.fixture
@@ -427,9 +387,7 @@ def small(tmp_path: Path) -> Iterator[Api]:
             api.add_party("saa")
             api.declare(
                 "sdf",
-                feature(
-                    square(LON, LAT, 0.2), audience="all", start="2017-01-01T00:00:00Z", end=None
-                ),
+                feature(square(LON, LAT, 0.2), audience="all", start="2017-01-01T00:00:00Z", end=None),
             )
             yield api
     finally:
@@ -480,11 +438,7 @@ def test_body_over_max_body_bytes(small: Api) -> None:
 
 def test_body_over_max_body_bytes_without_content_length(small: Api) -> None:
     """A chunked upload (no Content-Length) is counted as it streams and refused with 413 too."""
-    raw = (
-        json.dumps(good())
-        .replace('"name": "valid area"', '"name": "' + "p" * 30_000 + '"')
-        .encode()
-    )
+    raw = json.dumps(good()).replace('"name": "valid area"', '"name": "' + "p" * 30_000 + '"').encode()
 
     def chunks() -> Iterator[bytes]:
         for i in range(0, len(raw), 4096):
@@ -503,9 +457,7 @@ def test_body_over_max_body_bytes_without_content_length(small: Api) -> None:
 
 def test_body_over_default_max_body_bytes(two: Api) -> None:
     raw = b'{"type": "Feature", "pad": "' + b"p" * 1_100_000 + b'"}'
-    r = two.call(
-        "saa", "POST", "/v1/declarations", content=raw, headers={"Content-Type": "application/json"}
-    )
+    r = two.call("saa", "POST", "/v1/declarations", content=raw, headers={"Content-Type": "application/json"})
     assert_problem(r, (413,))
     assert_nothing_stored(two, "saa", "sdf")
 
@@ -519,13 +471,9 @@ def test_too_large_an_area(two: Api) -> None:
 
 
 def test_too_large_a_radius(two: Api) -> None:
-    body = with_geometry(
-        {"type": "Point", "coordinates": [LON, LAT]}, kind="site", radius_m=5_000_000
-    )
+    body = with_geometry({"type": "Point", "coordinates": [LON, LAT]}, kind="site", radius_m=5_000_000)
     r = two.call("saa", "POST", "/v1/declarations", json=body)
-    assert_problem(
-        r, (413, 422), field_re=r"^properties\.radius_m$", detail_re=r"radius|100000|between"
-    )
+    assert_problem(r, (413, 422), field_re=r"^properties\.radius_m$", detail_re=r"radius|100000|between")
     assert_nothing_stored(two, "saa", "sdf")
 
 
@@ -538,10 +486,7 @@ def test_put_without_if_match_is_428(two: Api) -> None:
     mine = two.declare("saa", far())
     r = two.call("saa", "PUT", f"/v1/declarations/{mine['id']}", json=good(name="changed"))
     assert_problem(r, (428,), field_re=r"If-Match", detail_re=r"If-Match")
-    assert (
-        two.call("saa", "GET", f"/v1/declarations/{mine['id']}").json()["properties"]["version"]
-        == 1
-    )
+    assert two.call("saa", "GET", f"/v1/declarations/{mine['id']}").json()["properties"]["version"] == 1
 
 
 def test_put_with_stale_if_match_is_412(two: Api) -> None:
@@ -564,9 +509,7 @@ def test_put_with_stale_if_match_is_412(two: Api) -> None:
     assert two.call("saa", "GET", "/v1/conflicts").json() == []
 
 
-@pytest.mark.parametrize(
-    "header", [None, "Bearer nope-not-a-token", "Bearer ", "Basic dXNlcjpwYXNz", "dcf_x"]
-)
+@pytest.mark.parametrize("header", [None, "Bearer nope-not-a-token", "Bearer ", "Basic dXNlcjpwYXNz", "dcf_x"])
 @pytest.mark.parametrize(
     ("method", "path"),
     [
@@ -578,9 +521,7 @@ def test_put_with_stale_if_match_is_412(two: Api) -> None:
         ("GET", "/v1/events"),
     ],
 )
-def test_missing_or_unknown_token_is_401(
-    two: Api, header: str | None, method: str, path: str
-) -> None:
+def test_missing_or_unknown_token_is_401(two: Api, header: str | None, method: str, path: str) -> None:
     headers = {} if header is None else {"Authorization": header}
     kwargs: dict[str, Any] = {"json": GOOD} if method == "POST" else {}
     r = two.client.request(method, path, headers=headers, **kwargs)
@@ -647,10 +588,7 @@ def test_hidden_declaration_of_another_party_is_404(two: Api) -> None:
     for method, kw in (("PUT", {"json": GOOD, "headers": {"If-Match": '"1"'}}), ("DELETE", {})):
         r = two.call("sdf", method, f"/v1/declarations/{hidden['id']}", **kw)
         assert_problem(r, (404,))
-    assert (
-        two.call("saa", "GET", f"/v1/declarations/{hidden['id']}").json()["properties"]["version"]
-        == 1
-    )
+    assert two.call("saa", "GET", f"/v1/declarations/{hidden['id']}").json()["properties"]["version"] == 1
 
 
 def test_visible_declaration_of_another_party_cannot_be_changed_403(two: Api) -> None:
@@ -661,9 +599,7 @@ def test_visible_declaration_of_another_party_cannot_be_changed_403(two: Api) ->
     assert_problem(r, (403,))
     r = two.call("saa", "DELETE", f"/v1/declarations/{sid}")
     assert_problem(r, (403,))
-    assert (
-        two.call("sdf", "GET", f"/v1/declarations/{sid}").json()["properties"]["status"] == "active"
-    )
+    assert two.call("sdf", "GET", f"/v1/declarations/{sid}").json()["properties"]["status"] == "active"
 
 
 def test_suspended_party_may_read_but_not_write(two: Api) -> None:
@@ -675,10 +611,7 @@ def test_suspended_party_may_read_but_not_write(two: Api) -> None:
 
 
 def test_withdrawn_party_token_stops_working(two: Api) -> None:
-    assert (
-        two.call("admin", "PATCH", "/v1/parties/saa", json={"status": "withdrawn"}).status_code
-        == 200
-    )
+    assert two.call("admin", "PATCH", "/v1/parties/saa", json={"status": "withdrawn"}).status_code == 200
     r = two.call("saa", "GET", "/v1/declarations")
     assert_problem(r, (401, 403))
     assert_problem(two.call("saa", "POST", "/v1/declarations", json=GOOD), (401, 403))

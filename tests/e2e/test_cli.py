@@ -64,9 +64,7 @@ def test_every_help_exits_0_and_names_its_options(command: tuple[str, ...]) -> N
     result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert result.exit_code == 0, result.output
     for word in HELP[command]:
-        assert word.lower() in result.output.lower(), (
-            f"`deconf {' '.join(command)} --help` does not mention {word}"
-        )
+        assert word.lower() in result.output.lower(), f"`deconf {' '.join(command)} --help` does not mention {word}"
     assert "Traceback" not in result.output
 
 
@@ -104,9 +102,7 @@ def cli(server: Server, *args: str, token: str | None = E2E_ADMIN, **env: str) -
 
 
 def api(server: Server, token: str, method: str, path: str, **kw: Any) -> Any:
-    r = httpx.request(
-        method, server.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10.0, **kw
-    )
+    r = httpx.request(method, server.url + path, headers={"Authorization": f"Bearer {token}"}, timeout=10.0, **kw)
     assert r.status_code < 300, (method, path, r.status_code, r.text)
     return r.json() if r.content else None
 
@@ -159,9 +155,7 @@ def test_party_and_link_commands(live: Server) -> None:
     assert linked.code == 0, linked.output
     assert "cli-sdf" in linked.stdout and "cli-saa" in linked.stdout and "review" in linked.stdout
     links = api(live, E2E_ADMIN, "GET", "/v1/links")
-    assert any(
-        {lk["a"], lk["b"]} == {"cli-sdf", "cli-saa"} and lk["relay"] == "review" for lk in links
-    )
+    assert any({lk["a"], lk["b"]} == {"cli-sdf", "cli-saa"} and lk["relay"] == "review" for lk in links)
 
     status = cli(live, "party", "set-status", "cli-saa", "suspended")
     assert status.code == 0, status.output
@@ -170,9 +164,7 @@ def test_party_and_link_commands(live: Server) -> None:
     listed = cli(live, "party", "list")
     assert listed.code == 0, listed.output
     rows = {line for line in listed.stdout.splitlines() if "cli-" in line}
-    assert any(
-        "cli-sdf" in r and "Syrian Democratic Forces" in r and "active" in r for r in rows
-    ), rows
+    assert any("cli-sdf" in r and "Syrian Democratic Forces" in r and "active" in r for r in rows), rows
     assert any("cli-saa" in r and "suspended" in r for r in rows), rows
     parties = {p["id"]: p["status"] for p in api(live, sdf_token, "GET", "/v1/parties")}
     assert parties["cli-saa"] == "suspended" and parties["cli-sdf"] == "active"
@@ -266,9 +258,7 @@ def test_cli_errors_are_readable(live: Server, tmp_path: Path) -> None:
     assert no_token.code != 0
     assert "token" in no_token.stderr.lower() and "Traceback" not in no_token.output
 
-    nobody = run_cli(
-        "conflicts", "--url", f"http://{HOST}:{free_port()}", "--token", "x", env=clean_env()
-    )
+    nobody = run_cli("conflicts", "--url", f"http://{HOST}:{free_port()}", "--token", "x", env=clean_env())
     assert nobody.code != 0
     assert "connect" in nobody.stderr.lower() or "no server" in nobody.stderr.lower(), nobody.output
     assert "Traceback" not in nobody.output
@@ -333,11 +323,7 @@ def test_demo_once_runs_the_deir_ez_zor_scenario(tmp_path: Path) -> None:
             party,
             tokens_part,
         )
-    rows = [
-        line
-        for line in conflicts_part.splitlines()
-        if re.search(r"\bsdf\b.*\bsaa\b|\bsaa\b.*\bsdf\b", line)
-    ]
+    rows = [line for line in conflicts_part.splitlines() if re.search(r"\bsdf\b.*\bsaa\b|\bsaa\b.*\bsdf\b", line)]
     assert any(re.match(r"\W*sdf\b.*\bsaa\b", r) for r in rows), conflicts_part
     assert any(re.match(r"\W*saa\b.*\bsdf\b", r) for r in rows), conflicts_part  # both sides see it
     assert db.exists()

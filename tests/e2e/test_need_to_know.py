@@ -52,9 +52,7 @@ SECRETS = [
     "3456.78",
 ]
 
-Call = Callable[
-    ..., Any
-]  # call(who, method, path, **kwargs) -> response with .status_code/.text/.json()
+Call = Callable[..., Any]  # call(who, method, path, **kwargs) -> response with .status_code/.text/.json()
 
 
 def sdf_feature(audience: Any = "conflicts") -> dict[str, Any]:
@@ -94,9 +92,7 @@ def assert_no_leak(label: str, text: str, sdf_id: str | None) -> None:
 
 
 class Scenario:
-    def __init__(
-        self, call: Call, declare: Callable[[str, dict[str, Any]], dict[str, Any]]
-    ) -> None:
+    def __init__(self, call: Call, declare: Callable[[str, dict[str, Any]], dict[str, Any]]) -> None:
         self.call = call
         self.declare = declare
         self.sdf: dict[str, Any] = {}
@@ -166,12 +162,8 @@ def read_paths(sc: Scenario, who: str, conflict_id: str | None) -> list[tuple[st
         )
     )
     out.append(("DELETE sdf's declaration", call(who, "DELETE", f"/v1/declarations/{sid}"), True))
-    out.append(
-        ("ack with sdf's declaration id", call(who, "POST", f"/v1/conflicts/{sid}/ack"), True)
-    )
-    out.append(
-        ("GET conflict by sdf's declaration id", call(who, "GET", f"/v1/conflicts/{sid}"), True)
-    )
+    out.append(("ack with sdf's declaration id", call(who, "POST", f"/v1/conflicts/{sid}/ack"), True))
+    out.append(("GET conflict by sdf's declaration id", call(who, "GET", f"/v1/conflicts/{sid}"), True))
     return out
 
 
@@ -195,9 +187,7 @@ def check_hidden_404s(sc: Scenario, who: str) -> None:
         assert "etag" not in {k.lower() for k in hidden.headers}
         same_hidden = hidden.text.replace(sc.sdf_id, "<ID>")
         same_missing = missing.text.replace(unknown, "<ID>")
-        assert same_hidden == same_missing, (
-            f"{who} {method}: hidden {same_hidden} vs unknown {same_missing}"
-        )
+        assert same_hidden == same_missing, f"{who} {method}: hidden {same_hidden} vs unknown {same_missing}"
 
 
 def check_saa_conflict(sc: Scenario, conflict: dict[str, Any]) -> None:
@@ -219,9 +209,7 @@ def check_saa_conflict(sc: Scenario, conflict: dict[str, Any]) -> None:
     assert Polygon(SDF_RING).distance(here) > 1e-3, f"location {loc} lies on sdf's shape"
     # ... and it is the point of saa's shape nearest sdf's: its distance to sdf's corner is the
     # conflict distance
-    assert geod.Inverse(lat, lon, SDF_S, SDF_W)["s12"] == pytest.approx(
-        conflict["distance_m"], rel=2e-3, abs=2.0
-    )
+    assert geod.Inverse(lat, lon, SDF_S, SDF_W)["s12"] == pytest.approx(conflict["distance_m"], rel=2e-3, abs=2.0)
 
 
 def prove(sc: Scenario) -> str:
@@ -248,9 +236,7 @@ def prove(sc: Scenario) -> str:
                 None if names_id else sc.sdf_id,
             )
             for name, value in response.headers.items():
-                assert_no_leak(
-                    f"{who}: {label} header {name}", value, None if names_id else sc.sdf_id
-                )
+                assert_no_leak(f"{who}: {label} header {name}", value, None if names_id else sc.sdf_id)
         check_hidden_404s(sc, who)
 
     # saa's own view: its declaration only; the conflict is there with the other's id withheld
@@ -344,9 +330,7 @@ class HttpApi:
         return self.http.request(method, path, headers=headers, **kwargs)
 
     def add_party(self, party_id: str) -> str:
-        r = self.call(
-            "admin", "POST", "/v1/parties", json={"id": party_id, "name": party_id.upper()}
-        )
+        r = self.call("admin", "POST", "/v1/parties", json={"id": party_id, "name": party_id.upper()})
         assert r.status_code == 201, r.text
         self.tokens[party_id] = r.json()["token"]
         return self.tokens[party_id]
@@ -378,11 +362,7 @@ def test_need_to_know_event_streams(server: Server) -> None:
         opened = [e for e in saa_events if e.event == "conflict.opened"]
         assert len(opened) == 1, [e.event for e in saa_events]
         data = opened[0].json()["data"]
-        assert (
-            data["id"] == conflict_id
-            and data["other_party"] == "sdf"
-            and data["other_declaration"] is None
-        )
+        assert data["id"] == conflict_id and data["other_party"] == "sdf" and data["other_declaration"] is None
         assert_no_leak("saa's event stream", streams["saa"].text(), sc.sdf_id)
         assert_no_leak("russia's event stream", streams["russia"].text(), sc.sdf_id)
         # russia hears only that saa shared its area with it
@@ -392,9 +372,7 @@ def test_need_to_know_event_streams(server: Server) -> None:
         # sdf hears of the conflict and of saa's acknowledgement, and nothing of saa's geometry
         assert {"conflict.opened", "conflict.acknowledged"} <= {e.event for e in sdf_events}
         sdf_text = _TIMESTAMP.sub("<time>", streams["sdf"].text())
-        assert "40.115" not in sdf_text and "35.339" not in sdf_text, (
-            "sdf's stream shows saa's geometry"
-        )
+        assert "40.115" not in sdf_text and "35.339" not in sdf_text, "sdf's stream shows saa's geometry"
 
         share_with_saa(sc)
         shared, _ = streams["saa"].wait_for(lambda e: e.event == "declaration.shared", timeout_s=3)

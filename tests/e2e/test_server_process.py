@@ -60,9 +60,7 @@ class Channel:
         return r.json() if r.content else None
 
     def party(self, pid: str) -> None:
-        created = self.ok(
-            "admin", "POST", "/v1/parties", 201, json={"id": pid, "name": pid.upper()}
-        )
+        created = self.ok("admin", "POST", "/v1/parties", 201, json={"id": pid, "name": pid.upper()})
         assert created["status"] == "active"
         self.tokens[pid] = created["token"]
 
@@ -197,9 +195,7 @@ def seen_events(stream: SseStream) -> list[SseEvent]:
     for line in stream.raw:
         if line == "":
             if current["data"]:
-                out.append(
-                    SseEvent(current.get("id"), current.get("event"), "\n".join(current["data"]))
-                )
+                out.append(SseEvent(current.get("id"), current.get("event"), "\n".join(current["data"])))
             current = {"data": []}
         elif not line.startswith(":"):
             name, _, value = line.partition(":")
@@ -249,13 +245,9 @@ def test_resume_with_after_query_and_bad_last_event_id(server: Server) -> None:
             )
             assert r.status_code in (400, 422), (bad, r.status_code)
             assert r.headers["content-type"].startswith("application/problem+json")
-        r = httpx.get(
-            f"{server.url}/v1/events", timeout=3.0, headers={"Authorization": f"Bearer {E2E_ADMIN}"}
-        )
+        r = httpx.get(f"{server.url}/v1/events", timeout=3.0, headers={"Authorization": f"Bearer {E2E_ADMIN}"})
         assert r.status_code == 403, "the admin token has no event stream of its own"
-        r = httpx.get(
-            f"{server.url}/v1/events", timeout=3.0, headers={"Authorization": "Bearer nope"}
-        )
+        r = httpx.get(f"{server.url}/v1/events", timeout=3.0, headers={"Authorization": "Bearer nope"})
         assert r.status_code == 401
     finally:
         ch.close()
@@ -346,9 +338,7 @@ def test_generated_admin_token_is_printed_once(server_factory: Callable[..., Ser
     out2 = second.output()
     assert TOKEN_RE.findall(out2) == [], f"a token was printed again:\n{out2}"
     assert token not in out2
-    r = httpx.get(
-        f"{second.url}/v1/parties", headers={"Authorization": f"Bearer {token}"}, timeout=5.0
-    )
+    r = httpx.get(f"{second.url}/v1/parties", headers={"Authorization": f"Bearer {token}"}, timeout=5.0)
     assert r.status_code == 200, r.text
     r = httpx.post(
         f"{second.url}/v1/parties",
@@ -364,9 +354,7 @@ def test_generated_admin_token_is_printed_once(server_factory: Callable[..., Ser
     )
     assert r.status_code == 200
     # the printed token is a real admin token, and a wrong one is refused
-    r = httpx.get(
-        f"{second.url}/v1/parties", headers={"Authorization": f"Bearer {token}x"}, timeout=5.0
-    )
+    r = httpx.get(f"{second.url}/v1/parties", headers={"Authorization": f"Bearer {token}x"}, timeout=5.0)
     assert r.status_code == 401
 
 

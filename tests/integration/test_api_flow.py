@@ -15,15 +15,21 @@ def test_parties_and_links(api: Api) -> None:
     r = api.call("sdf", "GET", "/v1/parties")
     assert r.status_code == 200
     assert {p["id"]: p["status"] for p in r.json()} == {
-        "sdf": "active", "saa": "active", "coalition": "active", "russia": "active"}
+        "sdf": "active",
+        "saa": "active",
+        "coalition": "active",
+        "russia": "active",
+    }
     assert api.call("admin", "POST", "/v1/links", json={"a": "sdf", "b": "coalition"}).status_code == 201
     r = api.call("admin", "POST", "/v1/links", json={"a": "coalition", "b": "russia", "relay": "review"})
     assert r.status_code == 201 and r.json()["relay"] == "review"
     assert api.call("admin", "POST", "/v1/links", json={"a": "russia", "b": "coalition"}).status_code == 409
     assert api.call("admin", "POST", "/v1/links", json={"a": "sdf", "b": "nobody"}).status_code == 422
     links = api.call("saa", "GET", "/v1/links").json()
-    assert {(x["a"], x["b"], x["relay"]) for x in links} == {("coalition", "sdf", "auto"),
-                                                             ("coalition", "russia", "review")}
+    assert {(x["a"], x["b"], x["relay"]) for x in links} == {
+        ("coalition", "sdf", "auto"),
+        ("coalition", "russia", "review"),
+    }
     r = api.call("admin", "POST", "/v1/parties", json={"id": "sdf", "name": "again"})
     assert r.status_code == 409 and r.headers["content-type"] == "application/problem+json"
 
@@ -58,8 +64,10 @@ def test_acknowledge_is_per_side_and_idempotent(api: Api) -> None:
     conflict = api.declare("saa", feature(square(40.24, 35.35)))["conflicts"][0]
     r = api.call("saa", "POST", f"/v1/conflicts/{conflict['id']}/ack")
     assert r.status_code == 200 and r.json()["status"] == "acknowledged"
-    assert api.call("saa", "POST", f"/v1/conflicts/{conflict['id']}/ack").json()["acknowledged_at"] == \
-        r.json()["acknowledged_at"]
+    assert (
+        api.call("saa", "POST", f"/v1/conflicts/{conflict['id']}/ack").json()["acknowledged_at"]
+        == r.json()["acknowledged_at"]
+    )
     sdf_view = api.call("sdf", "GET", "/v1/conflicts?status=open").json()
     assert len(sdf_view) == 1 and sdf_view[0]["other_acknowledged"] is True
     assert api.call("saa", "GET", "/v1/conflicts?status=open").json() == []
@@ -73,18 +81,18 @@ def test_revise_with_if_match_and_cancel_resolve_conflicts(api: Api) -> None:
     api.declare("saa", feature(square(40.24, 35.35)))
     path = f"/v1/declarations/{a['id']}"
     assert api.call("sdf", "PUT", path, json=feature(square(40.0, 35.0))).status_code == 428
-    assert api.call("sdf", "PUT", path, json=feature(square(40.0, 35.0)),
-                    headers={"If-Match": '"7"'}).status_code == 412
-    assert api.call("saa", "PUT", path, json=feature(square(40.0, 35.0)),
-                    headers={"If-Match": '"1"'}).status_code == 404  # saa may not see it: existence is secret
-    r = api.call("sdf", "PUT", path, json=feature(square(40.0, 35.0), separation_m=5000),
-                 headers={"If-Match": '"1"'})
+    assert (
+        api.call("sdf", "PUT", path, json=feature(square(40.0, 35.0)), headers={"If-Match": '"7"'}).status_code == 412
+    )
+    assert (
+        api.call("saa", "PUT", path, json=feature(square(40.0, 35.0)), headers={"If-Match": '"1"'}).status_code == 404
+    )  # saa may not see it: existence is secret
+    r = api.call("sdf", "PUT", path, json=feature(square(40.0, 35.0), separation_m=5000), headers={"If-Match": '"1"'})
     assert r.status_code == 200 and r.json()["version"] == 2 and r.headers["etag"] == '"2"'
     assert r.json()["conflicts"] == []  # moved away
     saa = api.call("saa", "GET", "/v1/conflicts").json()
     assert [(c["status"], c["resolved_reason"]) for c in saa] == [("resolved", "updated")]
-    r = api.call("sdf", "PUT", path, json=feature(square(40.21, 35.35), separation_m=5000),
-                 headers={"If-Match": '"2"'})
+    r = api.call("sdf", "PUT", path, json=feature(square(40.21, 35.35), separation_m=5000), headers={"If-Match": '"2"'})
     assert len(r.json()["conflicts"]) == 1
     assert api.call("sdf", "DELETE", path).status_code == 204
     saa = api.call("saa", "GET", "/v1/conflicts").json()
@@ -99,14 +107,18 @@ def test_list_filters_by_bbox_time_and_visibility(api: Api) -> None:
     setup_sides(api)
     api.declare("sdf", feature(square(40.2, 35.3)))
     api.declare("saa", feature(square(10.0, 10.0), audience=["sdf"]))
-    across = {"type": "Polygon", "coordinates": [[[179.99, -0.01], [-179.99, -0.01], [-179.99, 0.01],
-                                                  [179.99, 0.01], [179.99, -0.01]]]}
+    across = {
+        "type": "Polygon",
+        "coordinates": [[[179.99, -0.01], [-179.99, -0.01], [-179.99, 0.01], [179.99, 0.01], [179.99, -0.01]]],
+    }
     api.declare("russia", feature(across, audience="all"))  # straddles 180° without being cut
     api.declare("coalition", feature(square(20.0, 20.0)))  # audience conflicts: hidden from sdf
+
     def names(query: str) -> list[str]:
         r = api.call("sdf", "GET", "/v1/declarations" + query)
         assert r.status_code == 200, r.text
         return sorted(f["properties"]["party"] for f in r.json()["features"])
+
     assert names("") == ["russia", "saa", "sdf"]
     assert names("?bbox=40,35,41,36") == ["sdf"]
     assert names("?bbox=179,-1,-179,1") == ["russia"]  # a bbox across the antimeridian
@@ -131,9 +143,17 @@ def test_suspended_party_reads_but_does_not_write_and_withdrawn_is_locked_out(ap
 
 def test_openapi_lists_every_endpoint_and_health_answers(api: Api) -> None:
     spec = api.client.get("/openapi.json").json()
-    for path in ("/v1/parties", "/v1/parties/{party_id}", "/v1/links", "/v1/declarations",
-                 "/v1/declarations/{declaration_id}", "/v1/conflicts", "/v1/conflicts/{conflict_id}/ack",
-                 "/v1/events", "/healthz"):
+    for path in (
+        "/v1/parties",
+        "/v1/parties/{party_id}",
+        "/v1/links",
+        "/v1/declarations",
+        "/v1/declarations/{declaration_id}",
+        "/v1/conflicts",
+        "/v1/conflicts/{conflict_id}/ack",
+        "/v1/events",
+        "/healthz",
+    ):
         assert path in spec["paths"], path
     assert api.client.get("/healthz").json()["status"] == "ok"
     assert api.client.get("/docs").status_code == 200

@@ -21,8 +21,9 @@ def test_restart_keeps_declarations_conflicts_and_the_active_picture(settings: S
     a = declarations.declare(ctx, "sdf", feature(square(40.20, 35.35), separation_m=5000))
     b = declarations.declare(ctx, "saa", feature(square(40.24, 35.35)))
     assert len(b.conflicts) == 1
-    revised = declarations.revise(ctx, "sdf", a.declaration.id, '"1"',
-                                  feature(square(40.19, 35.35), separation_m=6000, name="moved"))
+    revised = declarations.revise(
+        ctx, "sdf", a.declaration.id, '"1"', feature(square(40.19, 35.35), separation_m=6000, name="moved")
+    )
     conflicts.acknowledge(ctx, "saa", revised.conflicts[0].id)
     cancelled = declarations.declare(ctx, "saa", feature(square(45.0, 30.0)))
     declarations.cancel(ctx, "saa", cancelled.declaration.id)
@@ -32,8 +33,7 @@ def test_restart_keeps_declarations_conflicts_and_the_active_picture(settings: S
     second = wire(settings)
     ctx2 = second.ctx
     assert second.generated_admin_token is None
-    assert sorted(d.id for d in ctx2.picture.declarations.values()) == sorted(
-        [a.declaration.id, b.declaration.id])
+    assert sorted(d.id for d in ctx2.picture.declarations.values()) == sorted([a.declaration.id, b.declaration.id])
     kept = declarations.get_visible(ctx2, "sdf", a.declaration.id)
     assert kept.version == 2 and kept.spec.name == "moved" and kept.spec.separation_m == 6000
     assert declarations.get_visible(ctx2, "saa", cancelled.declaration.id).status.value == "cancelled"

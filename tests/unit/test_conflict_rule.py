@@ -53,12 +53,14 @@ def test_distance_equal_to_separation_is_not_a_conflict() -> None:
 def test_radius_grows_each_shape() -> None:
     a, b = (40.0, 35.0), (40.1, 35.0)
     d = geodesic_m(a, b)
-    found = assess(decl("sdf", point(*a), radius_m=1000, separation_m=500),
-                   decl("saa", point(*b), radius_m=2000), POLICY)
+    found = assess(
+        decl("sdf", point(*a), radius_m=1000, separation_m=500), decl("saa", point(*b), radius_m=2000), POLICY
+    )
     if d - 3000 < 500:
         assert found is not None
-    found = assess(decl("sdf", point(*a), radius_m=d / 2, separation_m=100),
-                   decl("saa", point(*b), radius_m=d / 2 - 50), POLICY)
+    found = assess(
+        decl("sdf", point(*a), radius_m=d / 2, separation_m=100), decl("saa", point(*b), radius_m=d / 2 - 50), POLICY
+    )
     assert found is not None
     assert found.distance_m == pytest.approx(50, abs=0.5)
 
@@ -131,8 +133,10 @@ def test_location_lies_on_each_partys_own_grown_shape() -> None:
 
 def test_overlapping_polygons_are_at_distance_zero() -> None:
     poly_a = {"type": "Polygon", "coordinates": [[[40, 35], [40.2, 35], [40.2, 35.2], [40, 35.2], [40, 35]]]}
-    poly_b = {"type": "Polygon", "coordinates": [[[40.1, 35.1], [40.3, 35.1], [40.3, 35.3], [40.1, 35.3],
-                                                 [40.1, 35.1]]]}
+    poly_b = {
+        "type": "Polygon",
+        "coordinates": [[[40.1, 35.1], [40.3, 35.1], [40.3, 35.3], [40.1, 35.3], [40.1, 35.1]]],
+    }
     found = assess(decl("sdf", poly_a, kind="area"), decl("saa", poly_b, kind="area"), POLICY)
     assert found is not None and found.distance_m == 0
 

@@ -46,9 +46,7 @@ def _random_pairs(n: int, seed: int) -> list[tuple[float, float, float, float]]:
 
 def test_distance_matches_geographiclib() -> None:
     for lon1, lat1, lon2, lat2 in _random_pairs(2000, seed=1):
-        assert distance_m(lon1, lat1, lon2, lat2) == pytest.approx(
-            G.Inverse(lat1, lon1, lat2, lon2)["s12"], abs=1e-6
-        )
+        assert distance_m(lon1, lat1, lon2, lat2) == pytest.approx(G.Inverse(lat1, lon1, lat2, lon2)["s12"], abs=1e-6)
 
 
 def test_destination_matches_geographiclib() -> None:
@@ -85,9 +83,7 @@ def test_unit_vectors_round_trip_across_the_antimeridian_and_poles() -> None:
         normalized((0.0, 0.0, 0.0))
 
 
-@pytest.mark.parametrize(
-    "centre", [(40.3, 35.4), (180.0, 0.0), (-179.9, 60.0), (0.0, 90.0), (123.0, -89.5)]
-)
+@pytest.mark.parametrize("centre", [(40.3, 35.4), (180.0, 0.0), (-179.9, 60.0), (0.0, 90.0), (123.0, -89.5)])
 def test_gnomonic_round_trip_and_great_circles_are_straight(centre: tuple[float, float]) -> None:
     plane = Gnomonic.at(unit_vector(*centre))
     rng = random.Random(5)

@@ -271,9 +271,7 @@ CORPUS: list[tuple[str, Any, type[Exception], str, list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("name", "geometry", "error", "field", "words"), CORPUS, ids=[c[0] for c in CORPUS]
-)
+@pytest.mark.parametrize(("name", "geometry", "error", "field", "words"), CORPUS, ids=[c[0] for c in CORPUS])
 def test_invalid_geometry_is_rejected_precisely(
     name: str, geometry: Any, error: type[Exception], field: str, words: list[str]
 ) -> None:

@@ -38,10 +38,7 @@ def _on_edges(shape: Shape, rng: random.Random, n: int) -> list[tuple[float, flo
         t = rng.random()
         if w < 1e-12:
             continue
-        p = [
-            (math.sin((1 - t) * w) * a + math.sin(t * w) * b) / math.sin(w)
-            for a, b in zip(u, v, strict=True)
-        ]
+        p = [(math.sin((1 - t) * w) * a + math.sin(t * w) * b) / math.sin(w) for a, b in zip(u, v, strict=True)]
         out.append(
             (
                 math.degrees(math.atan2(p[1], p[0])),
@@ -62,10 +59,7 @@ def shapes(draw: st.DrawFn) -> dict[str, Any]:
         return {"type": "Point", "coordinates": [lon, lat]}
     n = rng.randint(3, 8)
     base = rng.uniform(0, 360)
-    pts = [
-        _fwd(lon, lat, base + 360.0 * (k + rng.uniform(0.1, 0.9)) / n, size * rng.uniform(0.3, 1))
-        for k in range(n)
-    ]
+    pts = [_fwd(lon, lat, base + 360.0 * (k + rng.uniform(0.1, 0.9)) / n, size * rng.uniform(0.3, 1)) for k in range(n)]
     if kind == "LineString":
         return {"type": "LineString", "coordinates": [list(p) for p in pts]}
     return {"type": "Polygon", "coordinates": [[*map(list, pts), list(pts[0])]]}
@@ -73,9 +67,7 @@ def shapes(draw: st.DrawFn) -> dict[str, Any]:
 
 @settings(max_examples=300, deadline=None)
 @given(shapes(), st.sampled_from([0.0, 1.0, 500.0, 20_000.0, 300_000.0]), st.integers(0, 2**32))
-def test_boxes_cover_every_point_within_grow_m(
-    geometry: dict[str, Any], grow_m: float, seed: int
-) -> None:
+def test_boxes_cover_every_point_within_grow_m(geometry: dict[str, Any], grow_m: float, seed: int) -> None:
     shape = parse_geometry(geometry, max_area_m2=1e15)
     boxes = shape.boxes(grow_m)
     for b in boxes:
@@ -94,9 +86,7 @@ def test_boxes_cover_every_point_within_grow_m(
 
 
 def test_arc_bulging_poleward_is_covered() -> None:
-    s = parse_geometry(
-        {"type": "LineString", "coordinates": [[-40, 60], [40, 60]]}, max_area_m2=1e15
-    )
+    s = parse_geometry({"type": "LineString", "coordinates": [[-40, 60], [40, 60]]}, max_area_m2=1e15)
     [(_, _, _, max_lat)] = s.boxes(0)
     assert max_lat > 66.0  # the great circle peaks at 66.1° N over lon 0
 

@@ -29,16 +29,11 @@ def _fwd(lon: float, lat: float, az: float, dist: float) -> list[float]:
     return [_wrap(float(lon2)), float(lat2)]
 
 
-def star_polygon(
-    rng: random.Random, lon: float, lat: float, size_m: float, n: int = 6
-) -> dict[str, Any]:
+def star_polygon(rng: random.Random, lon: float, lat: float, size_m: float, n: int = 6) -> dict[str, Any]:
     """A simple polygon: vertices at increasing azimuths and random radii around a centre."""
     base = rng.uniform(0, 360)
     ring = [
-        _fwd(
-            lon, lat, base + 360.0 * (k + rng.uniform(0.1, 0.9)) / n, size_m * rng.uniform(0.4, 1.0)
-        )
-        for k in range(n)
+        _fwd(lon, lat, base + 360.0 * (k + rng.uniform(0.1, 0.9)) / n, size_m * rng.uniform(0.4, 1.0)) for k in range(n)
     ]
     return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
 
@@ -149,9 +144,7 @@ CENTRES = [
 
 
 @pytest.mark.parametrize("centre", CENTRES)
-@pytest.mark.parametrize(
-    "kinds", [("Point", "LineString"), ("Polygon", "Polygon"), ("LineString", "Polygon")]
-)
+@pytest.mark.parametrize("kinds", [("Point", "LineString"), ("Polygon", "Polygon"), ("LineString", "Polygon")])
 def test_matches_brute_force(centre: LonLat, kinds: tuple[str, str]) -> None:
     rng = random.Random(hash((centre, kinds)) & 0xFFFF)
     makers = {
@@ -163,9 +156,7 @@ def test_matches_brute_force(centre: LonLat, kinds: tuple[str, str]) -> None:
         size_a, size_b = rng.choice([200, 5_000, 60_000]), rng.choice([200, 5_000, 60_000])
         gap = rng.choice([300, 5_000, 100_000, 480_000])
         lon_b, lat_b = _fwd(centre[0], centre[1], rng.uniform(0, 360), gap + size_a + size_b)
-        _check(
-            makers[kinds[0]](centre[0], centre[1], size_a), makers[kinds[1]](lon_b, lat_b, size_b)
-        )
+        _check(makers[kinds[0]](centre[0], centre[1], size_a), makers[kinds[1]](lon_b, lat_b, size_b))
 
 
 def test_point_point_equals_geographiclib() -> None:
@@ -175,9 +166,7 @@ def test_point_point_equals_geographiclib() -> None:
         lon2, lat2 = _fwd(lon, lat, rng.uniform(0, 360), rng.uniform(0, 500_000))
         got = nearest(parse_geometry(point(lon, lat)), parse_geometry(point(lon2, lat2)))
         assert got is not None
-        assert got.distance_m == pytest.approx(
-            Geodesic.WGS84.Inverse(lat, lon, lat2, lon2)["s12"], rel=1e-12, abs=1e-9
-        )
+        assert got.distance_m == pytest.approx(Geodesic.WGS84.Inverse(lat, lon, lat2, lon2)["s12"], rel=1e-12, abs=1e-9)
         assert got.on_a == (lon, lat) and got.on_b == (lon2, lat2)
 
 
@@ -198,12 +187,8 @@ def test_long_parallel_edges_pick_the_truly_nearest_end() -> None:
 
 
 def test_intersecting_and_containing_give_zero_with_a_common_point() -> None:
-    outer = parse_geometry(
-        {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
-    )
-    inner = parse_geometry(
-        {"type": "Polygon", "coordinates": [[[0.4, 0.4], [0.6, 0.4], [0.6, 0.6], [0.4, 0.4]]]}
-    )
+    outer = parse_geometry({"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]})
+    inner = parse_geometry({"type": "Polygon", "coordinates": [[[0.4, 0.4], [0.6, 0.4], [0.6, 0.6], [0.4, 0.4]]]})
     crossing = parse_geometry({"type": "LineString", "coordinates": [[-0.5, 0.5], [0.5, 0.6]]})
     inside_pt = parse_geometry(point(0.2, 0.3))
     for x, y in (
@@ -235,9 +220,7 @@ def test_shape_in_a_hole_is_apart_from_its_rim() -> None:
     # north
     assert got.distance_m < Geodesic.WGS84.Inverse(0.5, 0.5, 0.2, 0.5)["s12"]
     assert got.on_a[1] > 0.2 and got.on_a[0] == pytest.approx(0.5, abs=1e-6)
-    assert got.distance_m == pytest.approx(
-        brute_distance(donut.geojson(), point(0.5, 0.5)), abs=1.0
-    )
+    assert got.distance_m == pytest.approx(brute_distance(donut.geojson(), point(0.5, 0.5)), abs=1.0)
 
 
 def test_antimeridian_box_and_cut_multipolygon_touch() -> None:
@@ -260,9 +243,7 @@ def test_antimeridian_box_and_cut_multipolygon_touch() -> None:
     east = parse_geometry(point(-179.5, 0.5))
     got = nearest(box, east)
     assert got is not None
-    assert got.distance_m == pytest.approx(
-        Geodesic.WGS84.Inverse(0.5, -179.9, 0.5, -179.5)["s12"], rel=1e-3
-    )
+    assert got.distance_m == pytest.approx(Geodesic.WGS84.Inverse(0.5, -179.9, 0.5, -179.5)["s12"], rel=1e-3)
 
 
 def test_large_shapes_take_the_indexed_path_and_agree() -> None:
@@ -306,9 +287,7 @@ def shape_pair(draw: st.DrawFn) -> tuple[dict[str, Any], dict[str, Any]]:
     ]
     size_a, size_b = draw(st.floats(100, 50_000)), draw(st.floats(100, 50_000))
     lon_b, lat_b = _fwd(lon, lat, draw(st.floats(0, 360)), gap)
-    return draw(st.sampled_from(makers))(lon, lat, size_a), draw(st.sampled_from(makers))(
-        lon_b, lat_b, size_b
-    )
+    return draw(st.sampled_from(makers))(lon, lat, size_a), draw(st.sampled_from(makers))(lon_b, lat_b, size_b)
 
 
 @settings(max_examples=150, deadline=None)
@@ -322,9 +301,7 @@ def test_symmetric(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(shape_pair(), st.floats(1, 600_000))
-def test_early_return_never_drops_a_near_pair(
-    pair: tuple[dict[str, Any], dict[str, Any]], within_m: float
-) -> None:
+def test_early_return_never_drops_a_near_pair(pair: tuple[dict[str, Any], dict[str, Any]], within_m: float) -> None:
     a, b = parse_geometry(pair[0]), parse_geometry(pair[1])
     full = nearest(a, b)
     assert full is not None

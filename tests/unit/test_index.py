@@ -32,11 +32,7 @@ class Volume:
 
 def overlaps(a: Volume, b: Volume) -> bool:
     """The rule written plainly: closed boxes, half-open windows, closed bands."""
-    boxes = any(
-        p[0] <= q[2] and q[0] <= p[2] and p[1] <= q[3] and q[1] <= p[3]
-        for p in a.boxes
-        for q in b.boxes
-    )
+    boxes = any(p[0] <= q[2] and q[0] <= p[2] and p[1] <= q[3] and q[1] <= p[3] for p in a.boxes for q in b.boxes)
     a_end = INF if a.end_s is None else a.end_s
     b_end = INF if b.end_s is None else b.end_s
     a_top = INF if a.upper_m is None else a.upper_m

@@ -63,7 +63,9 @@ def test_every_pair_of_kinds_has_a_default_separation() -> None:
 
 def test_separation_overrides_parse_and_reject_nonsense() -> None:
     assert parse_separation_overrides("site/area=3500, route/route=10") == {
-        frozenset({Kind.SITE, Kind.AREA}): 3500.0, frozenset({Kind.ROUTE}): 10.0}
+        frozenset({Kind.SITE, Kind.AREA}): 3500.0,
+        frozenset({Kind.ROUTE}): 10.0,
+    }
     for bad in ("site=1", "site/lake=1", "site/area=-1", "site/area=x"):
         with pytest.raises(ValueError):
             parse_separation_overrides(bad)

@@ -6,19 +6,27 @@ import hashlib
 import json
 import threading
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconfliction.api.problems import PROBLEM_JSON, TYPE_BASE
 
 
-async def _send_problem(send: Send, status: int, title: str, detail: str, slug: str,
-                        headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _send_problem(
+    send: Send, status: int, title: str, detail: str, slug: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     body = json.dumps({"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
-                            *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -101,14 +109,19 @@ class RateLimit:
         wait_s = self._take(key)
         if wait_s > 0:
             retry = str(max(1, int(wait_s + 0.999)))
-            await _send_problem(send, 429, "Too many requests",
-                                f"rate limit of {self.rate:g} requests/s exceeded; retry after {retry} s",
-                                "rate-limited", [(b"retry-after", retry.encode())])
+            await _send_problem(
+                send,
+                429,
+                "Too many requests",
+                f"rate limit of {self.rate:g} requests/s exceeded; retry after {retry} s",
+                "rate-limited",
+                [(b"retry-after", retry.encode())],
+            )
             return
         await self.app(scope, receive, send)
 
 
-def _client_key(scope: dict[str, Any]) -> str:
+def _client_key(scope: Scope) -> str:
     for name, value in scope.get("headers", []):
         if name == b"authorization":
             return "t:" + hashlib.sha256(value).hexdigest()

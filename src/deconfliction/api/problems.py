@@ -17,8 +17,16 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "urn:deconfliction:problem:"
 
 
-def problem(status: int, title: str, detail: str, slug: str, *, field: str | None = None,
-            headers: dict[str, str] | None = None, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    *,
+    field: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
     if field is not None:
         body["field"] = field
@@ -37,9 +45,18 @@ def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     return out
 
 
-_SLUGS = {400: "bad-request", 401: "unauthorized", 403: "forbidden", 404: "not-found", 405: "method-not-allowed",
-          409: "conflict", 413: "too-large", 415: "unsupported-media-type", 422: "invalid-input",
-          429: "rate-limited"}
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "too-large",
+    415: "unsupported-media-type",
+    422: "invalid-input",
+    429: "rate-limited",
+}
 
 
 def install(app: FastAPI) -> None:
@@ -50,8 +67,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"field": _loc_to_field(e.get("loc", ())), "message": str(e.get("msg", ""))}
-                  for e in exc.errors()]
+        errors = [{"field": _loc_to_field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             return problem(400, "Malformed JSON", "the request body is not valid JSON", "malformed-json")
         first = errors[0] if errors else {"field": "", "message": "invalid request"}
@@ -67,5 +83,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return problem(500, "Internal error", "the server failed; nothing was written. Retry, and report it if it "
-                       "persists", "internal")
+        return problem(
+            500,
+            "Internal error",
+            "the server failed; nothing was written. Retry, and report it if it persists",
+            "internal",
+        )

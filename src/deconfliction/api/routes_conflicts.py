@@ -30,8 +30,11 @@ def get(conflict_id: str, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
     return svc.get_conflict(ctx, who.require_party(), conflict_id)
 
 
-@router.post("/conflicts/{conflict_id}/ack", response_model=ConflictOut,
-             summary='Acknowledge: "we have seen it" — never "we approve"')
+@router.post(
+    "/conflicts/{conflict_id}/ack",
+    response_model=ConflictOut,
+    summary='Acknowledge: "we have seen it" — never "we approve"',
+)
 def ack(conflict_id: str, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
     # A suspended party may still say it has seen a warning: receipt must never be blocked.
     return svc.acknowledge(ctx, who.require_party(), conflict_id)

@@ -34,8 +34,9 @@ def parse_bbox(value: str | None) -> list[Box]:
         raise InvalidInput("bbox must be four numbers: minlon,minlat,maxlon,maxlat", field="bbox")
     minlon, minlat, maxlon, maxlat = numbers
     if not (-180 <= minlon <= 180 and -180 <= maxlon <= 180 and -90 <= minlat <= maxlat <= 90):
-        raise InvalidInput("bbox must lie within -180..180 longitude and -90..90 latitude, minlat <= maxlat",
-                           field="bbox")
+        raise InvalidInput(
+            "bbox must lie within -180..180 longitude and -90..90 latitude, minlat <= maxlat", field="bbox"
+        )
     if minlon <= maxlon:
         return [(minlon, minlat, maxlon, maxlat)]
     return [(minlon, minlat, 180.0, maxlat), (-180.0, minlat, maxlon, maxlat)]
@@ -49,8 +50,13 @@ def _written(written: svc.Written, status_code: int) -> JSONResponse:
     return JSONResponse(body, status_code=status_code, headers=headers)
 
 
-@router.post("/declarations", status_code=status.HTTP_201_CREATED, response_model=DeclarationWritten,
-             openapi_extra=_FEATURE_BODY, summary="Declare where and when you operate; conflicts come back at once")
+@router.post(
+    "/declarations",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DeclarationWritten,
+    openapi_extra=_FEATURE_BODY,
+    summary="Declare where and when you operate; conflicts come back at once",
+)
 def create(body: FeatureBody, ctx: CtxDep, who: PrincipalDep) -> JSONResponse:
     return _written(svc.declare(ctx, who.require_writer(), body), status.HTTP_201_CREATED)
 
@@ -76,9 +82,16 @@ def list_(
     if after is not None and not after.isdigit():
         raise InvalidInput("after must be the cursor returned as `next`", field="after")
     limit = min(limit, request.app.state.settings.page_limit_max)
-    query = DeclarationQuery(viewer=viewer, boxes=parse_bbox(bbox), start_s=start_s, end_s=end_s,
-                             status=None if status_ == "all" else status_, party=party,
-                             after_key=int(after or 0), limit=limit)
+    query = DeclarationQuery(
+        viewer=viewer,
+        boxes=parse_bbox(bbox),
+        start_s=start_s,
+        end_s=end_s,
+        status=None if status_ == "all" else status_,
+        party=party,
+        after_key=int(after or 0),
+        limit=limit,
+    )
     found = svc.list_visible(ctx, query)
     features = [d.to_feature() for d in found]
     cursor = str(found[-1].key) if len(found) == limit else None
@@ -92,8 +105,12 @@ def get(declaration_id: str, ctx: CtxDep, who: PrincipalDep, response: Response)
     return found.to_feature()
 
 
-@router.put("/declarations/{declaration_id}", response_model=DeclarationWritten, openapi_extra=_FEATURE_BODY,
-            summary='Revise your declaration; needs If-Match: "<version>"')
+@router.put(
+    "/declarations/{declaration_id}",
+    response_model=DeclarationWritten,
+    openapi_extra=_FEATURE_BODY,
+    summary='Revise your declaration; needs If-Match: "<version>"',
+)
 def put(
     declaration_id: str,
     body: FeatureBody,
@@ -105,8 +122,11 @@ def put(
     return _written(written, status.HTTP_200_OK)
 
 
-@router.delete("/declarations/{declaration_id}", status_code=status.HTTP_204_NO_CONTENT,
-               summary="Cancel your declaration (kept in the record); its conflicts resolve")
+@router.delete(
+    "/declarations/{declaration_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Cancel your declaration (kept in the record); its conflicts resolve",
+)
 def delete(declaration_id: str, ctx: CtxDep, who: PrincipalDep) -> Response:
     svc.cancel(ctx, who.require_writer(), declaration_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

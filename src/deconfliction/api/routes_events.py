@@ -21,8 +21,9 @@ router = APIRouter(prefix="/v1", tags=["events"])
 
 
 def _frame(event: StoredEvent) -> bytes:
-    data = json.dumps({"id": event.id, "type": event.type, "at": format_time(event.at), "data": event.data},
-                      separators=(",", ":"))
+    data = json.dumps(
+        {"id": event.id, "type": event.type, "at": format_time(event.at), "data": event.data}, separators=(",", ":")
+    )
     return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
 
 
@@ -72,5 +73,6 @@ async def events(
         finally:
             hub.unsubscribe(party, wake)
 
-    return StreamingResponse(stream(), media_type="text/event-stream",
-                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return StreamingResponse(
+        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    )

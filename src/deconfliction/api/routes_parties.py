@@ -19,8 +19,12 @@ def _link(link: Link) -> dict[str, Any]:
     return {"a": link.a, "b": link.b, "relay": link.relay.value, "created_at": format_time(link.created_at)}
 
 
-@router.post("/parties", status_code=status.HTTP_201_CREATED, response_model=PartyCreated,
-             summary="Register a party (admin); its token is shown once")
+@router.post(
+    "/parties",
+    status_code=status.HTTP_201_CREATED,
+    response_model=PartyCreated,
+    summary="Register a party (admin); its token is shown once",
+)
 def create_party(body: PartyIn, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_admin()
     party, token = parties.create_party(ctx, body.id, body.name, body.public_key)
@@ -32,24 +36,32 @@ def list_parties(ctx: CtxDep, who: PrincipalDep) -> list[dict[str, str]]:
     return [p.summary() for p in parties.list_parties(ctx)]
 
 
-@router.patch("/parties/{party_id}", response_model=PartyOut,
-              summary="Change a party's status or public key (admin)")
+@router.patch("/parties/{party_id}", response_model=PartyOut, summary="Change a party's status or public key (admin)")
 def patch_party(party_id: str, body: PartyPatch, ctx: CtxDep, who: PrincipalDep) -> dict[str, str]:
     who.require_admin()
-    party = parties.update_party(ctx, party_id, body.status, body.public_key,
-                                 set_key="public_key" in body.model_fields_set)
+    party = parties.update_party(
+        ctx, party_id, body.status, body.public_key, set_key="public_key" in body.model_fields_set
+    )
     return party.summary()
 
 
-@router.post("/parties/{party_id}/tokens", status_code=status.HTTP_201_CREATED, response_model=TokenOut,
-             summary="Issue another token for a party (admin); shown once")
+@router.post(
+    "/parties/{party_id}/tokens",
+    status_code=status.HTTP_201_CREATED,
+    response_model=TokenOut,
+    summary="Issue another token for a party (admin); shown once",
+)
 def issue_token(party_id: str, ctx: CtxDep, who: PrincipalDep) -> dict[str, str]:
     who.require_admin()
     return {"party": party_id, "token": parties.issue_token(ctx, party_id)}
 
 
-@router.post("/links", status_code=status.HTTP_201_CREATED, response_model=LinkOut,
-             summary="Link two parties (admin): who can pass messages to whom")
+@router.post(
+    "/links",
+    status_code=status.HTTP_201_CREATED,
+    response_model=LinkOut,
+    summary="Link two parties (admin): who can pass messages to whom",
+)
 def create_link(body: LinkIn, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
     who.require_admin()
     return _link(parties.add_link(ctx, body.a, body.b, body.relay))

@@ -67,7 +67,7 @@ class DeclarationSpec:
     name: str
     shape: Shape
     window: TimeWindow
-    altitude: AltitudeBand = AltitudeBand()
+    altitude: AltitudeBand = field(default_factory=AltitudeBand)
     radius_m: float = 0.0
     separation_m: float | None = None
     audience: Audience = AUDIENCE_CONFLICTS
@@ -148,13 +148,15 @@ def _parse_altitude(value: object) -> AltitudeBand:
     unknown = set(value) - {"lower_m", "upper_m"}
     if unknown:
         name = sorted(unknown)[0]
-        raise InvalidInput(f"properties.altitude.{name} is not a known field (lower_m, upper_m)",
-                           field=f"properties.altitude.{name}")
+        raise InvalidInput(
+            f"properties.altitude.{name} is not a known field (lower_m, upper_m)", field=f"properties.altitude.{name}"
+        )
     lower = value.get("lower_m", 0.0)
     upper = value.get("upper_m")
     lower_m = _number(lower, "properties.altitude.lower_m", minimum=-math.inf, maximum=math.inf)
-    upper_m = None if upper is None else _number(upper, "properties.altitude.upper_m",
-                                                 minimum=-math.inf, maximum=math.inf)
+    upper_m = (
+        None if upper is None else _number(upper, "properties.altitude.upper_m", minimum=-math.inf, maximum=math.inf)
+    )
     return AltitudeBand(lower_m, upper_m)
 
 
@@ -165,15 +167,19 @@ def _parse_audience(value: object, limits: DeclarationLimits) -> Audience:
         return str(value)
     if isinstance(value, list):
         if len(value) > limits.max_audience:
-            raise InvalidInput(f"properties.audience names {len(value)} parties; the limit is {limits.max_audience}",
-                               field="properties.audience")
+            raise InvalidInput(
+                f"properties.audience names {len(value)} parties; the limit is {limits.max_audience}",
+                field="properties.audience",
+            )
         for i, item in enumerate(value):
             if not isinstance(item, str) or not item:
-                raise InvalidInput("properties.audience must list party ids (strings)",
-                                   field=f"properties.audience[{i}]")
+                raise InvalidInput(
+                    "properties.audience must list party ids (strings)", field=f"properties.audience[{i}]"
+                )
         return tuple(sorted(set(value)))
-    raise InvalidInput('properties.audience must be "all", "conflicts" or a list of party ids',
-                       field="properties.audience")
+    raise InvalidInput(
+        'properties.audience must be "all", "conflicts" or a list of party ids', field="properties.audience"
+    )
 
 
 def _parse_timing(props: Mapping[str, Any], kind: Kind, shape: Shape) -> RouteTiming | None:
@@ -182,23 +188,26 @@ def _parse_timing(props: Mapping[str, Any], kind: Kind, shape: Shape) -> RouteTi
         return None
     if kind is not Kind.ROUTE:
         name = "speed_mps" if speed is not None else "times"
-        raise InvalidInput(f"properties.{name} applies only to kind \"route\"", field=f"properties.{name}")
+        raise InvalidInput(f'properties.{name} applies only to kind "route"', field=f"properties.{name}")
     if speed is not None and times is not None:
-        raise InvalidInput("give either properties.speed_mps or properties.times, not both",
-                           field="properties.times")
+        raise InvalidInput("give either properties.speed_mps or properties.times, not both", field="properties.times")
     if speed is not None:
         return RouteTiming(speed_mps=_number(speed, "properties.speed_mps", minimum=1e-3, maximum=1e4))
     if not isinstance(times, list):
-        raise InvalidInput("properties.times must be a list of RFC 3339 times, one per vertex",
-                           field="properties.times")
+        raise InvalidInput(
+            "properties.times must be a list of RFC 3339 times, one per vertex", field="properties.times"
+        )
     if len(times) != shape.vertex_count:
-        raise InvalidInput(f"properties.times has {len(times)} times; the route has {shape.vertex_count} vertices",
-                           field="properties.times")
+        raise InvalidInput(
+            f"properties.times has {len(times)} times; the route has {shape.vertex_count} vertices",
+            field="properties.times",
+        )
     parsed = tuple(parse_time(t, f"properties.times[{i}]") for i, t in enumerate(times))
     for i in range(1, len(parsed)):
         if parsed[i] < parsed[i - 1]:
-            raise InvalidInput(f"properties.times[{i}] is earlier than the time before it",
-                               field=f"properties.times[{i}]")
+            raise InvalidInput(
+                f"properties.times[{i}] is earlier than the time before it", field=f"properties.times[{i}]"
+            )
     return RouteTiming(times=parsed)
 
 
@@ -217,14 +226,16 @@ def parse_feature(obj: object, limits: DeclarationLimits) -> DeclarationSpec:
         raise InvalidInput(f"properties.{name} is not a known property", field=f"properties.{name}")
     kind_value = props.get("kind")
     try:
-        kind = Kind(kind_value)
+        kind = Kind(str(kind_value)) if isinstance(kind_value, str) else Kind("")
     except ValueError:
-        raise InvalidInput(f"properties.kind {kind_value!r} is not one of site, area, route",
-                           field="properties.kind") from None
+        raise InvalidInput(
+            f"properties.kind {kind_value!r} is not one of site, area, route", field="properties.kind"
+        ) from None
     name = props.get("name", "")
     if not isinstance(name, str) or len(name) > limits.max_name_chars:
-        raise InvalidInput(f"properties.name must be a string of at most {limits.max_name_chars} characters",
-                           field="properties.name")
+        raise InvalidInput(
+            f"properties.name must be a string of at most {limits.max_name_chars} characters", field="properties.name"
+        )
     if "geometry" not in obj or obj["geometry"] is None:
         raise InvalidInput("geometry is required", field="geometry")
     shape = parse_geometry(obj["geometry"], max_vertices=limits.max_vertices, max_area_m2=limits.max_area_m2)
@@ -236,11 +247,11 @@ def parse_feature(obj: object, limits: DeclarationLimits) -> DeclarationSpec:
     end_value = props.get("end")
     end = None if end_value is None else parse_time(end_value, "properties.end")
     radius = props.get("radius_m", 0)
-    radius_m = 0.0 if radius is None else _number(radius, "properties.radius_m", minimum=0,
-                                                  maximum=limits.max_radius_m)
+    radius_m = 0.0 if radius is None else _number(radius, "properties.radius_m", minimum=0, maximum=limits.max_radius_m)
     sep = props.get("separation_m")
-    separation_m = None if sep is None else _number(sep, "properties.separation_m", minimum=0,
-                                                    maximum=limits.max_separation_m)
+    separation_m = (
+        None if sep is None else _number(sep, "properties.separation_m", minimum=0, maximum=limits.max_separation_m)
+    )
     return DeclarationSpec(
         kind=kind,
         name=name,

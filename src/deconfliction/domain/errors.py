@@ -59,7 +59,7 @@ class AlreadyExists(DomainError):
 
 
 class StateConflict(DomainError):
-    """The action does not fit the current state (acknowledging a resolved conflict, editing a cancelled declaration)."""
+    """The action does not fit the current state (e.g. revising a cancelled declaration)."""
 
     status = 409
     title = "Conflict with current state"

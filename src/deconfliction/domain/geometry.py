@@ -59,8 +59,7 @@ def parse_geometry(obj: Any, *, max_vertices: int = 10_000, max_area_m2: float =
     if gtype not in SUPPORTED:
         shown = repr(gtype) if gtype is not None else "missing"
         raise InvalidInput(
-            f"geometry type {shown} is not supported; "
-            "use Point, LineString, Polygon or MultiPolygon",
+            f"geometry type {shown} is not supported; use Point, LineString, Polygon or MultiPolygon",
             field="geometry.type",
         )
     if "coordinates" not in obj:
@@ -117,13 +116,9 @@ def _count_positions(raw: Any, depth: int, path: str) -> int:
     """Check the nesting of `raw` down to positions and count them."""
     if depth == 0:
         if not isinstance(raw, list | tuple):
-            raise InvalidInput(
-                f"{path} must be a position [lon, lat], not {_kind(raw)}", field=path
-            )
+            raise InvalidInput(f"{path} must be a position [lon, lat], not {_kind(raw)}", field=path)
         return 1
-    what = {1: "an array of positions", 2: "an array of linear rings", 3: "an array of polygons"}[
-        depth
-    ]
+    what = {1: "an array of positions", 2: "an array of linear rings", 3: "an array of polygons"}[depth]
     if not isinstance(raw, list | tuple):
         raise InvalidInput(f"{path} must be {what}, not {_kind(raw)}", field=path)
     if not raw:
@@ -151,9 +146,7 @@ def _positions(raw: Any, depth: int, path: str) -> Any:
 
 def _position(raw: Sequence[Any], path: str) -> LonLat:
     if not 2 <= len(raw) <= 3:
-        raise InvalidInput(
-            f"a position has 2 or 3 numbers (lon, lat[, alt]); {path} has {len(raw)}", field=path
-        )
+        raise InvalidInput(f"a position has 2 or 3 numbers (lon, lat[, alt]); {path} has {len(raw)}", field=path)
     for axis, v in enumerate(raw):
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise InvalidInput(f"{_AXES[axis]} at {path} is {_kind(v)}, not a number", field=path)
@@ -191,22 +184,17 @@ def _rings(rings: Sequence[Sequence[LonLat]], path: str, prefix: str) -> list[li
     for r, ring in enumerate(rings):
         name, where = f"{prefix}ring {r}", f"{path}[{r}]"
         if len(ring) < 4:
-            raise InvalidInput(
-                f"{name} has {len(ring)} positions; a linear ring needs at least 4", field=where
-            )
+            raise InvalidInput(f"{name} has {len(ring)} positions; a linear ring needs at least 4", field=where)
         if ring[0] != ring[-1]:
             raise InvalidInput(
-                f"{name} is not closed: first point {list(ring[0])} "
-                f"differs from last point {list(ring[-1])}",
+                f"{name} is not closed: first point {list(ring[0])} differs from last point {list(ring[-1])}",
                 field=where,
             )
         chain = _dedupe(ring)
         if len(chain) > 1 and _same_point(chain[0], chain[-1]):
             chain.pop()
         if len(chain) < 3:
-            raise InvalidInput(
-                f"{name} has fewer than 3 distinct positions; it encloses no area", field=where
-            )
+            raise InvalidInput(f"{name} has fewer than 3 distinct positions; it encloses no area", field=where)
         out.append(chain)
     return out
 
@@ -242,9 +230,7 @@ def _lonlat_text(p: LonLat) -> str:
     return f"[{p[0]:.5f}, {p[1]:.5f}]"
 
 
-def _valid_polygon(
-    plane: Gnomonic, rings_xyz: Sequence[Sequence[Vec3]], path: str, prefix: str
-) -> Any:
+def _valid_polygon(plane: Gnomonic, rings_xyz: Sequence[Sequence[Vec3]], path: str, prefix: str) -> Any:
     """The polygon in the shape's plane, after checking each ring and how holes sit in the shell."""
     planar = []
     for r, ring in enumerate(rings_xyz):
@@ -264,19 +250,13 @@ def _valid_polygon(
             if shell.boundary.intersects(hole.boundary):
                 rp = shapely.intersection(shell.boundary, hole.boundary).representative_point()
                 at = f" near {_lonlat_text(plane.inverse(float(rp.x), float(rp.y)))}"
-                raise InvalidInput(
-                    f"{name} (a hole) crosses its shell {prefix}ring 0{at}", field=where
-                )
-            raise InvalidInput(
-                f"{name} (a hole) lies outside its shell {prefix}ring 0", field=where
-            )
+                raise InvalidInput(f"{name} (a hole) crosses its shell {prefix}ring 0{at}", field=where)
+            raise InvalidInput(f"{name} (a hole) lies outside its shell {prefix}ring 0", field=where)
     polygon = shapely.Polygon(shell_pts, [pts for pts, _ in planar[1:]])
     reason = shapely.is_valid_reason(polygon)
     if reason != "Valid Geometry":
         kind = reason.split("[")[0].strip().lower()
-        raise InvalidInput(
-            f"{prefix.strip() or 'polygon'} is invalid: {kind}{_where(plane, reason)}", field=path
-        )
+        raise InvalidInput(f"{prefix.strip() or 'polygon'} is invalid: {kind}{_where(plane, reason)}", field=path)
     return polygon
 
 

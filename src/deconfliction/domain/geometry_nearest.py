@@ -174,9 +174,7 @@ def _overlapping(p: Box, q: Box) -> bool:
     return p[0] <= q[2] and q[0] <= p[2] and p[1] <= q[3] and q[1] <= p[3]
 
 
-def _contact(
-    a: Shape, b: Shape, pa: Sequence[Planar], pb: Sequence[Planar], plane: Gnomonic
-) -> Nearest | None:
+def _contact(a: Shape, b: Shape, pa: Sequence[Planar], pb: Sequence[Planar], plane: Gnomonic) -> Nearest | None:
     """Distance 0 when an edge of a crosses one of b, or a part of one lies inside the other."""
     for i0, i1 in a.edges:
         for j0, j1 in b.edges:
@@ -300,9 +298,7 @@ def _large(a: Shape, b: Shape, plane: Gnomonic) -> Nearest:
     if len(segs_a) and len(segs_b):
         hits = tree_b.query(segs_a, predicate="intersects")
         if hits.shape[1]:
-            point = shapely.intersection(
-                segs_a[hits[0, 0]], segs_b[hits[1, 0]]
-            ).representative_point()
+            point = shapely.intersection(segs_a[hits[0, 0]], segs_b[hits[1, 0]]).representative_point()
             p = plane.inverse(float(point.x), float(point.y))
             return Nearest(0.0, p, p)
     hit = _containment(a, b, pa, pb)

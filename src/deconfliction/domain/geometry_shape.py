@@ -34,25 +34,17 @@ class Shape:
     coordinates: Coordinates  # as given (tuples), altitudes dropped
     vertex_count: int  # positions as given, closing positions and duplicates included
     area_m2: float
-    lonlat: tuple[
-        LonLat, ...
-    ]  # distinct vertices: consecutive duplicates and ring closures dropped
+    lonlat: tuple[LonLat, ...]  # distinct vertices: consecutive duplicates and ring closures dropped
     xyz: tuple[Vec3, ...]  # their unit vectors
-    edges: tuple[
-        tuple[int, int], ...
-    ]  # great-circle arcs between vertices (indices into lonlat/xyz)
-    polygon_edges: tuple[
-        tuple[int, int], ...
-    ]  # per polygon, the range of `edges` holding its rings
+    edges: tuple[tuple[int, int], ...]  # great-circle arcs between vertices (indices into lonlat/xyz)
+    polygon_edges: tuple[tuple[int, int], ...]  # per polygon, the range of `edges` holding its rings
     component_vertices: tuple[int, ...]  # one vertex of each connected part (for containment tests)
     cap_centre: Vec3
     cap_radius_rad: float  # every point of the shape is within this arc of cap_centre
     representative: LonLat
     lat_min: float  # latitude extent of the edges, arcs' poleward bulge included
     lat_max: float
-    lon_centre: (
-        float  # longitude extent relative to lon_centre, valid when the shape avoids the poles
-    )
+    lon_centre: float  # longitude extent relative to lon_centre, valid when the shape avoids the poles
     dlon_min: float
     dlon_max: float
 
@@ -171,9 +163,7 @@ def _wrap(dlon: float) -> float:
     return (dlon + 180.0) % 360.0 - 180.0
 
 
-def _lat_extent(
-    lonlat: Sequence[LonLat], xyz: Sequence[Vec3], edges: Sequence[tuple[int, int]]
-) -> tuple[float, float]:
+def _lat_extent(lonlat: Sequence[LonLat], xyz: Sequence[Vec3], edges: Sequence[tuple[int, int]]) -> tuple[float, float]:
     """Min and max latitude of vertices and arcs: an arc bulges poleward between its ends."""
     lo = min(lat for _, lat in lonlat)
     hi = max(lat for _, lat in lonlat)
@@ -199,6 +189,4 @@ def _between(u: Vec3, p: Vec3, v: Vec3, n: Vec3) -> bool:
     """Whether p lies on the short arc u–v (all on the great circle with normal n = u × v)."""
     c1 = (u[1] * p[2] - u[2] * p[1], u[2] * p[0] - u[0] * p[2], u[0] * p[1] - u[1] * p[0])
     c2 = (p[1] * v[2] - p[2] * v[1], p[2] * v[0] - p[0] * v[2], p[0] * v[1] - p[1] * v[0])
-    return (c1[0] * n[0] + c1[1] * n[1] + c1[2] * n[2]) > 0 and (
-        c2[0] * n[0] + c2[1] * n[1] + c2[2] * n[2]
-    ) > 0
+    return (c1[0] * n[0] + c1[1] * n[1] + c1[2] * n[2]) > 0 and (c2[0] * n[0] + c2[1] * n[1] + c2[2] * n[2]) > 0

@@ -10,9 +10,7 @@ from datetime import UTC, datetime
 from deconfliction.domain.errors import InvalidInput
 
 # RFC 3339 date-time: the offset is mandatory; a naive time would be read differently by each party.
-_RFC3339 = re.compile(
-    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
-)
+_RFC3339 = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def parse_time(value: object, field: str) -> datetime:
@@ -62,8 +60,7 @@ class TimeWindow:
     def __post_init__(self) -> None:
         if self.end is not None and self.end <= self.start:
             raise InvalidInput(
-                f"properties.end ({format_time(self.end)}) must be after properties.start "
-                f"({format_time(self.start)})",
+                f"properties.end ({format_time(self.end)}) must be after properties.start ({format_time(self.start)})",
                 field="properties.end",
             )
 

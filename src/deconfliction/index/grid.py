@@ -1,18 +1,21 @@
 """A multi-resolution hashed grid: the same index as `SpatioTemporalIndex`, without an R-tree.
 
-Level k has square cells of `_BASE_CELL_DEG * _LEVEL_FACTOR**k` degrees; past the last level, one
-"global" bucket holds whatever is bigger. Each entry (one box of one declaration) goes to the finest
-level whose cell is at least as wide and as tall as its box, in exactly one cell: the cell holding
-its south-west corner (a "loose" grid). A query box therefore reads, at each non-empty level, the
-cells from its own south-west corner minus the widest/tallest box stored at that level, to its
-north-east corner: a few dict look-ups, each giving a numpy array of entry ids. The exact test then
-runs once on all those ids, vectorised over one (capacity, 8) float64 array whose columns are
-written so that "intersects" becomes "every column <= the query's vector":
+Level k holds boxes of size class `_BASE_SIZE_DEG * _LEVEL_FACTOR**k` degrees (0.1° .. 102.4°) in
+square cells of that side; one "global" bucket holds anything bigger. Each entry (one box of one
+declaration) goes to the finest level whose class is at least its width and height, in exactly one
+cell: the cell holding its south-west corner (a "loose" grid, so no duplicates and one cell to
+update). A query box reads, at each non-empty level, the cells from its own south-west corner minus
+the widest/tallest box ever stored at that level, to its north-east corner: a few dict look-ups.
 
-    minlon, minlat, start, lower, -maxlon, -maxlat, -end, -upper
+A cell stores its entries' data itself, as columns of a (9, capacity) float64 array grown by
+doubling (delete moves the last column into the hole), so a query concatenates a few contiguous
+blocks instead of gathering scattered rows. Rows 0-7 are written so that "overlaps" becomes
+"every row <= the query's vector", and row 8 is the entry id:
+
+    minlon, minlat, start, lower, -maxlon, -maxlat, -end, -upper, id
 
 (the strict time comparisons become `<=` against the next float below). No time dimension: at the
-densities measured, the time test on the spatial hits costs less than more look-ups would.
+densities measured, the exact test on the spatial hits costs less than more look-ups would.
 
 Semantics, validation and thread safety are those of `SpatioTemporalIndex` (closed boxes,
 half-open windows, closed bands; one lock around every public method).
@@ -46,9 +49,9 @@ IntArray = np.ndarray[Any, np.dtype[np.int64]]
 
 
 # Size classes: a box goes to the first level whose class size is at least its width and height.
-_BASE_SIZE_DEG = 0.05
+_BASE_SIZE_DEG = 0.1
 _LEVEL_FACTOR = 4.0
-_LEVELS = 6  # classes of 0.05° .. 51.2°; anything bigger goes to the global bucket
+_LEVELS = 6  # classes of 0.1° .. 102.4°; anything bigger goes to the global bucket
 _CELL_PER_SIZE = 1.0  # cell side / class size
 _OFFSET = 1 << 20  # cell indices are offset to be non-negative ...
 _ROW = 1 << 22  # ... and a cell's key packs them as (ix + _OFFSET) * _ROW + iy + _OFFSET
@@ -130,7 +133,7 @@ class _Cell:
         last, moved = self.size, _NO_ENTRY
         if position != last:
             self.buffer[:, position] = self.buffer[:, last]
-            moved = _NO_ENTRY
+            moved = int(self.buffer[_EID, position])
         self.live = self.buffer[:, :last]
         return moved
 
@@ -180,9 +183,9 @@ class _Level:
         for ix in range(ix0, ix1 + 1):
             row = ix * _ROW
             for key in range(row + iy0, row + iy1 + 1):
-                cell = get(key)
-                if cell is not None:
-                    out.append(cell.live)
+                found = get(key)
+                if found is not None:
+                    out.append(found.live)
 
 
 class _Entries:
@@ -265,9 +268,7 @@ class GridIndex:
                 cell_key = level.cell_of(minlon, minlat)
                 cell = level.cells.get(cell_key)
                 if cell is None:
-                    cell = level.cells[cell_key] = _Cell(
-                        np.empty((_COLUMNS, _INITIAL_CELL_CAPACITY), np.float64), 0
-                    )
+                    cell = level.cells[cell_key] = _Cell(np.empty((_COLUMNS, _INITIAL_CELL_CAPACITY), np.float64), 0)
                 entries.position[eid] = cell.append(_column(box, window, band, eid))
                 entries.key[eid] = key
                 entries.next[eid] = _NO_ENTRY
@@ -399,9 +400,7 @@ class GridIndex:
                 if not parts:
                     continue
                 block = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-                keep = np.logical_and.reduce(
-                    block[:_EID] <= _query_vector(box, window, band), axis=0
-                )
+                keep = np.logical_and.reduce(block[:_EID] <= _query_vector(box, window, band), axis=0)
                 eids = block[_EID, keep].astype(np.int64)
                 found.update(self._entries.key[eids].tolist())
             return found

@@ -225,9 +225,6 @@ class SpatioTemporalIndex:
                 return set()
             e = self._entries
             keep = (
-                (e.start_s[ids] < end)
-                & (e.end_s[ids] > start)
-                & (e.lower_m[ids] <= upper)
-                & (e.upper_m[ids] >= lower)
+                (e.start_s[ids] < end) & (e.end_s[ids] > start) & (e.lower_m[ids] <= upper) & (e.upper_m[ids] >= lower)
             )
             return set(e.key[ids[keep]].tolist())

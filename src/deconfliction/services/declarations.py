@@ -71,8 +71,10 @@ def _check_audience(tx: Tx, spec: DeclarationSpec) -> None:
         known = {p.id for p in tx.list_parties()}
         for party in spec.audience:
             if party not in known:
-                raise InvalidInput(f"properties.audience names {party!r}, which is not a party of the channel",
-                                   field="properties.audience")
+                raise InvalidInput(
+                    f"properties.audience names {party!r}, which is not a party of the channel",
+                    field="properties.audience",
+                )
 
 
 def _share(out: Outbox, before: Declaration | None, after: Declaration, at: datetime) -> None:
@@ -123,8 +125,14 @@ def declare(ctx: Context, party: str, feature: object) -> Written:
         _check_audience(out.tx, spec)
         at = ctx.clock()
         declaration = Declaration(
-            key=out.tx.next_declaration_key(), id=str(uuid.uuid4()), party=party, version=1, spec=spec,
-            status=DeclarationStatus.ACTIVE, created_at=at, updated_at=at,
+            key=out.tx.next_declaration_key(),
+            id=str(uuid.uuid4()),
+            party=party,
+            version=1,
+            spec=spec,
+            status=DeclarationStatus.ACTIVE,
+            created_at=at,
+            updated_at=at,
         )
         return _write(ctx, out, None, declaration)
 
@@ -161,8 +169,11 @@ def revise(ctx: Context, party: str, declaration_id: str, if_match: str | None, 
         _check_audience(out.tx, spec)
         current = _owned(out.tx, party, declaration_id)
         if current.version != expected:
-            raise PreconditionFailed(f"declaration {declaration_id!r} is at version {current.version}, not "
-                                     f"{expected}; read it again and retry", field="If-Match")
+            raise PreconditionFailed(
+                f"declaration {declaration_id!r} is at version {current.version}, not "
+                f"{expected}; read it again and retry",
+                field="If-Match",
+            )
         if not current.active:
             raise StateConflict(f"declaration {declaration_id!r} is cancelled; declare anew instead")
         return _write(ctx, out, current, current.revised(spec, ctx.clock()))

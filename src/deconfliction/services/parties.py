@@ -59,15 +59,15 @@ def issue_token(ctx: Context, party_id: str) -> str:
     return token
 
 
-def update_party(ctx: Context, party_id: str, status: str | None, public_key: str | None,
-                 set_key: bool) -> Party:
+def update_party(ctx: Context, party_id: str, status: str | None, public_key: str | None, set_key: bool) -> Party:
     new_status = None
     if status is not None:
         try:
             new_status = PartyStatus(status)
         except ValueError:
-            raise InvalidInput(f"status {status!r} is not one of active, suspended, withdrawn",
-                               field="status") from None
+            raise InvalidInput(
+                f"status {status!r} is not one of active, suspended, withdrawn", field="status"
+            ) from None
     key = check_public_key(public_key) if set_key else None
 
     def job(out: Outbox) -> Party:

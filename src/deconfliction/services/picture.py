@@ -11,13 +11,13 @@ from collections.abc import Iterable
 from deconfliction.domain.conflicts import Finding, assess
 from deconfliction.domain.declarations import Declaration, DeclarationSpec
 from deconfliction.domain.separation import SeparationPolicy
-from deconfliction.index.spatiotemporal import Box, SpatioTemporalIndex
+from deconfliction.index import Box, Index, make_index
 
 
 class Picture:
-    def __init__(self, policy: SeparationPolicy) -> None:
+    def __init__(self, policy: SeparationPolicy, index: str = "grid") -> None:
         self.policy = policy
-        self.index = SpatioTemporalIndex()
+        self.index: Index = make_index(index)
         self.declarations: dict[int, Declaration] = {}
 
     def __len__(self) -> int:
@@ -37,7 +37,7 @@ class Picture:
         """Fill an empty picture (start-up)."""
         active = [d for d in declarations if d.active]
         self.declarations = {d.key: d for d in active}
-        self.index.bulk_load(self._entry(d) for d in active)
+        self.index.bulk_load([self._entry(d) for d in active])
 
     def put(self, declaration: Declaration) -> None:
         if not declaration.active:
@@ -57,8 +57,9 @@ class Picture:
         # stated separation are already in its stored boxes, so no conflicting pair is missed.
         reach_m = s.radius_m + self.policy.reach_m(s.kind, s.separation_m)
         end = None if s.window.end is None else s.window.end_s
-        keys = self.index.candidates(s.shape.boxes(reach_m), s.window.start_s, end,
-                                     s.altitude.lower_m, s.altitude.upper_m)
+        keys = self.index.candidates(
+            s.shape.boxes(reach_m), s.window.start_s, end, s.altitude.lower_m, s.altitude.upper_m
+        )
         found = []
         for key in sorted(keys):
             other = self.declarations.get(key)
@@ -68,4 +69,3 @@ class Picture:
             if finding is not None:
                 found.append((other, finding))
         return found
-

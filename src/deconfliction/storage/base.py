@@ -82,6 +82,7 @@ class Tx(abc.ABC):
     @abc.abstractmethod
     def save_declaration(self, declaration: Declaration, boxes: Sequence[Box]) -> None:
         """Insert or update the current version and append it to the declaration's history."""
+
     @abc.abstractmethod
     def get_declaration(self, declaration_id: str) -> Declaration | None: ...
     @abc.abstractmethod
@@ -89,6 +90,7 @@ class Tx(abc.ABC):
     @abc.abstractmethod
     def visible_declaration_ids(self, viewer: str, declaration_ids: Sequence[str]) -> set[str]:
         """Which of these declarations `viewer` may see (owner, audience "all", or named in the audience)."""
+
     @abc.abstractmethod
     def active_declarations(self) -> Iterator[Declaration]: ...
     @abc.abstractmethod
@@ -98,13 +100,15 @@ class Tx(abc.ABC):
     @abc.abstractmethod
     def save_conflict(self, conflict: Conflict) -> None:
         """Insert a new conflict or update its acknowledgement/resolution."""
+
     @abc.abstractmethod
     def get_conflict(self, conflict_id: str) -> Conflict | None: ...
     @abc.abstractmethod
     def open_conflicts_of_declaration(self, declaration_id: str) -> list[Conflict]: ...
     @abc.abstractmethod
-    def list_conflicts(self, party: str, status: str | None, limit: int, before_seq: int | None = None
-                       ) -> list[Conflict]:
+    def list_conflicts(
+        self, party: str, status: str | None, limit: int, before_seq: int | None = None
+    ) -> list[Conflict]:
         """The party's conflicts, newest first; status is as seen by that party."""
 
     # events
@@ -120,13 +124,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def migrate(self) -> list[int]:
         """Apply pending schema migrations; return the versions applied."""
+
     @abc.abstractmethod
     def schema_version(self) -> int: ...
     @abc.abstractmethod
     def write(self) -> AbstractContextManager[Tx]:
         """A write transaction, committed durably on exit (rolled back on error)."""
+
     @abc.abstractmethod
     def read(self) -> AbstractContextManager[Tx]:
         """A read-only snapshot."""
+
     @abc.abstractmethod
     def close(self) -> None: ...

@@ -30,8 +30,14 @@ from deconfliction.domain.timewindow import TimeWindow, format_time
 from deconfliction.storage.base import Box, DeclarationQuery, Store, StoredEvent, Tx
 
 # Stored declarations were valid when written; limits may have tightened since, so reload with none.
-_RELOAD_LIMITS = DeclarationLimits(max_vertices=10**9, max_area_m2=float("inf"), max_radius_m=float("inf"),
-                                   max_separation_m=float("inf"), max_name_chars=10**9, max_audience=10**9)
+_RELOAD_LIMITS = DeclarationLimits(
+    max_vertices=10**9,
+    max_area_m2=float("inf"),
+    max_radius_m=float("inf"),
+    max_separation_m=float("inf"),
+    max_name_chars=10**9,
+    max_audience=10**9,
+)
 
 
 def _ts(value: datetime | None) -> str | None:
@@ -84,8 +90,7 @@ class SqliteTx(Tx):
 
     @staticmethod
     def _party(row: sqlite3.Row) -> Party:
-        return Party(row["id"], row["name"], PartyStatus(row["status"]), row["public_key"],
-                     _dt_req(row["created_at"]))
+        return Party(row["id"], row["name"], PartyStatus(row["status"]), row["public_key"], _dt_req(row["created_at"]))
 
     def get_party(self, party_id: str) -> Party | None:
         row = self.c.execute("SELECT * FROM parties WHERE id = ?", (party_id,)).fetchone()
@@ -95,16 +100,20 @@ class SqliteTx(Tx):
         return [self._party(r) for r in self.c.execute("SELECT * FROM parties ORDER BY id")]
 
     def update_party(self, party_id: str, status: PartyStatus, public_key: str | None, at: datetime) -> None:
-        self.c.execute("UPDATE parties SET status = ?, public_key = ?, updated_at = ? WHERE id = ?",
-                       (status.value, public_key, _ts(at), party_id))
+        self.c.execute(
+            "UPDATE parties SET status = ?, public_key = ?, updated_at = ? WHERE id = ?",
+            (status.value, public_key, _ts(at), party_id),
+        )
 
     def add_token(self, token_hash: str, party: str, at: datetime) -> None:
-        self.c.execute("INSERT INTO tokens (token_hash, party, created_at) VALUES (?, ?, ?)",
-                       (token_hash, party, _ts(at)))
+        self.c.execute(
+            "INSERT INTO tokens (token_hash, party, created_at) VALUES (?, ?, ?)", (token_hash, party, _ts(at))
+        )
 
     def party_for_token(self, token_hash: str) -> str | None:
-        row = self.c.execute("SELECT party FROM tokens WHERE token_hash = ? AND revoked_at IS NULL",
-                             (token_hash,)).fetchone()
+        row = self.c.execute(
+            "SELECT party FROM tokens WHERE token_hash = ? AND revoked_at IS NULL", (token_hash,)
+        ).fetchone()
         return None if row is None else str(row[0])
 
     def get_meta(self, key: str) -> str | None:
@@ -112,13 +121,17 @@ class SqliteTx(Tx):
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        self.c.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
-                       "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+        self.c.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
 
     # links -----------------------------------------------------------------------------------------------------
     def add_link(self, link: Link) -> None:
-        self.c.execute("INSERT INTO links (a, b, relay, created_at) VALUES (?, ?, ?, ?)",
-                       (link.a, link.b, link.relay.value, _ts(link.created_at)))
+        self.c.execute(
+            "INSERT INTO links (a, b, relay, created_at) VALUES (?, ?, ?, ?)",
+            (link.a, link.b, link.relay.value, _ts(link.created_at)),
+        )
 
     @staticmethod
     def _link(row: sqlite3.Row) -> Link:
@@ -142,9 +155,22 @@ class SqliteTx(Tx):
         feature = json.dumps(d.to_feature(), separators=(",", ":"))
         b1 = boxes[0]
         b2: Sequence[float | None] = boxes[1] if len(boxes) > 1 else (None, None, None, None)
-        row = (d.key, d.id, d.party, d.version, d.status.value, s.kind.value, feature, s.window.start_s,
-               None if s.window.end is None else s.window.end_s, int(s.audience == AUDIENCE_ALL), *b1, *b2,
-               _ts(d.created_at), _ts(d.updated_at))
+        row = (
+            d.key,
+            d.id,
+            d.party,
+            d.version,
+            d.status.value,
+            s.kind.value,
+            feature,
+            s.window.start_s,
+            None if s.window.end is None else s.window.end_s,
+            int(s.audience == AUDIENCE_ALL),
+            *b1,
+            *b2,
+            _ts(d.created_at),
+            _ts(d.updated_at),
+        )
         self.c.execute(
             "INSERT INTO declarations (key, id, party, version, status, kind, feature, start_s, end_s, audience_all,"
             " b1_minlon, b1_minlat, b1_maxlon, b1_maxlat, b2_minlon, b2_minlat, b2_maxlon, b2_maxlat,"
@@ -159,17 +185,25 @@ class SqliteTx(Tx):
         )
         self.c.execute("DELETE FROM declaration_audience WHERE key = ?", (d.key,))
         if isinstance(s.audience, tuple):
-            self.c.executemany("INSERT INTO declaration_audience (party, key) VALUES (?, ?)",
-                               [(p, d.key) for p in s.audience])
-        self.c.execute("INSERT INTO declaration_versions (key, version, status, feature, at) VALUES (?, ?, ?, ?, ?)",
-                       (d.key, d.version, d.status.value, feature, _ts(d.updated_at)))
+            self.c.executemany(
+                "INSERT INTO declaration_audience (party, key) VALUES (?, ?)", [(p, d.key) for p in s.audience]
+            )
+        self.c.execute(
+            "INSERT INTO declaration_versions (key, version, status, feature, at) VALUES (?, ?, ?, ?, ?)",
+            (d.key, d.version, d.status.value, feature, _ts(d.updated_at)),
+        )
 
     @staticmethod
     def _declaration(row: sqlite3.Row) -> Declaration:
         spec = parse_feature(json.loads(row["feature"]), _RELOAD_LIMITS)
         return Declaration(
-            key=row["key"], id=row["id"], party=row["party"], version=row["version"], spec=spec,
-            status=DeclarationStatus(row["status"]), created_at=_dt_req(row["created_at"]),
+            key=row["key"],
+            id=row["id"],
+            party=row["party"],
+            version=row["version"],
+            spec=spec,
+            status=DeclarationStatus(row["status"]),
+            created_at=_dt_req(row["created_at"]),
             updated_at=_dt_req(row["updated_at"]),
         )
 
@@ -178,8 +212,10 @@ class SqliteTx(Tx):
         return None if row is None else self._declaration(row)
 
     def list_declarations(self, query: DeclarationQuery) -> list[Declaration]:
-        where = ["(party = ? OR audience_all = 1 OR key IN (SELECT key FROM declaration_audience WHERE party = ?))",
-                 "key > ?"]
+        where = [
+            "(party = ? OR audience_all = 1 OR key IN (SELECT key FROM declaration_audience WHERE party = ?))",
+            "key > ?",
+        ]
         args: list[Any] = [query.viewer, query.viewer, query.after_key]
         if query.status is not None:
             where.append("status = ?")
@@ -231,23 +267,53 @@ class SqliteTx(Tx):
             " resolved_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET a_ack_at = excluded.a_ack_at, b_ack_at = excluded.b_ack_at,"
             " resolved_at = excluded.resolved_at, resolved_reason = excluded.resolved_reason",
-            (k.id, k.kind.value, a.party, a.declaration, a.declaration_version, a.location[0], a.location[1],
-             _ts(a.acknowledged_at), b.party, b.declaration, b.declaration_version, b.location[0], b.location[1],
-             _ts(b.acknowledged_at), k.distance_m, k.required_m, _ts(k.window.start), _ts(k.window.end),
-             _ts(k.opened_at), _ts(k.resolved_at), None if k.resolved_reason is None else k.resolved_reason.value),
+            (
+                k.id,
+                k.kind.value,
+                a.party,
+                a.declaration,
+                a.declaration_version,
+                a.location[0],
+                a.location[1],
+                _ts(a.acknowledged_at),
+                b.party,
+                b.declaration,
+                b.declaration_version,
+                b.location[0],
+                b.location[1],
+                _ts(b.acknowledged_at),
+                k.distance_m,
+                k.required_m,
+                _ts(k.window.start),
+                _ts(k.window.end),
+                _ts(k.opened_at),
+                _ts(k.resolved_at),
+                None if k.resolved_reason is None else k.resolved_reason.value,
+            ),
         )
 
     @staticmethod
     def _conflict(row: sqlite3.Row) -> Conflict:
         def side(p: str) -> ConflictSide:
-            return ConflictSide(row[f"{p}_party"], row[f"{p}_decl"], row[f"{p}_version"],
-                                (row[f"{p}_lon"], row[f"{p}_lat"]), _dt(row[f"{p}_ack_at"]))
+            return ConflictSide(
+                row[f"{p}_party"],
+                row[f"{p}_decl"],
+                row[f"{p}_version"],
+                (row[f"{p}_lon"], row[f"{p}_lat"]),
+                _dt(row[f"{p}_ack_at"]),
+            )
 
         reason = row["resolved_reason"]
         return Conflict(
-            id=row["id"], kind=ConflictKind(row["kind"]), a=side("a"), b=side("b"), distance_m=row["distance_m"],
-            required_m=row["required_m"], window=TimeWindow(_dt_req(row["start_at"]), _dt(row["end_at"])),
-            opened_at=_dt_req(row["opened_at"]), resolved_at=_dt(row["resolved_at"]),
+            id=row["id"],
+            kind=ConflictKind(row["kind"]),
+            a=side("a"),
+            b=side("b"),
+            distance_m=row["distance_m"],
+            required_m=row["required_m"],
+            window=TimeWindow(_dt_req(row["start_at"]), _dt(row["end_at"])),
+            opened_at=_dt_req(row["opened_at"]),
+            resolved_at=_dt(row["resolved_at"]),
             resolved_reason=None if reason is None else ResolvedReason(reason),
         )
 
@@ -263,8 +329,9 @@ class SqliteTx(Tx):
         )
         return [self._conflict(r) for r in rows]
 
-    def list_conflicts(self, party: str, status: str | None, limit: int, before_seq: int | None = None
-                       ) -> list[Conflict]:
+    def list_conflicts(
+        self, party: str, status: str | None, limit: int, before_seq: int | None = None
+    ) -> list[Conflict]:
         out: list[tuple[int, Conflict]] = []
         for side, other in (("a", "b"), ("b", "a")):
             where = [f"{side}_party = ?", f"{other}_party != ?"]
@@ -286,14 +353,17 @@ class SqliteTx(Tx):
 
     # events ----------------------------------------------------------------------------------------------------
     def append_event(self, party: str, type_: str, data: dict[str, Any], at: datetime) -> int:
-        cur = self.c.execute("INSERT INTO events (party, type, data, at) VALUES (?, ?, ?, ?)",
-                             (party, type_, json.dumps(data, separators=(",", ":")), _ts(at)))
+        cur = self.c.execute(
+            "INSERT INTO events (party, type, data, at) VALUES (?, ?, ?, ?)",
+            (party, type_, json.dumps(data, separators=(",", ":")), _ts(at)),
+        )
         assert cur.lastrowid is not None
         return cur.lastrowid
 
     def events_after(self, party: str, after_id: int, limit: int) -> list[StoredEvent]:
-        rows = self.c.execute("SELECT * FROM events WHERE party = ? AND id > ? ORDER BY id LIMIT ?",
-                              (party, after_id, limit))
+        rows = self.c.execute(
+            "SELECT * FROM events WHERE party = ? AND id > ? ORDER BY id LIMIT ?", (party, after_id, limit)
+        )
         return [StoredEvent(r["id"], r["party"], r["type"], json.loads(r["data"]), _dt_req(r["at"])) for r in rows]
 
 
@@ -337,8 +407,10 @@ class SqliteStore(Store):
             try:
                 for statement in filter(str.strip, script.split(";\n")):
                     conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
-                             (version, format_time(datetime.now(UTC))))
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                    (version, format_time(datetime.now(UTC))),
+                )
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
