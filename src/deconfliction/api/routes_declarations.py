@@ -57,8 +57,10 @@ def _written(written: svc.Written, status_code: int) -> JSONResponse:
     openapi_extra=_FEATURE_BODY,
     summary="Declare where and when you operate; conflicts come back at once",
 )
-def create(body: FeatureBody, ctx: CtxDep, who: PrincipalDep) -> JSONResponse:
-    return _written(svc.declare(ctx, who.require_writer(), body), status.HTTP_201_CREATED)
+async def create(body: FeatureBody, ctx: CtxDep, who: PrincipalDep) -> JSONResponse:
+    # Async on purpose: validation runs here, the write on the writer thread; no thread is held while it commits.
+    job = svc.declare_job(ctx, who.require_writer(), body)
+    return _written(await ctx.write_async(job), status.HTTP_201_CREATED)
 
 
 @router.get("/declarations", summary="What the caller may see: its own and others' shared with it")
@@ -111,15 +113,15 @@ def get(declaration_id: str, ctx: CtxDep, who: PrincipalDep, response: Response)
     openapi_extra=_FEATURE_BODY,
     summary='Revise your declaration; needs If-Match: "<version>"',
 )
-def put(
+async def put(
     declaration_id: str,
     body: FeatureBody,
     ctx: CtxDep,
     who: PrincipalDep,
     if_match: Annotated[str | None, Header(alias="If-Match")] = None,
 ) -> JSONResponse:
-    written = svc.revise(ctx, who.require_writer(), declaration_id, if_match, body)
-    return _written(written, status.HTTP_200_OK)
+    job = svc.revise_job(ctx, who.require_writer(), declaration_id, if_match, body)
+    return _written(await ctx.write_async(job), status.HTTP_200_OK)
 
 
 @router.delete(

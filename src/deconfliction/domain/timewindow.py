@@ -36,10 +36,10 @@ def parse_time(value: object, field: str) -> datetime:
 
 def format_time(value: datetime) -> str:
     """UTC with `Z`; microseconds only when present."""
-    utc = value.astimezone(UTC)
-    if utc.microsecond:
-        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    u = value if value.tzinfo is UTC else value.astimezone(UTC)
+    # f-strings: several times faster than strftime, and this runs many times per write
+    text = f"{u.year:04d}-{u.month:02d}-{u.day:02d}T{u.hour:02d}:{u.minute:02d}:{u.second:02d}"
+    return f"{text}.{u.microsecond:06d}Z" if u.microsecond else f"{text}Z"
 
 
 def to_epoch_s(value: datetime) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +75,10 @@ class Context:
     def write(self, job: Callable[[Outbox], T]) -> T:
         """Run a write job on the single writer; returns once it is durably committed (or raises its error)."""
         return self.writer.run(job)
+
+    async def write_async(self, job: Callable[[Outbox], T]) -> T:
+        """As `write`, awaited from the event loop without holding a thread."""
+        return await asyncio.wrap_future(self.writer.submit(job))
 
     def close(self) -> None:
         self.writer.stop()

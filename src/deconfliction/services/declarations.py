@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -58,9 +59,20 @@ def conflict_view(tx: Tx, conflict: Conflict, party: str) -> dict[str, Any]:
     return conflict.view_for(party, other_visible=other.declaration in visible)
 
 
-def _emit_conflict(out: Outbox, conflict: Conflict, type_: str, at: datetime) -> dict[str, Any]:
-    """Tell both parties; returns side a's view (the writer's, for a conflict just opened)."""
-    views = [conflict_view(out.tx, conflict, side.party) for side in (conflict.a, conflict.b)]
+def _emit_conflict(
+    out: Outbox, conflict: Conflict, type_: str, at: datetime, pair: tuple[Declaration, Declaration] | None = None
+) -> dict[str, Any]:
+    """Tell both parties; returns side a's view (the writer's, for a conflict just opened).
+
+    `pair` (a's and b's declarations, when at hand) decides visibility in memory instead of asking the store.
+    """
+    if pair is None:
+        views = [conflict_view(out.tx, conflict, side.party) for side in (conflict.a, conflict.b)]
+    else:
+        views = [
+            conflict.view_for(conflict.a.party, other_visible=may_see(pair[1], conflict.a.party)),
+            conflict.view_for(conflict.b.party, other_visible=may_see(pair[0], conflict.b.party)),
+        ]
     for side, view in zip((conflict.a, conflict.b), views, strict=True):
         out.emit(side.party, type_, view, at)
     return views[0]
@@ -109,7 +121,7 @@ def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declara
         for other, finding in ctx.picture.conflicts_for(after):
             conflict = _open_conflict(after, other, finding, at)
             out.tx.save_conflict(conflict)
-            views.append(_emit_conflict(out, conflict, "conflict.opened", at))
+            views.append(_emit_conflict(out, conflict, "conflict.opened", at, (after, other)))
             opened.append(conflict)
     boxes: list[Box] = ctx.picture.stored_boxes(after.spec)
     out.tx.save_declaration(after, boxes)
@@ -119,6 +131,11 @@ def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declara
 
 
 def declare(ctx: Context, party: str, feature: object) -> Written:
+    return ctx.write(declare_job(ctx, party, feature))
+
+
+def declare_job(ctx: Context, party: str, feature: object) -> Callable[[Outbox], Written]:
+    """Validate now (in the caller's thread); the returned job runs on the writer."""
     spec = parse_feature(feature, ctx.limits)
 
     def job(out: Outbox) -> Written:
@@ -136,7 +153,7 @@ def declare(ctx: Context, party: str, feature: object) -> Written:
         )
         return _write(ctx, out, None, declaration)
 
-    return ctx.write(job)
+    return job
 
 
 def _owned(tx: Tx, party: str, declaration_id: str) -> Declaration:
@@ -162,6 +179,13 @@ def parse_if_match(value: str | None) -> int:
 
 
 def revise(ctx: Context, party: str, declaration_id: str, if_match: str | None, feature: object) -> Written:
+    return ctx.write(revise_job(ctx, party, declaration_id, if_match, feature))
+
+
+def revise_job(
+    ctx: Context, party: str, declaration_id: str, if_match: str | None, feature: object
+) -> Callable[[Outbox], Written]:
+    """Validate now; the returned job checks the version and writes on the writer."""
     expected = parse_if_match(if_match)
     spec = parse_feature(feature, ctx.limits)
 
@@ -178,7 +202,7 @@ def revise(ctx: Context, party: str, declaration_id: str, if_match: str | None, 
             raise StateConflict(f"declaration {declaration_id!r} is cancelled; declare anew instead")
         return _write(ctx, out, current, current.revised(spec, ctx.clock()))
 
-    return ctx.write(job)
+    return job
 
 
 def cancel(ctx: Context, party: str, declaration_id: str) -> Declaration:
