@@ -47,14 +47,16 @@ def party_add(
     party_id: Annotated[str, typer.Argument(metavar="ID", help="Short lowercase id, e.g. sdf")],
     name: Annotated[str, typer.Argument(help="Full name")],
     public_key: Annotated[str | None, typer.Option(help="Raw Ed25519 public key, base64")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the token (for scripts)")] = False,
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = "",
 ) -> None:
     """Register a party and print its token (shown once)."""
     body = {"id": party_id, "name": name, "public_key": public_key}
     created = _call(url, token, "POST", "/v1/parties", json=body)
-    console.print(f"party [bold]{created['id']}[/bold] registered; its token (shown once):")
-    console.print(created["token"])
+    if not quiet:
+        console.print(f"party [bold]{created['id']}[/bold] registered; its token (shown once):")
+    print(created["token"])
 
 
 @party_app.command("list")
@@ -157,7 +159,7 @@ def _conflict_table(conflicts: list[dict[str, Any]]) -> None:
     table = Table("id", "with", "distance m", "required m", "from", "to", "status")
     for c in conflicts:
         table.add_row(
-            c["id"],
+            c["id"][:8],  # like git: a unique prefix is enough for --ack
             c["other_party"],
             f"{c['distance_m']:.0f}",
             f"{c['required_m']:.0f}",
@@ -185,13 +187,15 @@ def declarations_cmd(
 
 def conflicts_cmd(
     status: Annotated[str | None, typer.Option(help="open, acknowledged or resolved")] = None,
-    ack: Annotated[str | None, typer.Option(help='Acknowledge this conflict id ("we have seen it")')] = None,
+    ack: Annotated[
+        str | None, typer.Option(help='Acknowledge this conflict ("we have seen it"): its id or a unique prefix')
+    ] = None,
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = "",
 ) -> None:
-    """List your conflicts, newest first — or acknowledge one with --ack ID."""
+    """List your conflicts, newest first — or acknowledge one with --ack ID (a unique prefix is enough)."""
     if ack:
-        c = _call(url, token, "POST", f"/v1/conflicts/{ack}/ack")
+        c = _call(url, token, "POST", f"/v1/conflicts/{_conflict_id(url, token, ack)}/ack")
         console.print(f"conflict {c['id']} acknowledged (seen — not approved)")
         return
     params = {"status": status} if status else {}
@@ -199,3 +203,17 @@ def conflicts_cmd(
     if not conflicts:
         console.print("no conflicts")
     _conflict_table(conflicts)
+
+
+def _conflict_id(url: str, token: str, given: str) -> str:
+    """A full conflict id from a unique prefix of one of the caller's conflicts."""
+    if len(given) >= 36:
+        return given
+    matches = [c["id"] for c in _call(url, token, "GET", "/v1/conflicts") if c["id"].startswith(given)]
+    if len(matches) == 1:
+        return str(matches[0])
+    if not matches:
+        err.print(f"[red]None of your conflicts has an id starting with {given!r}.[/red] See `deconf conflicts`.")
+    else:
+        err.print(f"[red]{given!r} starts {len(matches)} conflict ids;[/red] give more characters.")
+    raise typer.Exit(1)

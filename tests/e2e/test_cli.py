@@ -229,9 +229,11 @@ def test_conflicts_list_and_ack(live: Server) -> None:
     assert shown.code == 0, shown.output
     row = [line for line in shown.stdout.splitlines() if "k-sdf" in line]
     assert len(row) == 1 and "open" in row[0], shown.stdout
-    assert cid in shown.stdout
+    assert cid[:8] in shown.stdout  # shown like git, by a prefix
 
-    acked = cli(live, "conflicts", "--ack", cid, token=saa)
+    unknown = cli(live, "conflicts", "--ack", "zzzz", token=saa)
+    assert unknown.code == 1 and "starting with 'zzzz'" in unknown.output
+    acked = cli(live, "conflicts", "--ack", cid[:8], token=saa)  # a unique prefix is enough
     assert acked.code == 0, acked.output
     assert "acknowledged" in acked.stdout
     assert api(live, saa, "GET", f"/v1/conflicts/{cid}")["status"] == "acknowledged"
