@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from deconfliction.index.base import Box, Item
 from deconfliction.index.grid import GridIndex
-from deconfliction.index.spatiotemporal import Box, Item, SpatioTemporalIndex
+from deconfliction.index.spatiotemporal import SpatioTemporalIndex
 
 
 class Index(Protocol):

@@ -24,22 +24,24 @@ half-open windows, closed bands; one lock around every public method).
 from __future__ import annotations
 
 import math
-import threading
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 
-from deconfliction.index.spatiotemporal import (
+from deconfliction.index.base import (
+    NO_ENTRY,
     Band,
     Box,
+    Entries,
     Item,
+    KeyedIndex,
     Window,
-    _band,
-    _check_boxes,
-    _check_key,
-    _window,
+    band,
+    check_boxes,
+    validated,
+    window,
 )
 
 __all__ = ["GridIndex"]
@@ -60,7 +62,6 @@ _SLACK_DEG = 1e-9
 
 _COLUMNS = 9  # 8 filter columns (see the module docstring), then the entry id
 _EID = 8
-_NO_ENTRY = -1
 _INITIAL_CAPACITY = 1024
 _INITIAL_CELL_CAPACITY = 4
 
@@ -128,9 +129,9 @@ class _Cell:
 
     def pop(self, position: int) -> int:
         """Remove the column at `position` by moving the last one there; returns the moved
-        entry's id, or _NO_ENTRY if it was the last one."""
+        entry's id, or NO_ENTRY if it was the last one."""
         self.size -= 1
-        last, moved = self.size, _NO_ENTRY
+        last, moved = self.size, NO_ENTRY
         if position != last:
             self.buffer[:, position] = self.buffer[:, last]
             moved = int(self.buffer[_EID, position])
@@ -188,109 +189,61 @@ class _Level:
                     out.append(found.live)
 
 
-class _Entries:
-    """Per-entry bookkeeping indexed by entry id, grown by doubling; freed ids are reused."""
+class _Entries(Entries):
+    """Where each entry lives: its level, its cell there and its column in that cell."""
+
+    columns = ("key", "next", "level", "cell", "position")
 
     def __init__(self, capacity: int = _INITIAL_CAPACITY) -> None:
-        self.key: IntArray = np.zeros(capacity, np.int64)
-        self.next: IntArray = np.full(capacity, _NO_ENTRY, np.int64)  # next box of the same key
+        super().__init__(capacity)
         self.level = np.zeros(capacity, np.int8)
         self.cell: IntArray = np.zeros(capacity, np.int64)  # key of its cell in its level
         self.position: IntArray = np.zeros(capacity, np.int64)  # its column in that cell
-        self.used = 0  # ids below this have been handed out
-        self.free: list[int] = []
-
-    def chain(self, eid: int) -> Iterator[int]:
-        """The ids of the entries of one key, from its first."""
-        while eid != _NO_ENTRY:
-            yield eid
-            eid = int(self.next[eid])
-
-    def allocate(self) -> int:
-        if self.free:
-            return self.free.pop()
-        if self.used == len(self.key):
-            self._grow(2 * len(self.key))
-        self.used += 1
-        return self.used - 1
-
-    def _grow(self, capacity: int) -> None:
-        for name in ("key", "next", "level", "cell", "position"):
-            old = getattr(self, name)
-            new = np.full(capacity, _NO_ENTRY if name == "next" else 0, old.dtype)
-            new[: len(old)] = old
-            setattr(self, name, new)
 
 
 def _new_levels() -> list[_Level]:
     return [*(_Level(size) for size in _sizes()), _Level(None)]
 
 
-class GridIndex:
+class GridIndex(KeyedIndex):
     """Candidate declarations for a 4-D query: boxes x [start, end) x [lower, upper]."""
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        super().__init__()
         self._sizes = _sizes()
         self._levels = _new_levels()
         self._entries = _Entries()
-        self._first: dict[int, int] = {}  # key -> id of its first entry
 
-    def __len__(self) -> int:
-        return len(self._first)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._first
-
-    def insert(
-        self,
-        key: int,
-        boxes: Sequence[Box],
-        start_s: float,
-        end_s: float | None,
-        lower_m: float,
-        upper_m: float | None,
-    ) -> None:
-        """Add the declaration `key`, replacing any entry with that key (an update is an insert)."""
-        _check_key(key)
-        _check_boxes(boxes)
-        window, band = _window(start_s, end_s), _band(lower_m, upper_m)
-        with self._lock:
-            self._remove(key)
-            entries = self._entries
-            first = previous = _NO_ENTRY
-            for raw in boxes:
-                box: Box = (float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]))
-                minlon, minlat, maxlon, maxlat = box
-                eid = entries.allocate()
-                number = _level_of(self._sizes, maxlon - minlon, maxlat - minlat)
-                level = self._levels[number]
-                cell_key = level.cell_of(minlon, minlat)
-                cell = level.cells.get(cell_key)
-                if cell is None:
-                    cell = level.cells[cell_key] = _Cell(np.empty((_COLUMNS, _INITIAL_CELL_CAPACITY), np.float64), 0)
-                entries.position[eid] = cell.append(_column(box, window, band, eid))
-                entries.key[eid] = key
-                entries.next[eid] = _NO_ENTRY
-                entries.level[eid] = number
-                entries.cell[eid] = cell_key
-                level.count += 1
-                level.grow_reach(maxlon - minlon, maxlat - minlat)
-                if previous == _NO_ENTRY:
-                    first = eid
-                else:
-                    entries.next[previous] = eid
-                previous = eid
-            self._first[key] = first
-
-    def delete(self, key: int) -> bool:
-        """Remove the declaration `key`; True if it was there."""
-        with self._lock:
-            return self._remove(key)
+    def _add(self, key: int, boxes: Sequence[Box], win: Window, bnd: Band) -> None:
+        entries = self._entries
+        first = previous = NO_ENTRY
+        for raw in boxes:
+            box: Box = (float(raw[0]), float(raw[1]), float(raw[2]), float(raw[3]))
+            minlon, minlat, maxlon, maxlat = box
+            eid = entries.allocate()
+            number = _level_of(self._sizes, maxlon - minlon, maxlat - minlat)
+            level = self._levels[number]
+            cell_key = level.cell_of(minlon, minlat)
+            cell = level.cells.get(cell_key)
+            if cell is None:
+                cell = level.cells[cell_key] = _Cell(np.empty((_COLUMNS, _INITIAL_CELL_CAPACITY), np.float64), 0)
+            entries.position[eid] = cell.append(_column(box, win, bnd, eid))
+            entries.key[eid] = key
+            entries.next[eid] = NO_ENTRY
+            entries.level[eid] = number
+            entries.cell[eid] = cell_key
+            level.count += 1
+            level.grow_reach(maxlon - minlon, maxlat - minlat)
+            if previous == NO_ENTRY:
+                first = eid
+            else:
+                entries.next[previous] = eid
+            previous = eid
+        self._first[key] = first
 
     def _remove(self, key: int) -> bool:
-        eid = self._first.pop(key, _NO_ENTRY)
-        if eid == _NO_ENTRY:
+        eid = self._first.pop(key, NO_ENTRY)
+        if eid == NO_ENTRY:
             return False
         entries = self._entries
         for entry in list(entries.chain(eid)):
@@ -298,7 +251,7 @@ class GridIndex:
             cell_key = int(entries.cell[entry])
             cell = level.cells[cell_key]
             moved = cell.pop(int(entries.position[entry]))
-            if moved != _NO_ENTRY:
+            if moved != NO_ENTRY:
                 entries.position[moved] = entries.position[entry]
             if cell.size == 0:
                 del level.cells[cell_key]
@@ -315,18 +268,13 @@ class GridIndex:
             # Flat typed buffers: a list of 1M tuples would leave hundreds of MB of freed
             # small objects behind in the allocator.
             keys, nexts, columns = array("q"), array("q"), array("d")
-            for key, boxes, start_s, end_s, lower_m, upper_m in items:
-                _check_key(key)
-                _check_boxes(boxes)
-                if key in first:
-                    raise ValueError(f"duplicate key {key} in bulk_load")
-                window, band = _window(start_s, end_s), _band(lower_m, upper_m)
+            for key, boxes, win, bnd in validated(items):
                 first[key] = len(keys)
                 for box in boxes:
-                    columns.extend(_column(box, window, band, len(keys)))
+                    columns.extend(_column(box, win, bnd, len(keys)))
                     keys.append(key)
                     nexts.append(len(keys))
-                nexts[-1] = _NO_ENTRY
+                nexts[-1] = NO_ENTRY
             n = len(keys)
             entries = _Entries(max(_INITIAL_CAPACITY, n))
             entries.used = n
@@ -385,9 +333,9 @@ class GridIndex:
     ) -> set[int]:
         """Keys whose boxes intersect any of `boxes`, whose window overlaps [start_s, end_s) and
         whose band overlaps [lower_m, upper_m]."""
-        _check_boxes(boxes)
-        window = _window(start_s, end_s)
-        band = _band(lower_m, upper_m)
+        check_boxes(boxes)
+        win = window(start_s, end_s)
+        bnd = band(lower_m, upper_m)
         with self._lock:
             if not self._first:
                 return set()
@@ -400,7 +348,7 @@ class GridIndex:
                 if not parts:
                     continue
                 block = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
-                keep = np.logical_and.reduce(block[:_EID] <= _query_vector(box, window, band), axis=0)
+                keep = np.logical_and.reduce(block[:_EID] <= _query_vector(box, win, bnd), axis=0)
                 eids = block[_EID, keep].astype(np.int64)
                 found.update(self._entries.key[eids].tolist())
             return found
