@@ -65,6 +65,15 @@ def test_radius_grows_each_shape() -> None:
     assert found.distance_m == pytest.approx(50, abs=0.5)
 
 
+def test_overlap_conflicts_even_at_zero_separation() -> None:
+    a = decl("sdf", point(40.0, 35.0), radius_m=500, separation_m=0)
+    b = decl("saa", point(40.001, 35.0), radius_m=500, separation_m=0)
+    found = assess(a, b, POLICY)
+    assert found is not None and found.distance_m == 0 and found.required_m == 0
+    apart = decl("saa", point(40.02, 35.0), radius_m=500, separation_m=0)
+    assert assess(a, apart, POLICY) is None
+
+
 def test_same_party_never_conflicts() -> None:
     assert assess(decl("sdf", point(40, 35)), decl("sdf", point(40, 35)), POLICY) is None
 

@@ -46,7 +46,8 @@ def assess(a: Declaration, b: Declaration, policy: SeparationPolicy) -> Finding 
     """Apply the conflict rule to two declarations; None when they do not conflict.
 
     Different parties, overlapping time windows, overlapping altitude bands, and the geodesic distance between the
-    shapes (each grown by its radius) strictly less than the required separation.
+    shapes (each grown by its radius) strictly less than the required separation — or zero: shapes that overlap or
+    touch always conflict, even when both state a separation of 0.
     """
     if a.party == b.party:
         return None
@@ -60,7 +61,7 @@ def assess(a: Declaration, b: Declaration, policy: SeparationPolicy) -> Finding 
     if near is None:
         return None
     distance_m = max(0.0, near.distance_m - grow_m)
-    if distance_m >= required_m:
+    if distance_m >= required_m and distance_m > 0:  # shapes that overlap conflict even at a separation of 0
         return None
     location_a, location_b = near.on_a, near.on_b
     if near.distance_m > 0:
