@@ -25,6 +25,8 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -x -q
 
 bench: install
+	$(BIN)/python -c 'import psycopg' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
+	-sh bench/ensure_postgis.sh
 	$(BIN)/python bench/run.py
 
 check: install

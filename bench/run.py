@@ -1,4 +1,4 @@
-"""All benchmarks in one run (`make bench`): the index check latency, then HTTP declare throughput.
+"""All benchmarks in one run (`make bench`): conflict-check latency (ours, STRtree, PostGIS), then HTTP throughput.
 
     .venv/bin/python bench/run.py [--quick] [--active N] [--seconds S] [--sizes 10000,100000]
 
