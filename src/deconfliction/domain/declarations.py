@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -211,8 +211,14 @@ def _parse_timing(props: Mapping[str, Any], kind: Kind, shape: Shape) -> RouteTi
     return RouteTiming(times=parsed)
 
 
-def parse_feature(obj: object, limits: DeclarationLimits) -> DeclarationSpec:
-    """Validate a GeoJSON Feature into a DeclarationSpec; every error names its field."""
+def parse_feature(obj: object, limits: DeclarationLimits, *, trusted: bool = False) -> DeclarationSpec:
+    """Validate a GeoJSON Feature into a DeclarationSpec; every error names its field.
+
+    trusted: `obj` is a stored declaration's `to_feature()`, validated when written; rebuild the same
+    spec without re-validating it (limits are then ignored). Given anything else the result is undefined.
+    """
+    if trusted:
+        return _trusted_spec(obj)
     if not isinstance(obj, dict):
         raise InvalidInput("the body must be a GeoJSON Feature object", field="")
     if obj.get("type") != "Feature":
@@ -263,3 +269,49 @@ def parse_feature(obj: object, limits: DeclarationLimits) -> DeclarationSpec:
         audience=_parse_audience(props.get("audience"), limits),
         timing=_parse_timing(props, kind, shape),
     )
+
+
+def _trusted_spec(obj: Any) -> DeclarationSpec:
+    """What parse_feature builds from a feature it accepted, without the checks."""
+    props = obj["properties"]
+    kind = Kind(props["kind"])
+    shape = parse_geometry(obj["geometry"], trusted=True)
+    end, radius, sep = props.get("end"), props.get("radius_m"), props.get("separation_m")
+    audience = props.get("audience")
+    if audience is not None and not isinstance(audience, str):
+        audience = tuple(sorted(set(audience)))
+    timing = None
+    if props.get("speed_mps") is not None:
+        timing = RouteTiming(speed_mps=float(props["speed_mps"]))
+    elif props.get("times") is not None:
+        timing = RouteTiming(times=tuple([_stored_time(t) for t in props["times"]]))
+    return DeclarationSpec(
+        kind=kind,
+        name=props.get("name", ""),
+        shape=shape,
+        window=TimeWindow(_stored_time(props["start"]), None if end is None else _stored_time(end)),
+        altitude=_trusted_altitude(props.get("altitude")),
+        radius_m=0.0 if radius is None else float(radius),
+        separation_m=None if sep is None else float(sep),
+        audience=AUDIENCE_CONFLICTS if audience is None else audience,
+        timing=timing,
+    )
+
+
+def _trusted_altitude(value: Any) -> AltitudeBand:
+    """What _parse_altitude returns for a band it accepted."""
+    if value is None:
+        return AltitudeBand()
+    upper = value.get("upper_m")
+    return AltitudeBand(float(value.get("lower_m", 0.0)), None if upper is None else float(upper))
+
+
+def _stored_time(value: str) -> datetime:
+    """A time as `format_time` wrote it (…Z); anything else goes through the full parser."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        return parse_time(value, "properties")
+    return parsed.astimezone(UTC)

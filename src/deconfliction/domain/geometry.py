@@ -20,6 +20,11 @@ Semantics, decided once:
   consecutive vertices.
 * `vertex_count` counts positions as given; above `max_vertices` → TooLarge. The geodesic area
   (shells minus holes, parts summed) above `max_area_m2` → TooLarge.
+
+`parse_geometry(obj, trusted=True)` rebuilds a shape the store wrote (from `Shape.geojson()` of a
+shape that was validated): it skips every check, and a polygon's area and representative point are
+computed only when first asked for. The Shape is otherwise field for field what the validating parse
+builds, by the same code; given anything else its result is undefined.
 """
 
 from __future__ import annotations
@@ -33,7 +38,6 @@ import shapely
 
 from deconfliction.domain.errors import InvalidInput, TooLarge
 from deconfliction.domain.geodesy import (
-    WGS84,
     Gnomonic,
     LonLat,
     Vec3,
@@ -42,7 +46,14 @@ from deconfliction.domain.geodesy import (
     unit_vector,
 )
 from deconfliction.domain.geometry_nearest import Nearest, nearest
-from deconfliction.domain.geometry_shape import MAX_SPAN_DEG, Box, Shape, build_shape
+from deconfliction.domain.geometry_shape import (
+    MAX_SPAN_DEG,
+    Box,
+    Shape,
+    build_shape,
+    polygons_area_m2,
+    representative_point,
+)
 
 __all__ = ["Box", "Nearest", "Shape", "nearest", "parse_geometry"]
 
@@ -51,8 +62,13 @@ _AXES = ("longitude", "latitude", "altitude")
 _WHERE = re.compile(r"\[\s*([-+0-9.eE]+)\s+([-+0-9.eE]+)")
 
 
-def parse_geometry(obj: Any, *, max_vertices: int = 10_000, max_area_m2: float = 2e11) -> Shape:
-    """Validate a GeoJSON geometry object and build its Shape; errors name the field."""
+def parse_geometry(obj: Any, *, max_vertices: int = 10_000, max_area_m2: float = 2e11, trusted: bool = False) -> Shape:
+    """Validate a GeoJSON geometry object and build its Shape; errors name the field.
+
+    trusted: `obj` is a stored shape's `geojson()`; build it without checks (see the module doc).
+    """
+    if trusted:
+        return _trusted_shape(obj)
     if not isinstance(obj, Mapping):
         raise InvalidInput("geometry must be a GeoJSON geometry object", field="geometry")
     gtype = obj.get("type")
@@ -100,16 +116,41 @@ def parse_geometry(obj: Any, *, max_vertices: int = 10_000, max_area_m2: float =
             )
             for i, xyz in enumerate(xyz_parts)
         ]
-        area_m2 = sum(_geodesic_area_m2(part) for part in parts)
+        area_m2 = polygons_area_m2(parts)
         if area_m2 > max_area_m2:
             raise TooLarge(
                 f"area {area_m2 / 1e6:.0f} km² exceeds the limit of {max_area_m2 / 1e6:.0f} km²",
                 field="geometry",
             )
-        biggest = max(polygons, key=lambda p: float(p.area))
-        rp = biggest.representative_point()
-        representative = plane.inverse(float(rp.x), float(rp.y))
+        representative = representative_point(plane, polygons)
     return build_shape(gtype, coords, count, area_m2, parts, xyz_parts, centre, representative)
+
+
+def _trusted_shape(obj: Mapping[str, Any]) -> Shape:
+    """The validating parse's normalisation without its checks; area and representative deferred."""
+    gtype, raw = obj["type"], obj["coordinates"]
+    if gtype == "Point":
+        coords: Any = (float(raw[0]), float(raw[1]))
+        count = 1
+        parts: list[list[list[LonLat]]] = [[[coords]]]
+    elif gtype == "LineString":
+        coords = tuple([(float(p[0]), float(p[1])) for p in raw])
+        count = len(coords)
+        parts = [[_dedupe(coords)]]
+    elif gtype == "Polygon":
+        coords = tuple([tuple([(float(p[0]), float(p[1])) for p in ring]) for ring in raw])
+        count = sum(len(ring) for ring in coords)
+        parts = [_rings(coords, "", "")]
+    else:
+        coords = tuple([tuple([tuple([(float(p[0]), float(p[1])) for p in ring]) for ring in poly]) for poly in raw])
+        count = sum(len(ring) for poly in coords for ring in poly)
+        parts = [_rings(poly, "", "") for poly in coords]
+    xyz_parts = [[[unit_vector(lon, lat) for lon, lat in ch] for ch in part] for part in parts]
+    centre = _mean_direction([v for part in xyz_parts for chain in part for v in chain])
+    if gtype in ("Polygon", "MultiPolygon"):
+        return build_shape(gtype, coords, count, None, parts, xyz_parts, centre, None)
+    representative = parts[0][0][len(parts[0][0]) // 2]
+    return build_shape(gtype, coords, count, 0.0, parts, xyz_parts, centre, representative)
 
 
 def _count_positions(raw: Any, depth: int, path: str) -> int:
@@ -202,12 +243,7 @@ def _rings(rings: Sequence[Sequence[LonLat]], path: str, prefix: str) -> list[li
 def _centre(xyz_parts: Sequence[Sequence[Sequence[Vec3]]], path: str) -> Vec3:
     """Normalised mean of the vertex unit vectors; every vertex must lie within MAX_SPAN_DEG."""
     vs = [v for part in xyz_parts for chain in part for v in chain]
-    sx, sy, sz = sum(v[0] for v in vs), sum(v[1] for v in vs), sum(v[2] for v in vs)
-    try:
-        centre = normalized((sx, sy, sz))
-    except ValueError:
-        # vertices balanced around the globe: the span check below rejects them
-        centre = (0.0, 0.0, 1.0)
+    centre = _mean_direction(vs)
     span = max(math.degrees(angle_rad(centre, v)) for v in vs)
     if span > MAX_SPAN_DEG:
         raise InvalidInput(
@@ -217,6 +253,15 @@ def _centre(xyz_parts: Sequence[Sequence[Sequence[Vec3]]], path: str) -> Vec3:
             field=path,
         )
     return centre
+
+
+def _mean_direction(vs: Sequence[Vec3]) -> Vec3:
+    """Normalised mean of unit vectors; the north pole when they cancel out (_centre rejects that)."""
+    sx, sy, sz = sum(v[0] for v in vs), sum(v[1] for v in vs), sum(v[2] for v in vs)
+    try:
+        return normalized((sx, sy, sz))
+    except ValueError:
+        return (0.0, 0.0, 1.0)
 
 
 def _where(plane: Gnomonic, reason: str) -> str:
@@ -258,12 +303,3 @@ def _valid_polygon(plane: Gnomonic, rings_xyz: Sequence[Sequence[Vec3]], path: s
         kind = reason.split("[")[0].strip().lower()
         raise InvalidInput(f"{prefix.strip() or 'polygon'} is invalid: {kind}{_where(plane, reason)}", field=path)
     return polygon
-
-
-def _geodesic_area_m2(rings: Sequence[Sequence[LonLat]]) -> float:
-    """Geodesic area of a shell minus its holes."""
-    areas = []
-    for ring in rings:
-        area, _ = WGS84.polygon_area_perimeter([p[0] for p in ring], [p[1] for p in ring])
-        areas.append(abs(float(area)))
-    return max(0.0, areas[0] - sum(areas[1:]))

@@ -3,6 +3,10 @@
 Edges are great-circle arcs on the sphere of geodetic coordinates (see `geodesy`). A shape's
 vertices all lie within `MAX_SPAN_DEG` of arc from its centre (the normalised mean of its vertex
 unit vectors), which keeps its own and its pairs' gnomonic planes well conditioned.
+
+A polygon's geodesic area and representative point are used by nothing on the hot path; a shape
+rebuilt from the store (`parse_geometry(..., trusted=True)`) computes them on first use, from its
+cached vertices and by the same functions the validating parse uses, so they come out identical.
 """
 
 from __future__ import annotations
@@ -12,12 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import shapely
+
 from deconfliction.domain.geodesy import (
     MIN_RADIUS_M,
+    WGS84,
+    Gnomonic,
     LonLat,
     Vec3,
     angle_rad,
-    normalized,
     to_lonlat,
 )
 
@@ -33,7 +40,7 @@ class Shape:
     geom_type: str
     coordinates: Coordinates  # as given (tuples), altitudes dropped
     vertex_count: int  # positions as given, closing positions and duplicates included
-    area_m2: float
+    _area_m2: float | None  # None: not computed yet (see `area_m2`)
     lonlat: tuple[LonLat, ...]  # distinct vertices: consecutive duplicates and ring closures dropped
     xyz: tuple[Vec3, ...]  # their unit vectors
     edges: tuple[tuple[int, int], ...]  # great-circle arcs between vertices (indices into lonlat/xyz)
@@ -41,7 +48,7 @@ class Shape:
     component_vertices: tuple[int, ...]  # one vertex of each connected part (for containment tests)
     cap_centre: Vec3
     cap_radius_rad: float  # every point of the shape is within this arc of cap_centre
-    representative: LonLat
+    _representative: LonLat | None  # None: not computed yet (see `representative`)
     lat_min: float  # latitude extent of the edges, arcs' poleward bulge included
     lat_max: float
     lon_centre: float  # longitude extent relative to lon_centre, valid when the shape avoids the poles
@@ -51,6 +58,47 @@ class Shape:
     @property
     def is_areal(self) -> bool:
         return bool(self.polygon_edges)
+
+    @property
+    def area_m2(self) -> float:
+        """Geodesic area in m² (shells minus holes, parts summed); 0 for points and lines."""
+        if self._area_m2 is None:
+            self._compute_deferred()
+        assert self._area_m2 is not None
+        return self._area_m2
+
+    @property
+    def representative(self) -> LonLat:
+        """A point inside the largest polygon, on a line, or the point itself."""
+        if self._representative is None:
+            self._compute_deferred()
+        assert self._representative is not None
+        return self._representative
+
+    def _compute_deferred(self) -> None:
+        # idempotent: racing threads compute and store the same values
+        plane = Gnomonic.at(self.cap_centre)
+        lonlat_parts, xyz_parts = [], []
+        for rings in self.ring_ranges():
+            lonlat_parts.append([self.lonlat[a:b] for a, b in rings])
+            xyz_parts.append([self.xyz[a:b] for a, b in rings])
+        area = polygons_area_m2(lonlat_parts)
+        representative = representative_point(plane, [planar_polygon(plane, rings) for rings in xyz_parts])
+        object.__setattr__(self, "_area_m2", area)
+        object.__setattr__(self, "_representative", representative)
+
+    def ring_ranges(self) -> list[list[tuple[int, int]]]:
+        """Per polygon, its rings as [start, stop) ranges of vertex indices (shell first)."""
+        out: list[list[tuple[int, int]]] = []
+        for first, last in self.polygon_edges:
+            rings: list[tuple[int, int]] = []
+            start = self.edges[first][0]
+            for i, j in self.edges[first:last]:
+                if j == start:  # the closing edge of a ring: every other edge goes to i + 1
+                    rings.append((start, i + 1))
+                    start = i + 1
+            out.append(rings)
+        return out
 
     def geojson(self) -> dict[str, Any]:
         """The normalised GeoJSON geometry: coordinates as given, as lists of floats."""
@@ -94,6 +142,33 @@ class Shape:
         return [(lo, lat_lo, hi, lat_hi)]
 
 
+def planar_polygon(plane: Gnomonic, rings_xyz: Sequence[Sequence[Vec3]]) -> Any:
+    """A polygon (shell, then holes) in a gnomonic plane, where its great-circle edges are straight."""
+    rings = [[plane.forward(v) for v in ring] for ring in rings_xyz]
+    return shapely.Polygon(rings[0], rings[1:])
+
+
+def representative_point(plane: Gnomonic, polygons: Sequence[Any]) -> LonLat:
+    """Shapely's representative point of the largest planar polygon, back in lon/lat."""
+    biggest = max(polygons, key=lambda p: float(p.area))
+    rp = biggest.representative_point()
+    return plane.inverse(float(rp.x), float(rp.y))
+
+
+def polygons_area_m2(parts: Sequence[Sequence[Sequence[LonLat]]]) -> float:
+    """Geodesic area of polygons (each a shell, then its holes), summed."""
+    return sum(_polygon_area_m2(rings) for rings in parts)
+
+
+def _polygon_area_m2(rings: Sequence[Sequence[LonLat]]) -> float:
+    """Geodesic area of a shell minus its holes."""
+    areas = []
+    for ring in rings:
+        area, _ = WGS84.polygon_area_perimeter([p[0] for p in ring], [p[1] for p in ring])
+        areas.append(abs(float(area)))
+    return max(0.0, areas[0] - sum(areas[1:]))
+
+
 def _lists(c: Coordinates) -> Any:
     if isinstance(c, tuple) and c and isinstance(c[0], float):
         return list(c)
@@ -104,16 +179,17 @@ def build_shape(
     geom_type: str,
     coordinates: Coordinates,
     vertex_count: int,
-    area_m2: float,
+    area_m2: float | None,
     parts: Sequence[Sequence[Sequence[LonLat]]],
     xyz_parts: Sequence[Sequence[Sequence[Vec3]]],
     cap_centre: Vec3,
-    representative: LonLat,
+    representative: LonLat | None,
 ) -> Shape:
     """Assemble a Shape from validated parts.
 
     Each part is a list of vertex chains: rings without their closing vertex for areal shapes, else
-    the one open chain of a Point or LineString.
+    the one open chain of a Point or LineString. A polygon's area_m2 and representative may be
+    None: they are then computed on first use.
     """
     areal = geom_type in ("Polygon", "MultiPolygon")
     lonlat: list[LonLat] = []
@@ -129,20 +205,20 @@ def build_shape(
             lonlat.extend(chain)
             xyz.extend(xyz_chain)
             k = len(chain)
-            edges.extend((start + i, start + i + 1) for i in range(k - 1))
+            edges.extend(zip(range(start, start + k - 1), range(start + 1, start + k), strict=True))
             if areal:
                 edges.append((start + k - 1, start))
         if areal:
             polygon_edges.append((first_edge, len(edges)))
-    radius = max(angle_rad(cap_centre, v) for v in xyz)
+    radius = _max_angle_rad(cap_centre, xyz)
     lat_min, lat_max = _lat_extent(lonlat, xyz, edges)
     lon_centre = to_lonlat(cap_centre)[0]
-    rel = [_wrap(lon - lon_centre) for lon, _ in lonlat]
+    rel = [(lon - lon_centre + 180.0) % 360.0 - 180.0 for lon, _ in lonlat]  # wrapped to [-180, 180)
     return Shape(
         geom_type=geom_type,
         coordinates=coordinates,
         vertex_count=vertex_count,
-        area_m2=area_m2,
+        _area_m2=area_m2,
         lonlat=tuple(lonlat),
         xyz=tuple(xyz),
         edges=tuple(edges),
@@ -150,7 +226,7 @@ def build_shape(
         component_vertices=tuple(components),
         cap_centre=cap_centre,
         cap_radius_rad=radius * (1 + 1e-12) + 1e-15,
-        representative=representative,
+        _representative=representative,
         lat_min=lat_min,
         lat_max=lat_max,
         lon_centre=lon_centre,
@@ -159,34 +235,49 @@ def build_shape(
     )
 
 
-def _wrap(dlon: float) -> float:
-    return (dlon + 180.0) % 360.0 - 180.0
-
-
 def _lat_extent(lonlat: Sequence[LonLat], xyz: Sequence[Vec3], edges: Sequence[tuple[int, int]]) -> tuple[float, float]:
-    """Min and max latitude of vertices and arcs: an arc bulges poleward between its ends."""
-    lo = min(lat for _, lat in lonlat)
-    hi = max(lat for _, lat in lonlat)
+    """Min and max latitude of vertices and arcs: an arc bulges poleward between its ends.
+
+    Vector algebra written out inline: this runs for every shape parsed or reloaded.
+    """
+    lats = [lat for _, lat in lonlat]
+    lo, hi = min(lats), max(lats)
     for i, j in edges:
-        u, v = xyz[i], xyz[j]
-        n = (u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0])
-        try:
-            n = normalized(n)
-        except ValueError:
+        ux, uy, uz = xyz[i]
+        vx, vy, vz = xyz[j]
+        # n: the unit normal u × v of the arc's great circle
+        nx, ny, nz = uy * vz - uz * vy, uz * vx - ux * vz, ux * vy - uy * vx
+        norm = math.sqrt(nx * nx + ny * ny + nz * nz)
+        if norm < 1e-12:
             continue  # coincident ends: no arc
+        nx, ny, nz = nx / norm, ny / norm, nz / norm
         # the highest point of the great circle is the north pole projected onto the circle's plane
-        top = (-n[2] * n[0], -n[2] * n[1], 1.0 - n[2] * n[2])
-        if top[2] <= 1e-15:
+        tx, ty, tz = -nz * nx, -nz * ny, 1.0 - nz * nz
+        if tz <= 1e-15:
             continue  # a meridian-free equatorial circle: no interior extremum
-        for p in (top, (-top[0], -top[1], -top[2])):
-            if _between(u, p, v, n):
-                lat = to_lonlat(p)[1]
-                lo, hi = min(lo, lat), max(hi, lat)
+        # a point p is on the short arc u–v when (u × p)·n > 0 and (p × v)·n > 0; for p = -top both
+        # signs flip exactly, so one pair of products decides for the highest and the lowest point
+        a = (uy * tz - uz * ty) * nx + (uz * tx - ux * tz) * ny + (ux * ty - uy * tx) * nz
+        b = (ty * vz - tz * vy) * nx + (tz * vx - tx * vz) * ny + (tx * vy - ty * vx) * nz
+        if a > 0 and b > 0:
+            lat = to_lonlat((tx, ty, tz))[1]
+        elif a < 0 and b < 0:
+            lat = to_lonlat((-tx, -ty, -tz))[1]
+        else:
+            continue
+        lo, hi = min(lo, lat), max(hi, lat)
     return lo, hi
 
 
-def _between(u: Vec3, p: Vec3, v: Vec3, n: Vec3) -> bool:
-    """Whether p lies on the short arc u–v (all on the great circle with normal n = u × v)."""
-    c1 = (u[1] * p[2] - u[2] * p[1], u[2] * p[0] - u[0] * p[2], u[0] * p[1] - u[1] * p[0])
-    c2 = (p[1] * v[2] - p[2] * v[1], p[2] * v[0] - p[0] * v[2], p[0] * v[1] - p[1] * v[0])
-    return (c1[0] * n[0] + c1[1] * n[1] + c1[2] * n[2]) > 0 and (c2[0] * n[0] + c2[1] * n[1] + c2[2] * n[2]) > 0
+def _max_angle_rad(c: Vec3, xyz: Sequence[Vec3]) -> float:
+    """The largest `angle_rad(c, v)` over xyz, with its arithmetic written out inline."""
+    c0, c1, c2 = c
+    out = -math.inf
+    for v0, v1, v2 in xyz:
+        cx = c1 * v2 - c2 * v1
+        cy = c2 * v0 - c0 * v2
+        cz = c0 * v1 - c1 * v0
+        a = math.atan2(math.sqrt(cx * cx + cy * cy + cz * cz), c0 * v0 + c1 * v1 + c2 * v2)
+        if a > out:
+            out = a
+    return out

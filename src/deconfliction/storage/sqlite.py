@@ -30,6 +30,7 @@ from deconfliction.domain.timewindow import TimeWindow, format_time
 from deconfliction.storage.base import Box, DeclarationQuery, Store, StoredEvent, Tx
 
 # Stored declarations were valid when written; limits may have tightened since, so reload with none.
+# Reloading takes parse_feature's trusted path, which re-checks nothing (limits included).
 _RELOAD_LIMITS = DeclarationLimits(
     max_vertices=10**9,
     max_area_m2=float("inf"),
@@ -196,7 +197,7 @@ class SqliteTx(Tx):
 
     @staticmethod
     def _declaration(row: sqlite3.Row) -> Declaration:
-        spec = parse_feature(json.loads(row["feature"]), _RELOAD_LIMITS)
+        spec = parse_feature(json.loads(row["feature"]), _RELOAD_LIMITS, trusted=True)
         return Declaration(
             key=row["key"],
             id=row["id"],
