@@ -372,11 +372,14 @@ class SqliteTx(Tx):
 class SqliteStore(Store):
     """One SQLite file. A connection per thread; writes serialised by SQLite's own lock (BEGIN IMMEDIATE)."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, checkpoint_interval_s: float = 0.5) -> None:
         self.path = str(path)
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self.checkpoint_interval_s = checkpoint_interval_s
+        self._checkpointer: threading.Thread | None = None
+        self._stop = threading.Event()
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -390,6 +393,9 @@ class SqliteStore(Store):
             conn.execute("PRAGMA cache_size = -131072")  # 128 MiB per connection
             conn.execute("PRAGMA mmap_size = 1073741824")  # reads through a 1 GiB map: no copy, no syscall
             conn.execute("PRAGMA busy_timeout = 30000")
+            # Checkpoints run on their own thread (below), not inside a commit that a caller is waiting for; this
+            # large automatic limit only bounds the WAL should that thread ever fall behind.
+            conn.execute("PRAGMA wal_autocheckpoint = 100000")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)
@@ -423,8 +429,34 @@ class SqliteStore(Store):
             applied.append(version)
         return applied
 
+    def _checkpoint_loop(self) -> None:
+        """Copy committed WAL frames into the database file every `checkpoint_interval_s`, without blocking writers.
+
+        Durability does not depend on it: every commit is already fsynced in the WAL.
+        """
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        try:
+            while not self._stop.wait(self.checkpoint_interval_s):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+                except sqlite3.Error:  # busy or closing: the next round tries again
+                    continue
+        finally:
+            conn.close()
+
+    def _start_checkpointer(self) -> None:
+        if self._checkpointer is None:
+            with self._lock:
+                if self._checkpointer is None:
+                    self._stop.clear()
+                    self._checkpointer = threading.Thread(
+                        target=self._checkpoint_loop, name="deconf-checkpoint", daemon=True
+                    )
+                    self._checkpointer.start()
+
     @contextmanager
     def write(self) -> Iterator[Tx]:
+        self._start_checkpointer()
         conn = self._conn()
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -453,6 +485,10 @@ class SqliteStore(Store):
             dest.close()
 
     def close(self) -> None:
+        self._stop.set()
+        if self._checkpointer is not None:
+            self._checkpointer.join(timeout=10)
+            self._checkpointer = None
         with self._lock:
             for conn in self._all:
                 conn.close()
