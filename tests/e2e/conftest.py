@@ -214,6 +214,28 @@ _COMMENT = object()
 _END = object()
 
 
+class SseParser:
+    """Turns the lines of an event stream into events: a blank line ends one; comments are skipped."""
+
+    def __init__(self) -> None:
+        self._current: dict[str, Any] = {"data": []}
+
+    def feed(self, line: str) -> SseEvent | None:
+        if line == "":
+            done, self._current = self._current, {"data": []}
+            if done["data"]:
+                return SseEvent(done.get("id"), done.get("event"), "\n".join(done["data"]))
+            return None
+        if not line.startswith(":"):
+            name, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if name == "data":
+                self._current["data"].append(value)
+            elif name in ("id", "event"):
+                self._current[name] = value
+        return None
+
+
 class SseStream:
     """Reads `GET /v1/events` of one token in a background thread; the test pulls events with
     bounded waits.
@@ -253,7 +275,7 @@ class SseStream:
                 if response.status_code != 200:
                     self.raw.append(response.read().decode(errors="replace"))
                     return
-                current: dict[str, Any] = {"data": []}
+                parser = SseParser()
                 for line in response.iter_lines():
                     self.raw.append(line)
                     if line.startswith("retry:"):
@@ -261,25 +283,11 @@ class SseStream:
                         self._ready.set()
                     if self._stop.is_set():
                         return
-                    if line == "":
-                        if current["data"]:
-                            self._q.put(
-                                SseEvent(
-                                    current.get("id"),
-                                    current.get("event"),
-                                    "\n".join(current["data"]),
-                                )
-                            )
-                        current = {"data": []}
-                    elif line.startswith(":"):
+                    if line.startswith(":"):
                         self._q.put(_COMMENT)
-                    else:
-                        name, _, value = line.partition(":")
-                        value = value.removeprefix(" ")
-                        if name == "data":
-                            current["data"].append(value)
-                        elif name in ("id", "event"):
-                            current[name] = value
+                    event = parser.feed(line)
+                    if event is not None:
+                        self._q.put(event)
         except BaseException as exc:  # reported to the test, never raised in the thread
             if not self._stop.is_set():
                 self.error = exc

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import E2E_ADMIN, TOKEN_RE, Server, SseEvent, SseStream
+from tests.e2e.conftest import E2E_ADMIN, TOKEN_RE, Server, SseEvent, SseParser, SseStream
 
 pytestmark = pytest.mark.slow
 
@@ -190,21 +190,8 @@ def test_live_events_to_both_parties_and_resume(server: Server) -> None:
 def seen_events(stream: SseStream) -> list[SseEvent]:
     """Events already consumed by wait_for are not kept by the stream; re-read them from its raw
     lines."""
-    out: list[SseEvent] = []
-    current: dict[str, Any] = {"data": []}
-    for line in stream.raw:
-        if line == "":
-            if current["data"]:
-                out.append(SseEvent(current.get("id"), current.get("event"), "\n".join(current["data"])))
-            current = {"data": []}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(":")
-            value = value.removeprefix(" ")
-            if name == "data":
-                current["data"].append(value)
-            elif name in ("id", "event"):
-                current[name] = value
-    return out
+    parser = SseParser()
+    return [event for line in stream.raw if (event := parser.feed(line)) is not None]
 
 
 def test_resume_with_after_query_and_bad_last_event_id(server: Server) -> None:

@@ -141,19 +141,7 @@ def test_suspended_party_reads_but_does_not_write_and_withdrawn_is_locked_out(ap
     assert api.call("admin", "PATCH", "/v1/parties/nobody", json={"status": "active"}).status_code == 404
 
 
-def test_openapi_lists_every_endpoint_and_health_answers(api: Api) -> None:
-    spec = api.client.get("/openapi.json").json()
-    for path in (
-        "/v1/parties",
-        "/v1/parties/{party_id}",
-        "/v1/links",
-        "/v1/declarations",
-        "/v1/declarations/{declaration_id}",
-        "/v1/conflicts",
-        "/v1/conflicts/{conflict_id}/ack",
-        "/v1/events",
-        "/healthz",
-    ):
-        assert path in spec["paths"], path
+def test_health_and_docs_answer(api: Api) -> None:
+    # every endpoint in the OpenAPI document: tests/e2e/test_server_process.py, over real HTTP
     assert api.client.get("/healthz").json()["status"] == "ok"
     assert api.client.get("/docs").status_code == 200
