@@ -402,13 +402,15 @@ class SqliteStore(Store):
         return conn
 
     def schema_version(self) -> int:
-        conn = self._conn()
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
-        row = conn.execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+        try:
+            row = self._conn().execute("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").fetchone()
+        except sqlite3.OperationalError:  # a new file: no migration has run yet
+            return 0
         return int(row[0])
 
     def migrate(self) -> list[int]:
         conn = self._conn()
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
         current = self.schema_version()
         applied = []
         for version, script in migrations():
