@@ -20,7 +20,15 @@ from rich.table import Table
 from deconfliction import __version__
 from deconfliction.api.app import create_app
 from deconfliction.bootstrap import Wired, wire
-from deconfliction.cli_commands import conflicts_cmd, declarations_cmd, declare_cmd, link_app, party_app
+from deconfliction.cli_commands import (
+    cancel_cmd,
+    conflicts_cmd,
+    declarations_cmd,
+    declare_cmd,
+    events_cmd,
+    link_app,
+    party_app,
+)
 from deconfliction.config import SETTINGS, Settings, SettingsError, load_settings
 from deconfliction.services.events import EventHub
 
@@ -40,7 +48,9 @@ app.add_typer(party_app, name="party")
 app.add_typer(link_app, name="link")
 app.command("declare")(declare_cmd)
 app.command("declarations")(declarations_cmd)
+app.command("cancel")(cancel_cmd)
 app.command("conflicts")(conflicts_cmd)
+app.command("events")(events_cmd)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A TOML settings file (also DECONF_CONFIG).")]
 

@@ -181,8 +181,40 @@ def declarations_cmd(
     table = Table("id", "party", "kind", "name", "start", "end")
     for f in collection["features"]:
         p = f["properties"]
-        table.add_row(f["id"], p["party"], p["kind"], p["name"], p["start"], p["end"] or "open")
+        table.add_row(f["id"][:8], p["party"], p["kind"], p["name"], p["start"], p["end"] or "open")
     console.print(table)
+
+
+def cancel_cmd(
+    declaration: Annotated[str, typer.Argument(metavar="ID", help="Your declaration's id, or a unique prefix")],
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = "",
+) -> None:
+    """Cancel one of your declarations: it stays in the record, no longer active; its conflicts resolve."""
+    features = _call(url, token, "GET", "/v1/declarations", params={"limit": 1000})["features"]
+    full = _unique(declaration, [f["id"] for f in features], "active declarations you may see", "deconf declarations")
+    _call(url, token, "DELETE", f"/v1/declarations/{full}")
+    console.print(f"declaration {full} cancelled")
+
+
+def events_cmd(
+    after: Annotated[int, typer.Option(help="Replay the events after this id first (0: all of them)")] = 0,
+    url: UrlOpt = DEFAULT_URL,
+    token: TokenOpt = "",
+) -> None:
+    """Follow your live events (conflicts opened, acknowledged, resolved; declarations shared) until Ctrl-C."""
+    try:
+        with Client(url, token, timeout_s=None) as client:
+            for event in client.events(after):
+                data = event["data"]
+                about = data.get("other_party") or data.get("party") or data.get("id") or ""
+                console.print(f"{event['id']:>6}  {event['at']}  [bold]{event['type']}[/bold]  {about}")
+                console.file.flush()  # each event as it comes, also through a pipe
+    except ApiError as exc:
+        err.print(f"[red]{exc.status} {exc.title}[/red]: {exc.detail}")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        return
 
 
 def conflicts_cmd(
@@ -209,11 +241,19 @@ def _conflict_id(url: str, token: str, given: str) -> str:
     """A full conflict id from a unique prefix of one of the caller's conflicts."""
     if len(given) >= 36:
         return given
-    matches = [c["id"] for c in _call(url, token, "GET", "/v1/conflicts") if c["id"].startswith(given)]
+    ids = [c["id"] for c in _call(url, token, "GET", "/v1/conflicts")]
+    return _unique(given, ids, "your conflicts", "deconf conflicts")
+
+
+def _unique(given: str, ids: list[str], among: str, listing: str) -> str:
+    """The one id that starts with `given` (like git's short hashes), or exit saying what to do."""
+    if len(given) >= 36:
+        return given
+    matches = [i for i in ids if i.startswith(given)]
     if len(matches) == 1:
-        return str(matches[0])
+        return matches[0]
     if not matches:
-        err.print(f"[red]None of your conflicts has an id starting with {given!r}.[/red] See `deconf conflicts`.")
+        err.print(f"[red]None of {among} has an id starting with {given!r}.[/red] See `{listing}`.")
     else:
-        err.print(f"[red]{given!r} starts {len(matches)} conflict ids;[/red] give more characters.")
+        err.print(f"[red]{given!r} starts {len(matches)} ids;[/red] give more characters.")
     raise typer.Exit(1)

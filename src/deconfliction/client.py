@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -18,7 +20,7 @@ class ApiError(Exception):
 
 
 class Client:
-    def __init__(self, url: str, token: str | None = None, timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, token: str | None = None, timeout_s: float | None = 30.0) -> None:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout_s)
 
@@ -49,6 +51,20 @@ class Client:
         if response.status_code == 204 or not response.content:
             return None
         return response.json()
+
+    def events(self, after: int = 0) -> Iterator[dict[str, Any]]:
+        """The caller's event stream (SSE), from after `after`, as parsed event objects; endless."""
+        try:
+            with self.http.stream("GET", "/v1/events", params={"after": after}) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    body = response.json()
+                    raise ApiError(response.status_code, body.get("title", ""), body.get("detail", ""))
+                for line in response.iter_lines():
+                    if line.startswith("data:"):
+                        yield json.loads(line[5:])
+        except httpx.ConnectError:
+            raise ApiError(0, "Cannot connect", f"no server answers at {self.http.base_url}") from None
 
     def get(self, path: str, **kwargs: Any) -> Any:
         return self.request("GET", path, **kwargs)

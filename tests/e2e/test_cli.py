@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import socket
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from deconfliction import __version__
 from deconfliction.cli import app
 from deconfliction.config import SETTINGS
 from tests.e2e.conftest import (
+    DECONF,
     E2E_ADMIN,
     HOST,
     TOKEN_RE,
@@ -37,7 +39,9 @@ HELP: dict[tuple[str, ...], list[str]] = {
         "link",
         "declare",
         "declarations",
+        "cancel",
         "conflicts",
+        "events",
         "config",
         "version",
     ],
@@ -54,6 +58,8 @@ HELP: dict[tuple[str, ...], list[str]] = {
     ("declare",): ["--url", "--token", "FILE.geojson"],
     ("declarations",): ["--bbox", "--url", "--token"],
     ("conflicts",): ["--status", "--ack", "--url", "--token"],
+    ("cancel",): ["--url", "--token", "ID"],
+    ("events",): ["--after", "--url", "--token"],
     ("config",): ["--config"],
     ("version",): [],
 }
@@ -360,3 +366,26 @@ def test_config_command_and_bad_setting(tmp_path: Path) -> None:
     unknown.write_text("[deconf]\nprot = 1\n", encoding="utf-8")
     refused = run_cli("config", "--config", str(unknown), env=clean_env())
     assert refused.code != 0 and "prot" in refused.output and "Traceback" not in refused.output
+
+
+@pytest.mark.slow
+def test_cancel_by_prefix_and_follow_events(live: Server) -> None:
+    sdf = add_party_http(live, "follow-sdf")
+    saa = add_party_http(live, "follow-saa")
+    mine = api(live, sdf, "POST", "/v1/declarations", json=area(41.60, 36.40, "e east bank"))
+    api(live, saa, "POST", "/v1/declarations", json=area(41.60, 36.37, "e city"))
+
+    # `deconf events` replays the events so far, then follows until stopped (here: by the timeout)
+    argv = [DECONF, "events", "--url", live.url, "--token", sdf]
+    with pytest.raises(subprocess.TimeoutExpired) as followed:
+        subprocess.run(argv, capture_output=True, text=True, timeout=8, env=clean_env(), check=False)
+    out = followed.value.stdout
+    shown = out.decode() if isinstance(out, bytes) else (out or "")
+    assert "conflict.opened" in shown and "follow-saa" in shown, shown
+
+    unknown = cli(live, "cancel", "zzzz", token=sdf)
+    assert unknown.code == 1 and "starting with 'zzzz'" in unknown.output
+    done = cli(live, "cancel", mine["id"][:8], token=sdf)
+    assert done.code == 0, done.output
+    assert api(live, sdf, "GET", f"/v1/declarations/{mine['id']}")["properties"]["status"] == "cancelled"
+    assert [c["resolved_reason"] for c in api(live, saa, "GET", "/v1/conflicts")] == ["cancelled"]
