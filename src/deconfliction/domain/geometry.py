@@ -282,13 +282,15 @@ def _valid_polygon(plane: Gnomonic, rings_xyz: Sequence[Sequence[Vec3]], path: s
         pts = [plane.forward(v) for v in ring]
         ring_poly = shapely.Polygon(pts)
         name, where = f"{prefix}ring {r}", f"{path}[{r}]"
-        if not shapely.LinearRing(pts).is_simple:
+        if not shapely.is_simple(ring_poly.exterior):
             at = _where(plane, shapely.is_valid_reason(ring_poly))
             raise InvalidInput(f"{name} self-intersects{at}", field=where)
         if ring_poly.area <= 1e-6:
             raise InvalidInput(f"{name} has zero area", field=where)
         planar.append((pts, ring_poly))
     shell_pts, shell = planar[0]
+    if len(planar) == 1:
+        return shell  # one simple ring of positive area is a valid polygon: no need to check it again
     for r, (_, hole) in enumerate(planar[1:], start=1):
         name, where = f"{prefix}ring {r}", f"{path}[{r}]"
         if not shell.contains(hole):
