@@ -9,19 +9,15 @@ Endpoints added for baselines:
 - `POST /noop-sync`: a sync endpoint (thread pool, like the real ones) that parses the JSON body and
   returns {} with 201 — the floor for a sync endpoint with a body.
 
-`--timings` wraps the declare path's stages with timers and prints microseconds per request at exit.
+`--timings` prints the writer's figures at exit: jobs, group commits, time per job and per commit.
 `--profile FILE` runs cProfile in every thread and writes merged pstats to FILE at exit.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import contextvars
 import cProfile
-import functools
 import importlib.util
-import inspect
 import pstats
 import signal
 import sys
@@ -81,179 +77,16 @@ class ThreadProfiles:
         print(f"profile of {len(self.profiles)} threads written to {path}", file=sys.stderr)
 
 
-STAGES: tuple[tuple[str, str], ...] = (
-    # (key, label); indentation in the label shows nesting.
-    ("asgi", "server total (ASGI, POST /v1/declarations)"),
-    ("json_body", "  read + json.loads body"),
-    ("auth", "  auth: token → party (SQLite read tx)"),
-    ("endpoint", "  endpoint in thread pool (incl. hop)"),
-    ("declare", "    services.declare"),
-    ("parse", "      parse_feature (validation, geometry)"),
-    ("lock", "      write-lock wait"),
-    ("begin", "      BEGIN IMMEDIATE"),
-    ("next_declaration_key", "      next_declaration_key"),
-    ("candidates", "      index query (candidates)"),
-    ("assess", "      exact check (assess), all candidates"),
-    ("save_conflict", "      save_conflict"),
-    ("append_event", "      append_event"),
-    ("list_parties", "      list_parties"),
-    ("save_declaration", "      save_declaration (incl. to_feature + json)"),
-    ("commit", "      COMMIT (fsync)"),
-    ("put", "      picture.put (index insert, after commit)"),
-    ("views_of", "    views_of (read tx after commit)"),
-    ("to_feature", "    to_feature (all calls)"),
-    ("serialize", "  response validation + JSON (pydantic, thread-pool hop)"),
-)
-
-
-_IN_DECLARE: contextvars.ContextVar[bool] = contextvars.ContextVar("in_declare", default=False)
-
-
-class StageTimings:
-    """Wall time per stage of the declare path, by wrapping functions; nothing in src/ changes."""
-
-    def __init__(self) -> None:
-        self.samples: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def add(self, key: str, seconds: float) -> None:
-        if not _IN_DECLARE.get():  # count stages of declare requests only, not of the baselines
-            return
-        with self._lock:
-            self.samples.setdefault(key, []).append(seconds)
-
-    def wrap(self, owner: Any, name: str, key: str) -> None:
-        original = getattr(owner, name)
-        add = self.add
-        if inspect.iscoroutinefunction(original):
-
-            @functools.wraps(original)
-            async def timed_async(*a: Any, **kw: Any) -> Any:
-                t0 = time.perf_counter()
-                try:
-                    return await original(*a, **kw)
-                finally:
-                    add(key, time.perf_counter() - t0)
-
-            setattr(owner, name, timed_async)
-            return
-
-        @functools.wraps(original)
-        def timed(*a: Any, **kw: Any) -> Any:
-            t0 = time.perf_counter()
-            try:
-                return original(*a, **kw)
-            finally:
-                add(key, time.perf_counter() - t0)
-
-        setattr(owner, name, timed)
-
-    def install(self, app: FastAPI, ctx: Any) -> Any:
-        import fastapi.routing
-        import starlette.requests
-
-        from deconfliction.api import deps
-        from deconfliction.domain.declarations import Declaration
-        from deconfliction.index.spatiotemporal import SpatioTemporalIndex
-        from deconfliction.services import declarations as svc
-        from deconfliction.services import picture
-        from deconfliction.storage import sqlite
-
-        self.wrap(starlette.requests.Request, "json", "json_body")
-        self.wrap(deps, "authenticate", "auth")
-        self.wrap(fastapi.routing, "run_endpoint_function", "endpoint")
-        self.wrap(fastapi.routing, "serialize_response", "serialize")
-        self.wrap(svc, "declare", "declare")
-        self.wrap(svc, "parse_feature", "parse")
-        self.wrap(svc, "views_of", "views_of")
-        self.wrap(SpatioTemporalIndex, "candidates", "candidates")
-        self.wrap(picture, "assess", "assess")
-        self.wrap(picture.Picture, "put", "put")
-        self.wrap(Declaration, "to_feature", "to_feature")
-        for name in (
-            "next_declaration_key",
-            "save_conflict",
-            "append_event",
-            "list_parties",
-            "save_declaration",
-        ):
-            self.wrap(sqlite.SqliteTx, name, name)
-        sqlite.SqliteStore.write = self._timed_write(sqlite)  # type: ignore[method-assign]
-        ctx.write_lock = _TimedLock(ctx.write_lock, self)
-        return self._asgi(app)
-
-    def _timed_write(self, sqlite: Any) -> Any:
-        add = self.add
-
-        @contextlib.contextmanager
-        def write(store: Any) -> Any:  # SqliteStore.write, with its BEGIN and COMMIT timed
-            conn = store._conn()
-            t0 = time.perf_counter()
-            conn.execute("BEGIN IMMEDIATE")
-            add("begin", time.perf_counter() - t0)
-            try:
-                yield sqlite.SqliteTx(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            t0 = time.perf_counter()
-            conn.execute("COMMIT")
-            add("commit", time.perf_counter() - t0)
-
-        return write
-
-    def _asgi(self, app: Any) -> Any:
-        add = self.add
-
-        async def timed_app(scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] != "http" or scope["path"] != "/v1/declarations" or scope["method"] != "POST":
-                await app(scope, receive, send)
-                return
-            _IN_DECLARE.set(True)  # this task's context; copied into the thread pool's calls
-            t0 = time.perf_counter()
-            try:
-                await app(scope, receive, send)
-            finally:
-                add("asgi", time.perf_counter() - t0)
-
-        return timed_app
-
-    def report(self) -> None:
-        n = len(self.samples.get("asgi", []))
-        if not n:
-            print("timings: no POST /v1/declarations requests seen", file=sys.stderr)
-            return
-        lines = [
-            f"stage timings over {n} POST /v1/declarations (wall time)",
-            f"  {'stage':<58} {'µs/req':>8} {'calls':>6} {'p50 µs':>8} {'p99 µs':>8}",
-        ]
-        for key, label in STAGES:
-            got = sorted(self.samples.get(key, []))
-            p50 = got[len(got) // 2] * 1e6 if got else 0.0
-            p99 = got[min(len(got) - 1, int(len(got) * 0.99))] * 1e6 if got else 0.0
-            lines.append(f"  {label:<58} {sum(got) / n * 1e6:8.1f} {len(got) / n:6.2f} {p50:8.1f} {p99:8.1f}")
-        parts = ("json_body", "auth", "endpoint", "serialize")
-        rest = sum(self.samples["asgi"])
-        rest -= sum(sum(self.samples.get(k, [])) for k in parts)
-        label = "  rest: routing, dependencies, thread-pool hops, waits"
-        lines.append(f"  {label:<58} {rest / n * 1e6:8.1f}")
-        print("\n".join(lines), file=sys.stderr, flush=True)
-
-
-class _TimedLock:
-    """The write lock, timing how long acquiring it waits."""
-
-    def __init__(self, lock: Any, timings: StageTimings) -> None:
-        self._inner, self._timings = lock, timings
-
-    def __enter__(self) -> Any:
-        t0 = time.perf_counter()
-        got = self._inner.__enter__()
-        self._timings.add("lock", time.perf_counter() - t0)
-        return got
-
-    def __exit__(self, *exc: Any) -> Any:
-        return self._inner.__exit__(*exc)
+def writer_report(ctx: Any) -> str:
+    """Where a write's time goes, from the writer's own figures: job (index, exact rule, SQL) and group commit."""
+    w = ctx.writer
+    if not w.jobs:
+        return "writer: no writes"
+    return (
+        f"writer: {w.jobs} jobs in {w.groups} group commits ({w.jobs / w.groups:.2f} a group); "
+        f"job {w.run_s / w.jobs * 1e3:.3f} ms each (index query, exact rule, SQL); "
+        f"commit {w.commit_s / w.groups * 1e3:.3f} ms a group (fsync)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -261,7 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--db", required=True, help="SQLite file (the server loads its active declarations)")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--admin-token", required=True)
-    parser.add_argument("--timings", action="store_true", help="time the declare path's stages")
+    parser.add_argument("--timings", action="store_true", help="print the writer's figures at exit")
     parser.add_argument("--profile", metavar="FILE", help="write cProfile stats of all threads to FILE")
     args = parser.parse_args(argv)
 
@@ -286,10 +119,6 @@ def main(argv: list[str] | None = None) -> None:
     app = create_app(settings, wired.ctx, wired.hub)
     add_noop_routes(app)
 
-    timings = None
-    if args.timings:
-        timings = StageTimings()
-        app = timings.install(app, wired.ctx)
     profiles = ThreadProfiles() if args.profile else None
     if profiles is not None:
         profiles.start()
@@ -313,8 +142,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if profiles is not None:
             profiles.dump(args.profile)
-        if timings is not None:
-            timings.report()
+        if args.timings:
+            print(writer_report(wired.ctx), file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
