@@ -107,3 +107,16 @@ def test_a_failed_commit_answers_every_job_with_the_error_and_unstages_the_pictu
     reopened = wire(settings)
     assert len(reopened.ctx.picture) == 1
     reopened.ctx.close()
+
+
+def test_a_failing_side_effect_neither_loses_the_answer_nor_stops_the_writer(wired: Wired) -> None:
+    ctx = wired.ctx
+
+    def job(out: Outbox) -> str:
+        out.tx.add_party(Party("kept", "kept", PartyStatus.ACTIVE, None, AT))
+        out.after_commit.append(lambda: 1 / 0)  # type: ignore[func-returns-value, misc]
+        return "committed"
+
+    assert ctx.writer.run(job) == "committed"
+    parties.create_party(ctx, "next", "Next", None)  # the writer goes on
+    assert [p.id for p in parties.list_parties(ctx)] == ["kept", "next"]

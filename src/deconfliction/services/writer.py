@@ -10,6 +10,7 @@ on disk.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -24,6 +25,7 @@ from deconfliction.services.picture import Picture
 from deconfliction.storage.base import Store, Tx
 
 T = TypeVar("T")
+log = logging.getLogger("deconfliction.writer")
 _MAX_GROUP = 256
 
 
@@ -54,6 +56,14 @@ class Outbox:
         for action in reversed(self._undo):
             action()
         self._undo.clear()
+
+
+def _quietly(action: Callable[[], None]) -> None:
+    """Run an after-commit side effect (cache clear, stream wake-up); log, never raise, if it fails."""
+    try:
+        action()
+    except Exception:
+        log.exception("an after-commit action failed")
 
 
 class _Refused(Exception):
@@ -122,7 +132,13 @@ class Writer:
                     stop = True
                     break
                 group.append(nxt)
-            self._commit(group)
+            try:
+                self._commit(group)
+            except BaseException as exc:  # a bug must not kill the writer and leave callers waiting forever
+                log.exception("the writer failed on a group of %d jobs", len(group))
+                for job in group:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
             if stop:
                 return
 
@@ -167,11 +183,12 @@ class Writer:
         self.commit_s += time.perf_counter() - ran
         parties: set[str] = set()
         for job, out, result in done:
-            for action in out.after_commit:
-                action()
-            parties |= out.parties
+            # The write is on disk: its caller gets its result even if a side effect below fails.
             job.future.set_result(result)
+            parties |= out.parties
+            for action in out.after_commit:
+                _quietly(action)
         for job, err in failed:
             job.future.set_exception(err)
         if parties:
-            self.notify(parties)
+            _quietly(lambda: self.notify(parties))
