@@ -9,6 +9,7 @@ from deconfliction.bootstrap import wire
 from deconfliction.config import Settings
 from deconfliction.services import conflicts, declarations, parties
 from deconfliction.services.events import events_after
+from deconfliction.storage.base import DeclarationQuery
 from deconfliction.storage.sqlite import SqliteStore, migrations
 from tests.conftest import feature, square
 
@@ -70,3 +71,30 @@ def test_token_is_stored_only_as_a_hash(settings: Settings) -> None:
     wal = Path(settings.db + "-wal")
     raw = Path(settings.db).read_bytes() + (wal.read_bytes() if wal.exists() else b"")
     assert token.encode() not in raw
+
+
+def test_migration_2_backfills_the_box_index_of_an_existing_channel(settings: Settings) -> None:
+    first = wire(settings)
+    parties.create_party(first.ctx, "sdf", "SDF", None)
+    declarations.declare(first.ctx, "sdf", feature(square(40.2, 35.3)))
+    across = {"type": "Polygon", "coordinates": [[[179.99, -0.01], [-179.99, -0.01], [-179.99, 0.01], [179.99, 0.01],
+                                                  [179.99, -0.01]]]}  # fmt: skip
+    declarations.declare(first.ctx, "sdf", feature(across))
+    first.ctx.close()
+    # the channel as schema version 1 left it: no box index
+    conn = sqlite3.connect(settings.db)
+    conn.executescript(
+        "DROP TABLE declaration_boxes; DROP INDEX declarations_shared_with_all;"
+        " DELETE FROM schema_migrations WHERE version = 2;"
+    )
+    conn.close()
+    second = wire(settings)
+    assert second.ctx.store.schema_version() == 2
+
+    def names(*boxes: tuple[float, float, float, float]) -> int:
+        return len(declarations.list_visible(second.ctx, DeclarationQuery(viewer="sdf", boxes=boxes)))
+
+    assert names((40, 35, 41, 36)) == 1
+    assert names((179.5, -1, 180, 1)) == 1 and names((-180, -1, -179.5, 1)) == 1
+    assert names((10, 10, 11, 11)) == 0
+    second.ctx.close()

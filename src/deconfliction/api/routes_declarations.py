@@ -95,8 +95,8 @@ def list_(
         limit=limit,
     )
     found = svc.list_visible(ctx, query)
-    features = [d.to_feature() for d in found]
-    cursor = str(found[-1].key) if len(found) == limit else None
+    features = [feature for _, feature in found]
+    cursor = str(found[-1][0]) if len(found) == limit else None
     return {"type": "FeatureCollection", "features": features, "next": cursor, "count": len(features)}
 
 

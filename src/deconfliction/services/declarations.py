@@ -225,7 +225,8 @@ def get_visible(ctx: Context, party: str, declaration_id: str) -> Declaration:
     return found
 
 
-def list_visible(ctx: Context, query: DeclarationQuery) -> list[Declaration]:
+def list_visible(ctx: Context, query: DeclarationQuery) -> list[tuple[int, dict[str, Any]]]:
+    """(key, Feature) of the declarations the viewer may see; the key is the paging cursor."""
     with ctx.store.read() as tx:
         return tx.list_declarations(query)
 

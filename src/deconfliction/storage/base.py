@@ -86,7 +86,9 @@ class Tx(abc.ABC):
     @abc.abstractmethod
     def get_declaration(self, declaration_id: str) -> Declaration | None: ...
     @abc.abstractmethod
-    def list_declarations(self, query: DeclarationQuery) -> list[Declaration]: ...
+    def list_declarations(self, query: DeclarationQuery) -> list[tuple[int, dict[str, Any]]]:
+        """(key, stored Feature) of what the viewer may see, by key, after `after_key`, at most `limit`."""
+
     @abc.abstractmethod
     def visible_declaration_ids(self, viewer: str, declaration_ids: Sequence[str]) -> set[str]:
         """Which of these declarations `viewer` may see (owner, audience "all", or named in the audience)."""

@@ -186,6 +186,11 @@ class SqliteTx(Tx):
         )
         if d.version > 1:
             self.c.execute("DELETE FROM declaration_audience WHERE key = ?", (d.key,))
+            self.c.execute("DELETE FROM declaration_boxes WHERE id IN (?, ?)", (2 * d.key, 2 * d.key + 1))
+        self.c.executemany(
+            "INSERT INTO declaration_boxes (id, minlon, maxlon, minlat, maxlat) VALUES (?, ?, ?, ?, ?)",
+            [(2 * d.key + i, b[0], b[2], b[1], b[3]) for i, b in enumerate(boxes)],
+        )
         if isinstance(s.audience, tuple):
             self.c.executemany(
                 "INSERT INTO declaration_audience (party, key) VALUES (?, ?)", [(p, d.key) for p in s.audience]
@@ -213,12 +218,24 @@ class SqliteTx(Tx):
         row = self.c.execute("SELECT * FROM declarations WHERE id = ?", (declaration_id,)).fetchone()
         return None if row is None else self._declaration(row)
 
-    def list_declarations(self, query: DeclarationQuery) -> list[Declaration]:
+    def list_declarations(self, query: DeclarationQuery) -> list[tuple[int, dict[str, Any]]]:
+        # Each condition is a set of keys read through an index: what the viewer may see (own, shared with all,
+        # shared with it), and the R*Tree's boxes; never a scan of the whole table.
         where = [
-            "(party = ? OR audience_all = 1 OR key IN (SELECT key FROM declaration_audience WHERE party = ?))",
+            "key IN (SELECT key FROM declarations WHERE party = ? UNION ALL SELECT key FROM declarations"
+            " WHERE audience_all = 1 UNION ALL SELECT key FROM declaration_audience WHERE party = ?)",
             "key > ?",
         ]
         args: list[Any] = [query.viewer, query.viewer, query.after_key]
+        if query.boxes:
+            one = (
+                "SELECT id >> 1 FROM declaration_boxes"
+                " WHERE minlon <= ? AND maxlon >= ? AND minlat <= ? AND maxlat >= ?"
+            )
+            boxes = " UNION ALL ".join([one] * len(query.boxes))
+            where.append(f"key IN ({boxes})")
+            for minlon, minlat, maxlon, maxlat in query.boxes:
+                args.extend([maxlon, minlon, maxlat, minlat])
         if query.status is not None:
             where.append("status = ?")
             args.append(query.status)
@@ -231,16 +248,10 @@ class SqliteTx(Tx):
         if query.start_s is not None:
             where.append("(end_s IS NULL OR end_s > ?)")
             args.append(query.start_s)
-        if query.boxes:
-            overlaps = []
-            for minlon, minlat, maxlon, maxlat in query.boxes:
-                for b in ("b1", "b2"):
-                    overlaps.append(f"({b}_minlon <= ? AND {b}_maxlon >= ? AND {b}_minlat <= ? AND {b}_maxlat >= ?)")
-                    args.extend([maxlon, minlon, maxlat, minlat])
-            where.append("(" + " OR ".join(overlaps) + ")")
-        sql = f"SELECT * FROM declarations WHERE {' AND '.join(where)} ORDER BY key LIMIT ?"
+        sql = f"SELECT key, feature FROM declarations WHERE {' AND '.join(where)} ORDER BY key LIMIT ?"
         args.append(query.limit)
-        return [self._declaration(r) for r in self.c.execute(sql, args)]
+        # The stored Feature is what the API shows: no need to rebuild the declaration to list it.
+        return [(int(r[0]), json.loads(r[1])) for r in self.c.execute(sql, args)]
 
     def visible_declaration_ids(self, viewer: str, declaration_ids: Sequence[str]) -> set[str]:
         if not declaration_ids:
