@@ -63,7 +63,7 @@ class Api:
 
 @pytest.fixture
 def api(wired: Wired, settings: Settings) -> Iterator[Api]:
-    with TestClient(create_app(settings, wired.ctx, wired.hub)) as client:
+    with TestClient(create_app(settings, wired.ctx, wired.hub, wired.background)) as client:
         yield Api(client)
 
 

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from fastapi import FastAPI
 
+from deconfliction.adapters.webhook_http import HttpPoster
 from deconfliction.api.app import create_app
 from deconfliction.config import Settings
 from deconfliction.domain.declarations import Declaration
+from deconfliction.domain.signing import SigningKey
 from deconfliction.services.auth import ensure_admin_token
+from deconfliction.services.background import Background
 from deconfliction.services.context import Context
+from deconfliction.services.deadlines import DeadlineWatch
 from deconfliction.services.events import EventHub
 from deconfliction.services.picture import Picture
+from deconfliction.services.webhooks import Deliverer
 from deconfliction.storage.base import Store
 from deconfliction.storage.sqlite import SqliteStore
 
@@ -24,6 +31,21 @@ class Wired:
     ctx: Context
     hub: EventHub
     generated_admin_token: str | None
+    background: Background
+
+
+def ledger_key(path: Path) -> SigningKey:
+    """The server's ledger key: read from its PEM file, or created there (owner-only) on first start."""
+    if path.exists():
+        return SigningKey.from_pem(path.read_bytes())
+    key = SigningKey.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(key.to_pem())
+        f.flush()
+        os.fsync(f.fileno())
+    return key
 
 
 def open_store(settings: Settings) -> Store:
@@ -46,9 +68,21 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
         gc.enable()
         gc.freeze()
     hub = EventHub()
-    ctx = Context(store=store, picture=picture, limits=settings.limits(), policy=policy, sink=hub)
+    ctx = Context(
+        store=store,
+        picture=picture,
+        limits=settings.limits(),
+        policy=policy,
+        sink=hub,
+        ledger_key=ledger_key(settings.ledger_key_path()),
+        notification_ack_s=settings.notification_ack_s,
+    )
     generated = ensure_admin_token(ctx, settings.admin_token)
-    return Wired(ctx, hub, generated)
+    poster = HttpPoster(settings.webhook_timeout_s)
+    deliverer = Deliverer(ctx, poster)
+    hub.add_listener(deliverer.wake)
+    background = Background(DeadlineWatch(ctx, settings.overdue_check_s), deliverer, on_stop=[poster.close])
+    return Wired(ctx, hub, generated, background)
 
 
 def _load(store: Store, picture: Picture, on_loaded: Callable[[int], None] | None) -> None:
@@ -68,4 +102,4 @@ def _load(store: Store, picture: Picture, on_loaded: Callable[[int], None] | Non
 
 def build_app(settings: Settings) -> tuple[FastAPI, Wired]:
     wired = wire(settings)
-    return create_app(settings, wired.ctx, wired.hub), wired
+    return create_app(settings, wired.ctx, wired.hub, wired.background), wired

@@ -103,7 +103,7 @@ def serve(
         f"deconfliction {__version__}: serving {settings.db} on http://{settings.host}:{settings.port} "
         f"({len(wired.ctx.picture)} active declarations). API docs at /docs. Ctrl-C to stop."
     )
-    application = create_app(settings, wired.ctx, wired.hub)
+    application = create_app(settings, wired.ctx, wired.hub, wired.background)
     server_config = uvicorn.Config(
         application,
         host=settings.host,
@@ -149,7 +149,7 @@ def demo(
     wired = wire(settings)
     server = StreamClosingServer(
         uvicorn.Config(
-            create_app(settings, wired.ctx, wired.hub),
+            create_app(settings, wired.ctx, wired.hub, wired.background),
             host=host,
             port=port,
             log_level="warning",

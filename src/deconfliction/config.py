@@ -69,6 +69,22 @@ SETTINGS: tuple[Setting, ...] = (
         "fastest at a million declarations) or 'rtree' (3-D R-tree, libspatialindex).",
     ),
     Setting("log_level", str, "info", "Log level: debug, info, warning, error."),
+    Setting(
+        "ledger_key_file",
+        str,
+        "",
+        "PEM file of the server's Ed25519 key that signs the ledger. Empty: '<db>.ledger-key.pem' beside the "
+        "database, created (mode 0600) on first start. Keep a copy: entries signed with a lost key still verify "
+        "with its public key, but the chain cannot go on under it.",
+    ),
+    Setting(
+        "notification_ack_s",
+        float,
+        86_400.0,
+        "Default deadline, in seconds after sharing, for a party to acknowledge a declaration shared with it.",
+    ),
+    Setting("overdue_check_s", float, 1.0, "Seconds between checks for missed acknowledgement deadlines."),
+    Setting("webhook_timeout_s", float, 10.0, "Seconds a webhook receiver has to answer one delivery."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -92,6 +108,13 @@ class Settings:
     page_limit_max: int = 1_000
     index: str = "grid"
     log_level: str = "info"
+    ledger_key_file: str = ""
+    notification_ack_s: float = 86_400.0
+    overdue_check_s: float = 1.0
+    webhook_timeout_s: float = 10.0
+
+    def ledger_key_path(self) -> Path:
+        return Path(self.ledger_key_file or f"{self.db}.ledger-key.pem")
 
     def limits(self) -> DeclarationLimits:
         return DeclarationLimits(

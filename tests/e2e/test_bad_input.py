@@ -381,7 +381,7 @@ def small(tmp_path: Path) -> Iterator[Api]:
     settings = make_settings(tmp_path, max_vertices=50, max_body_bytes=16_384)
     wired = wire(settings)
     try:
-        with TestClient(create_app(settings, wired.ctx, wired.hub)) as client:
+        with TestClient(create_app(settings, wired.ctx, wired.hub, wired.background)) as client:
             api = Api(client)
             api.add_party("sdf")
             api.add_party("saa")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 
@@ -13,7 +15,11 @@ from deconfliction.api.limits import BodyLimit, RateLimit
 from deconfliction.api.routes_conflicts import router as conflicts_router
 from deconfliction.api.routes_declarations import router as declarations_router
 from deconfliction.api.routes_events import router as events_router
+from deconfliction.api.routes_ledger import router as ledger_router
+from deconfliction.api.routes_messages import router as messages_router
+from deconfliction.api.routes_notifications import router as notifications_router
 from deconfliction.api.routes_parties import router as parties_router
+from deconfliction.api.routes_webhooks import router as webhooks_router
 from deconfliction.api.schemas import Health
 from deconfliction.config import Settings
 from deconfliction.services.context import Context
@@ -28,9 +34,26 @@ Authenticate with `Authorization: Bearer <token>`. Errors are Problem Details (R
 """
 
 
-def create_app(settings: Settings, ctx: Context, hub: EventHub) -> FastAPI:
-    """Build the HTTP application around an already wired Context (see bootstrap.py)."""
-    app = FastAPI(title="deconfliction", version=__version__, description=DESCRIPTION)
+class BackgroundWork(Protocol):
+    def start(self) -> None: ...
+    def stop(self) -> None: ...
+
+
+def create_app(settings: Settings, ctx: Context, hub: EventHub, background: BackgroundWork | None = None) -> FastAPI:
+    """Build the HTTP application around an already wired Context (see bootstrap.py); `background` (deadline checks,
+    webhook delivery) runs while the app is up."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if background is not None:
+            background.start()
+        try:
+            yield
+        finally:
+            if background is not None:
+                background.stop()
+
+    app = FastAPI(title="deconfliction", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.ctx = ctx
     app.state.hub = hub
@@ -38,6 +61,10 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub) -> FastAPI:
     app.include_router(parties_router)
     app.include_router(declarations_router)
     app.include_router(conflicts_router)
+    app.include_router(notifications_router)
+    app.include_router(messages_router)
+    app.include_router(ledger_router)
+    app.include_router(webhooks_router)
     app.include_router(events_router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness and a few figures")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.api.schemas import ConflictOut
+from deconfliction.api.schemas import AckIn, ConflictOut
 from deconfliction.services import conflicts as svc
 
 router = APIRouter(prefix="/v1", tags=["conflicts"])
@@ -35,6 +35,6 @@ def get(conflict_id: str, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
     response_model=ConflictOut,
     summary='Acknowledge: "we have seen it" — never "we approve"',
 )
-def ack(conflict_id: str, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
+def ack(conflict_id: str, ctx: CtxDep, who: PrincipalDep, body: AckIn | None = None) -> dict[str, Any]:
     # A suspended party may still say it has seen a warning: receipt must never be blocked.
-    return svc.acknowledge(ctx, who.require_party(), conflict_id)
+    return svc.acknowledge(ctx, who.require_party(), conflict_id, None if body is None else body.signature)

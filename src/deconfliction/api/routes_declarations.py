@@ -13,6 +13,7 @@ from deconfliction.api.schemas import FEATURE_SCHEMA, DeclarationWritten
 from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.timewindow import parse_time
 from deconfliction.services import declarations as svc
+from deconfliction.services import views
 from deconfliction.storage.base import Box, DeclarationQuery
 
 router = APIRouter(prefix="/v1", tags=["declarations"])
@@ -96,13 +97,17 @@ def list_(
     )
     found = svc.list_visible(ctx, query)
     features = [feature for _, feature in found]
+    ctx.write(views.record_job(ctx, viewer, views.others(viewer, features), "list"))
     cursor = str(found[-1][0]) if len(found) == limit else None
     return {"type": "FeatureCollection", "features": features, "next": cursor, "count": len(features)}
 
 
 @router.get("/declarations/{declaration_id}", summary="One declaration, if the caller may see it")
 def get(declaration_id: str, ctx: CtxDep, who: PrincipalDep, response: Response) -> dict[str, Any]:
-    found = svc.get_visible(ctx, who.require_party(), declaration_id)
+    viewer = who.require_party()
+    found = svc.get_visible(ctx, viewer, declaration_id)
+    if found.party != viewer:
+        ctx.write(views.record_job(ctx, viewer, [found.id], "read"))
     response.headers["ETag"] = f'"{found.version}"'
     return found.to_feature()
 

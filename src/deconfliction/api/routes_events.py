@@ -15,6 +15,7 @@ from deconfliction.api.deps import CtxDep, PrincipalDep
 from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.timewindow import format_time
 from deconfliction.services.events import EventHub, events_after
+from deconfliction.services.views import deliverable, record_job
 from deconfliction.storage.base import StoredEvent
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -57,9 +58,13 @@ async def events(
             while True:
                 wake.clear()
                 batch = await anyio.to_thread.run_sync(events_after, ctx, party, cursor)
-                for event in batch:
+                shown, declarations = await anyio.to_thread.run_sync(deliverable, ctx, party, batch)
+                for event in shown:
                     yield _frame(event)
-                    cursor = event.id
+                if batch:
+                    cursor = batch[-1].id
+                if declarations:
+                    await ctx.write_async(record_job(ctx, party, declarations, "event"))
                 if len(batch) == 500:
                     continue
                 if hub.closing or await request.is_disconnected():

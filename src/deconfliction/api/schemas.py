@@ -77,6 +77,8 @@ class ConflictOut(BaseModel):
     other_acknowledged: bool
     resolved_at: str | None
     resolved_reason: str | None
+    digest: str = Field(description="What a signed acknowledgement signs (see docs/ledger.md)")
+    signature: str | None = Field(None, description="The caller's acknowledgement signature, when it signed")
 
 
 class DeclarationWritten(BaseModel):
@@ -156,3 +158,21 @@ FEATURE_SCHEMA: dict[str, Any] = {
         },
     },
 }
+
+
+class AckIn(Strict):
+    signature: str | None = Field(
+        None,
+        description='Base64 Ed25519 over b"deconf/ack/v1\\n" + the 32 digest bytes; required from a party with a key '
+        "(messages, notifications), optional for conflicts",
+    )
+
+
+class RelayIn(Strict):
+    decision: Literal["approve", "refuse"]
+    note: str | None = Field(None, description="A note on approval; the reason the sender is told on refusal")
+
+
+class WebhookIn(Strict):
+    url: str = Field(description="http(s) URL that receives the caller's events as POSTs")
+    secret: str | None = Field(None, description="HMAC key (≥ 16 characters); generated when omitted")

@@ -11,6 +11,7 @@ from deconfliction.domain.declarations import Declaration
 from deconfliction.domain.geodesy import advance
 from deconfliction.domain.geometry import nearest
 from deconfliction.domain.separation import SeparationPolicy
+from deconfliction.domain.signing import digest_of
 from deconfliction.domain.timewindow import TimeWindow, format_time
 
 LonLat = tuple[float, float]
@@ -78,6 +79,7 @@ class ConflictSide:
     declaration_version: int
     location: LonLat
     acknowledged_at: datetime | None = None
+    ack_signature: str | None = None  # the party's Ed25519 signature over the conflict's digest, when it signed
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,19 @@ class Conflict:
             return self.b, self.a
         raise ValueError(f"party {party!r} is not in conflict {self.id}")
 
+    @property
+    def digest(self) -> str:
+        """What an acknowledgement signs: the conflict's identity, its two sides and when it opened (no geometry)."""
+        return digest_of(
+            {
+                "conflict": self.id,
+                "kind": self.kind.value,
+                "a": {"party": self.a.party, "declaration": self.a.declaration, "version": self.a.declaration_version},
+                "b": {"party": self.b.party, "declaration": self.b.declaration, "version": self.b.declaration_version},
+                "opened_at": format_time(self.opened_at),
+            }
+        )
+
     def involves(self, party: str) -> bool:
         return party in (self.a.party, self.b.party)
 
@@ -110,10 +125,10 @@ class Conflict:
         own, _ = self.side(party)
         return ConflictStatus.ACKNOWLEDGED if own.acknowledged_at else ConflictStatus.OPEN
 
-    def acknowledged_by(self, party: str, at: datetime) -> Conflict:
+    def acknowledged_by(self, party: str, at: datetime, signature: str | None = None) -> Conflict:
         if self.a.party == party:
-            return replace(self, a=replace(self.a, acknowledged_at=at))
-        return replace(self, b=replace(self.b, acknowledged_at=at))
+            return replace(self, a=replace(self.a, acknowledged_at=at, ack_signature=signature))
+        return replace(self, b=replace(self.b, acknowledged_at=at, ack_signature=signature))
 
     def resolved(self, reason: ResolvedReason, at: datetime) -> Conflict:
         return replace(self, resolved_at=at, resolved_reason=reason)
@@ -142,4 +157,6 @@ class Conflict:
             "other_acknowledged": other.acknowledged_at is not None,
             "resolved_at": None if self.resolved_at is None else format_time(self.resolved_at),
             "resolved_reason": None if self.resolved_reason is None else self.resolved_reason.value,
+            "digest": self.digest,
+            "signature": own.ack_signature,
         }

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from deconfliction.domain.errors import InvalidInput, NotFound
+from deconfliction.domain.signing import Purpose
 from deconfliction.services.context import Context
 from deconfliction.services.declarations import conflict_view, views_of
+from deconfliction.services.signatures import check_signature
 from deconfliction.services.writer import Outbox
 
 STATUSES = ("open", "acknowledged", "resolved")
@@ -28,8 +30,9 @@ def get_conflict(ctx: Context, party: str, conflict_id: str) -> dict[str, Any]:
         return conflict_view(tx, conflict, party)
 
 
-def acknowledge(ctx: Context, party: str, conflict_id: str) -> dict[str, Any]:
-    """Record that `party` has seen the conflict; the other party is told. Repeating it changes nothing."""
+def acknowledge(ctx: Context, party: str, conflict_id: str, signature: object = None) -> dict[str, Any]:
+    """Record that `party` has seen the conflict, signed when it sends a signature over the conflict's digest; the
+    other party is told. Repeating it changes nothing."""
 
     def job(out: Outbox) -> dict[str, Any]:
         conflict = out.tx.get_conflict(conflict_id)
@@ -37,9 +40,11 @@ def acknowledge(ctx: Context, party: str, conflict_id: str) -> dict[str, Any]:
             raise NotFound(f"no conflict {conflict_id!r} of party {party!r}")
         own, other = conflict.side(party)
         if own.acknowledged_at is None:
+            signed = check_signature(out.tx, party, Purpose.ACK, conflict.digest, signature, required_when_keyed=False)
             at = ctx.clock()
-            conflict = conflict.acknowledged_by(party, at)
+            conflict = conflict.acknowledged_by(party, at, None if signed is None else signed[3])
             out.tx.save_conflict(conflict)
+            out.record("conflict.acknowledged", party, (conflict.id,), conflict.digest, at, {}, signed)
             out.emit(other.party, "conflict.acknowledged", conflict_view(out.tx, conflict, other.party), at)
         return conflict_view(out.tx, conflict, party)
 

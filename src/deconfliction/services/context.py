@@ -12,7 +12,9 @@ from typing import Protocol, TypeVar
 
 from deconfliction.domain.declarations import DeclarationLimits
 from deconfliction.domain.separation import SeparationPolicy
+from deconfliction.domain.signing import SigningKey
 from deconfliction.domain.timewindow import utcnow
+from deconfliction.services.chain import Chain
 from deconfliction.services.picture import Picture
 from deconfliction.services.writer import Outbox, Writer
 from deconfliction.storage.base import Store
@@ -67,10 +69,16 @@ class Context:
     sink: EventSink = field(default_factory=NullSink)
     clock: Callable[[], datetime] = utcnow
     tokens: TokenCache = field(default_factory=TokenCache)
+    ledger_key: SigningKey = field(default_factory=SigningKey.generate)
+    notification_ack_s: float = 86_400.0  # default deadline to acknowledge a declaration shared with a party
+    chain: Chain = field(init=False)
     writer: Writer = field(init=False)
 
     def __post_init__(self) -> None:
-        self.writer = Writer(self.store, self.picture, self.sink.notify)
+        with self.store.read() as tx:
+            head = tx.ledger_head()
+        self.chain = Chain(self.ledger_key, head)
+        self.writer = Writer(self.store, self.picture, self.chain, self.sink.notify)
 
     def write(self, job: Callable[[Outbox], T]) -> T:
         """Run a write job on the single writer; returns once it is durably committed (or raises its error)."""

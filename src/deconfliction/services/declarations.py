@@ -10,13 +10,12 @@ from typing import Any
 
 from deconfliction.domain.conflicts import Conflict, ConflictKind, ConflictSide, Finding, ResolvedReason
 from deconfliction.domain.declarations import (
-    AUDIENCE_CONFLICTS,
     Declaration,
     DeclarationSpec,
     DeclarationStatus,
     parse_feature,
 )
-from deconfliction.domain.disclosure import may_see, shared_with
+from deconfliction.domain.disclosure import may_see
 from deconfliction.domain.errors import (
     Forbidden,
     InvalidInput,
@@ -25,7 +24,10 @@ from deconfliction.domain.errors import (
     PreconditionRequired,
     StateConflict,
 )
+from deconfliction.domain.notifications import declaration_digest
+from deconfliction.domain.signing import new_salt
 from deconfliction.services.context import Context
+from deconfliction.services.sharing import share
 from deconfliction.services.writer import Outbox
 from deconfliction.storage.base import Box, DeclarationQuery, Tx
 
@@ -75,6 +77,10 @@ def _emit_conflict(
         ]
     for side, view in zip((conflict.a, conflict.b), views, strict=True):
         out.emit(side.party, type_, view, at)
+    detail: dict[str, str | int | bool | None] = {"a": conflict.a.party, "b": conflict.b.party}
+    if conflict.resolved_reason is not None:
+        detail["reason"] = conflict.resolved_reason.value
+    out.record(type_, "server", (conflict.id,), conflict.digest, at, detail)
     return views[0]
 
 
@@ -87,23 +93,6 @@ def _check_audience(tx: Tx, spec: DeclarationSpec) -> None:
                     f"properties.audience names {party!r}, which is not a party of the channel",
                     field="properties.audience",
                 )
-
-
-def _share(out: Outbox, before: Declaration | None, after: Declaration, at: datetime) -> None:
-    """Tell the audience: shared (new or changed), cancelled, or no longer shared with them."""
-    if after.spec.audience == AUDIENCE_CONFLICTS and (before is None or before.spec.audience == AUDIENCE_CONFLICTS):
-        return  # shared with nobody, before or after: skip the party lookup on the hot path
-    parties = [p.id for p in out.tx.list_parties()]
-    now = set(shared_with(after.spec.audience, parties, after.party))
-    was = set() if before is None else set(shared_with(before.spec.audience, parties, before.party))
-    if after.status is DeclarationStatus.CANCELLED:
-        for party in sorted(now):
-            out.emit(party, "declaration.cancelled", {"id": after.id, "version": after.version}, at)
-        return
-    for party in sorted(now):
-        out.emit(party, "declaration.shared", {"declaration": after.to_feature()}, at)
-    for party in sorted(was - now):
-        out.emit(party, "declaration.unshared", {"id": after.id}, at)
 
 
 def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declaration) -> Written:
@@ -125,7 +114,12 @@ def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declara
             opened.append(conflict)
     boxes: list[Box] = ctx.picture.stored_boxes(after.spec)
     out.tx.save_declaration(after, boxes)
-    _share(out, before, after, at)
+    salt = new_salt()
+    digest = declaration_digest(after.to_feature(), salt)
+    out.tx.save_declaration_digest(after.key, after.version, salt, digest)
+    change = "created" if before is None else ("cancelled" if not after.active else "updated")
+    out.record(f"declaration.{change}", after.party, (after.id,), digest, at, {"version": after.version})
+    share(out, before, after, salt, digest, ctx.notification_ack_s, at)
     out.stage(after)  # later jobs of the same group must see it; undone if the commit fails
     return Written(after, opened, views)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import defaultdict
+from collections.abc import Callable
 
 from deconfliction.services.context import Context
 from deconfliction.storage.base import StoredEvent
@@ -16,7 +17,12 @@ class EventHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = defaultdict(set)
+        self._listeners: list[Callable[[set[str]], None]] = []
         self.closing = False
+
+    def add_listener(self, listener: Callable[[set[str]], None]) -> None:
+        """Also call `listener` (from the writer thread; it must be quick) when parties have new events."""
+        self._listeners.append(listener)
 
     def subscribe(self, party: str) -> asyncio.Event:
         event = asyncio.Event()
@@ -31,6 +37,8 @@ class EventHub:
                 del self._waiters[party]
 
     def notify(self, parties: set[str]) -> None:
+        for listener in self._listeners:
+            listener(parties)
         with self._lock:
             targets = [w for p in parties for w in self._waiters.get(p, ())]
         for loop, event in targets:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 
 from deconfliction.domain.errors import AlreadyExists, InvalidInput, NotFound
 from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode, check_party_id
+from deconfliction.domain.signing import digest_of
 from deconfliction.services.auth import hash_token, new_token
 from deconfliction.services.context import Context
+from deconfliction.services.messages import resume_waiting_on
 from deconfliction.services.writer import Outbox
 
 
@@ -41,6 +44,7 @@ def create_party(ctx: Context, party_id: str, name: str, public_key: str | None)
         party = Party(party_id, name.strip(), PartyStatus.ACTIVE, key, ctx.clock())
         out.tx.add_party(party)
         out.tx.add_token(hash_token(token), party_id, party.created_at)
+        _record_party(out, "party.created", party, party.created_at)
         return party
 
     return ctx.write(job), token
@@ -78,13 +82,17 @@ def update_party(ctx: Context, party_id: str, status: str | None, public_key: st
         final_status = new_status or party.status
         final_key = key if set_key else party.public_key
         out.tx.update_party(party_id, final_status, final_key, at)
+        updated = out.tx.get_party(party_id)
+        assert updated is not None
+        if final_status is not party.status or final_key != party.public_key:
+            _record_party(out, "party.updated", updated, at)
         if final_status is not party.status:
             data = {"party": party_id, "status": final_status.value, "previous": party.status.value}
             for other in out.tx.list_parties():
                 out.emit(other.id, "party.status_changed", data, at)
+            if final_status is PartyStatus.ACTIVE:
+                resume_waiting_on(ctx, out, party_id, at)  # messages held for this party move on
         out.after_commit.append(ctx.tokens.clear)  # a new status takes effect on the next request
-        updated = out.tx.get_party(party_id)
-        assert updated is not None
         return updated
 
     return ctx.write(job)
@@ -112,9 +120,26 @@ def add_link(ctx: Context, a: str, b: str, relay: str) -> Link:
         first, second = Link.ordered(a, b)
         link = Link(first, second, mode, ctx.clock())
         out.tx.add_link(link)
+        out.record(
+            "link.created", "admin", (first, second), digest_of(_link_json(link)), link.created_at, _link_json(link)
+        )
         return link
 
     return ctx.write(job)
+
+
+def _link_json(link: Link) -> dict[str, str | int | bool | None]:
+    return {"a": link.a, "b": link.b, "relay": link.relay.value}
+
+
+def _record_party(out: Outbox, type_: str, party: Party, at: datetime) -> None:
+    """Party entries carry the registered key: an offline verifier checks party signatures against it."""
+    detail: dict[str, str | int | bool | None] = {
+        "name": party.name,
+        "status": party.status.value,
+        "public_key": party.public_key,
+    }
+    out.record(type_, "admin", (party.id,), digest_of(detail), at, detail)
 
 
 def list_links(ctx: Context) -> list[Link]:

@@ -21,6 +21,10 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from deconfliction.domain.declarations import Declaration
+from deconfliction.domain.signing import Purpose
+from deconfliction.domain.timewindow import format_time
+from deconfliction.ledger.entry import Change, Detail, PartySignature
+from deconfliction.services.chain import Chain
 from deconfliction.services.picture import Picture
 from deconfliction.storage.base import Store, Tx
 
@@ -30,11 +34,12 @@ _MAX_GROUP = 256
 
 
 class Outbox:
-    """What one job does besides SQL: events to wake streams with, and staged changes to the picture."""
+    """What one job does besides SQL: ledger entries, events to wake streams with, staged changes to the picture."""
 
-    def __init__(self, tx: Tx, picture: Picture) -> None:
+    def __init__(self, tx: Tx, picture: Picture, chain: Chain) -> None:
         self.tx = tx
         self.picture = picture
+        self.chain = chain
         self.parties: set[str] = set()
         self._undo: list[Callable[[], None]] = []
         self.after_commit: list[Callable[[], None]] = []
@@ -42,6 +47,24 @@ class Outbox:
     def emit(self, party: str, type_: str, data: dict[str, Any], at: datetime) -> None:
         self.tx.append_event(party, type_, data, at)
         self.parties.add(party)
+
+    def record(
+        self,
+        type_: str,
+        actor: str,
+        subject: tuple[str, ...],
+        digest: str,
+        at: datetime,
+        detail: Detail | None = None,
+        signed_by: tuple[str, str, Purpose, str] | None = None,
+    ) -> dict[str, Any]:
+        """Append a ledger entry for a state change of this job; `signed_by` is (party, public key, purpose,
+        signature) when the party signed the digest. Undone with the job."""
+        signature = None if signed_by is None else PartySignature(*signed_by)
+        change = Change(format_time(at), type_, actor, subject, digest, detail or {}, signature)
+        entry, undo = self.chain.append(self.tx, change)
+        self._undo.append(undo)
+        return entry
 
     def stage(self, declaration: Declaration) -> None:
         """Put a declaration's new state in the picture now; undone if the job or the commit fails."""
@@ -83,9 +106,10 @@ class _Job(Generic[T]):
 class Writer:
     """Runs write jobs on one thread with group commit. Start it once; stop it at shutdown."""
 
-    def __init__(self, store: Store, picture: Picture, notify: Callable[[set[str]], None]) -> None:
+    def __init__(self, store: Store, picture: Picture, chain: Chain, notify: Callable[[set[str]], None]) -> None:
         self.store = store
         self.picture = picture
+        self.chain = chain
         self.notify = notify
         self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
@@ -150,7 +174,7 @@ class Writer:
         try:
             with self.store.write() as tx:
                 for job in group:
-                    out = Outbox(tx, self.picture)
+                    out = Outbox(tx, self.picture, self.chain)
                     if not alone:
                         tx.savepoint()
                     try:

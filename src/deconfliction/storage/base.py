@@ -12,6 +12,7 @@ from typing import Any
 from deconfliction.domain.conflicts import Conflict
 from deconfliction.domain.declarations import Declaration
 from deconfliction.domain.parties import Link, Party, PartyStatus
+from deconfliction.storage.channel import ChannelTx
 
 Box = tuple[float, float, float, float]
 
@@ -39,7 +40,7 @@ class DeclarationQuery:
     limit: int = 1_000
 
 
-class Tx(abc.ABC):
+class Tx(ChannelTx):
     """One transaction. Writes are durable on disk when the `write()` block exits without error."""
 
     # savepoints: one write job of a group commit can fail without undoing the others

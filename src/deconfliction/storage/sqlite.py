@@ -28,6 +28,7 @@ from deconfliction.domain.declarations import (
 from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode
 from deconfliction.domain.timewindow import TimeWindow, format_time
 from deconfliction.storage.base import Box, DeclarationQuery, Store, StoredEvent, Tx
+from deconfliction.storage.sqlite_channel import SqliteChannelTx
 
 # Stored declarations were valid when written; limits may have tightened since, so reload with none.
 # Reloading takes parse_feature's trusted path, which re-checks nothing (limits included).
@@ -67,7 +68,7 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(out)
 
 
-class SqliteTx(Tx):
+class SqliteTx(SqliteChannelTx, Tx):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.c = conn
 
@@ -277,8 +278,9 @@ class SqliteTx(Tx):
         self.c.execute(
             "INSERT INTO conflicts (id, kind, a_party, a_decl, a_version, a_lon, a_lat, a_ack_at, b_party, b_decl,"
             " b_version, b_lon, b_lat, b_ack_at, distance_m, required_m, start_at, end_at, opened_at, resolved_at,"
-            " resolved_reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (id) DO UPDATE SET a_ack_at = excluded.a_ack_at, b_ack_at = excluded.b_ack_at,"
+            " resolved_reason, a_ack_sig, b_ack_sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+            " ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET a_ack_at = excluded.a_ack_at, b_ack_at = excluded.b_ack_at,"
+            " a_ack_sig = excluded.a_ack_sig, b_ack_sig = excluded.b_ack_sig,"
             " resolved_at = excluded.resolved_at, resolved_reason = excluded.resolved_reason",
             (
                 k.id,
@@ -302,6 +304,8 @@ class SqliteTx(Tx):
                 _ts(k.opened_at),
                 _ts(k.resolved_at),
                 None if k.resolved_reason is None else k.resolved_reason.value,
+                a.ack_signature,
+                b.ack_signature,
             ),
         )
 
@@ -314,6 +318,7 @@ class SqliteTx(Tx):
                 row[f"{p}_version"],
                 (row[f"{p}_lon"], row[f"{p}_lat"]),
                 _dt(row[f"{p}_ack_at"]),
+                row[f"{p}_ack_sig"],
             )
 
         reason = row["resolved_reason"]
@@ -422,10 +427,10 @@ class SqliteStore(Store):
     def migrate(self) -> list[int]:
         conn = self._conn()
         conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT)")
-        current = self.schema_version()
+        done = {int(r[0]) for r in conn.execute("SELECT version FROM schema_migrations")}
         applied = []
         for version, script in migrations():
-            if version <= current:
+            if version in done:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:

@@ -1,0 +1,1 @@
+"""Adapters at the edge: outside protocols and formats (webhook HTTP, …)."""

@@ -1,0 +1,282 @@
+"""SQLite implementation of the channel's storage (the ledger, messages, notifications, views, webhooks)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from deconfliction.domain.messages import Message, MessageStatus
+from deconfliction.domain.notifications import Notification
+from deconfliction.domain.timewindow import format_time
+from deconfliction.domain.webhooks import Webhook
+from deconfliction.storage.channel import ChannelTx, View
+
+
+def _ts(value: datetime | None) -> str | None:
+    return None if value is None else format_time(value)
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _req(value: str) -> datetime:
+    parsed = _dt(value)
+    assert parsed is not None
+    return parsed
+
+
+_NOTIFICATION_STATUS = {
+    "pending": "acked_at IS NULL AND superseded_at IS NULL AND overdue_at IS NULL",
+    "overdue": "acked_at IS NULL AND superseded_at IS NULL AND overdue_at IS NOT NULL",
+    "acknowledged": "acked_at IS NOT NULL",
+    "superseded": "acked_at IS NULL AND superseded_at IS NOT NULL",
+    "unacknowledged": "acked_at IS NULL AND superseded_at IS NULL",
+}
+
+
+class SqliteChannelTx(ChannelTx):
+    c: sqlite3.Connection
+
+    # the ledger ------------------------------------------------------------------------------------------------
+    def append_ledger(self, seq: int, hash_: str, entry: str) -> None:
+        self.c.execute("INSERT INTO ledger (seq, hash, entry) VALUES (?, ?, ?)", (seq, hash_, entry))
+
+    def ledger_head(self) -> tuple[int, str] | None:
+        row = self.c.execute("SELECT seq, hash FROM ledger ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    def ledger_after(self, after_seq: int, limit: int) -> list[str]:
+        rows = self.c.execute("SELECT entry FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit))
+        return [str(r[0]) for r in rows]
+
+    def declaration_digest(self, key: int, version: int) -> tuple[str, str] | None:
+        row = self.c.execute(
+            "SELECT salt, digest FROM declaration_digests WHERE key = ? AND version = ?", (key, version)
+        ).fetchone()
+        return None if row is None else (str(row[0]), str(row[1]))
+
+    def save_declaration_digest(self, key: int, version: int, salt: str, digest: str) -> None:
+        self.c.execute(
+            "INSERT INTO declaration_digests (key, version, salt, digest) VALUES (?, ?, ?, ?)",
+            (key, version, salt, digest),
+        )
+
+    # messages --------------------------------------------------------------------------------------------------
+    def save_message(self, message: Message) -> None:
+        m = message
+        due = int(
+            m.content.ack_by is not None
+            and m.acked_at is None
+            and m.overdue_at is None
+            and m.status is not MessageStatus.REFUSED
+        )
+        row = self.c.execute(
+            "INSERT INTO messages (id, sender, recipient, holder, waiting_on, status, ack_by, due, signature, doc)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET holder = excluded.holder,"
+            " waiting_on = excluded.waiting_on, status = excluded.status, due = excluded.due, doc = excluded.doc"
+            " RETURNING seq",
+            (
+                m.id,
+                m.content.sender,
+                m.content.recipient,
+                m.holder,
+                m.waiting_on,
+                m.status.value,
+                _ts(m.content.ack_by),
+                due,
+                m.signature,
+                json.dumps(m.to_record(), separators=(",", ":")),
+            ),
+        ).fetchone()
+        self.c.executemany(
+            "INSERT OR IGNORE INTO message_parties (party, seq) VALUES (?, ?)",
+            [(p, row[0]) for p in m.route[: m.position + 1]],
+        )
+
+    @staticmethod
+    def _message(doc: str) -> Message:
+        return Message.from_record(json.loads(doc))
+
+    def get_message(self, message_id: str) -> Message | None:
+        row = self.c.execute("SELECT doc FROM messages WHERE id = ?", (message_id,)).fetchone()
+        return None if row is None else self._message(row[0])
+
+    def list_messages(self, party: str, box: str, limit: int, before_seq: int | None) -> list[tuple[int, Message]]:
+        where = {
+            "outbox": "sender = ?",
+            "inbox": "recipient = ? AND status IN ('delivered', 'read', 'acknowledged')",
+            "relay": "waiting_on = ? AND holder = waiting_on",
+            "all": "seq IN (SELECT seq FROM message_parties WHERE party = ?)",
+        }[box]
+        args: list[Any] = [party]
+        if before_seq is not None:
+            where += " AND seq < ?"
+            args.append(before_seq)
+        args.append(limit)
+        rows = self.c.execute(f"SELECT seq, doc FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?", args)
+        return [(int(r[0]), self._message(r[1])) for r in rows]
+
+    def messages_waiting_on(self, party: str) -> list[Message]:
+        rows = self.c.execute("SELECT doc FROM messages WHERE waiting_on = ? ORDER BY seq", (party,))
+        return [self._message(r[0]) for r in rows]
+
+    def due_messages(self, now: datetime, limit: int) -> list[Message]:
+        rows = self.c.execute(
+            "SELECT doc FROM messages WHERE due = 1 AND ack_by <= ? ORDER BY ack_by LIMIT ?", (_ts(now), limit)
+        )
+        return [self._message(r[0]) for r in rows]
+
+    def message_with_signature(self, signature: str) -> str | None:
+        row = self.c.execute("SELECT id FROM messages WHERE signature = ?", (signature,)).fetchone()
+        return None if row is None else str(row[0])
+
+    # notifications ---------------------------------------------------------------------------------------------
+    def save_notification(self, notification: Notification) -> None:
+        n = notification
+        self.c.execute(
+            "INSERT INTO notifications (id, party, owner, declaration, version, digest, salt, created_at, ack_by,"
+            " acked_at, ack_signature, overdue_at, superseded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET acked_at = excluded.acked_at, ack_signature = excluded.ack_signature,"
+            " overdue_at = excluded.overdue_at, superseded_at = excluded.superseded_at",
+            (
+                n.id,
+                n.party,
+                n.owner,
+                n.declaration,
+                n.version,
+                n.digest,
+                n.salt,
+                _ts(n.created_at),
+                _ts(n.ack_by),
+                _ts(n.acked_at),
+                n.ack_signature,
+                _ts(n.overdue_at),
+                _ts(n.superseded_at),
+            ),
+        )
+
+    @staticmethod
+    def _notification(r: sqlite3.Row) -> Notification:
+        return Notification(
+            id=r["id"],
+            party=r["party"],
+            owner=r["owner"],
+            declaration=r["declaration"],
+            version=r["version"],
+            digest=r["digest"],
+            salt=r["salt"],
+            created_at=_req(r["created_at"]),
+            ack_by=_dt(r["ack_by"]),
+            acked_at=_dt(r["acked_at"]),
+            ack_signature=r["ack_signature"],
+            overdue_at=_dt(r["overdue_at"]),
+            superseded_at=_dt(r["superseded_at"]),
+        )
+
+    def get_notification(self, notification_id: str) -> Notification | None:
+        row = self.c.execute("SELECT * FROM notifications WHERE id = ?", (notification_id,)).fetchone()
+        return None if row is None else self._notification(row)
+
+    def list_notifications(
+        self, party: str, status: str | None, limit: int, before_seq: int | None
+    ) -> list[tuple[int, Notification]]:
+        where = ["party = ?"]
+        args: list[Any] = [party]
+        if status is not None:
+            where.append(_NOTIFICATION_STATUS[status])
+        if before_seq is not None:
+            where.append("seq < ?")
+            args.append(before_seq)
+        args.append(limit)
+        rows = self.c.execute(
+            f"SELECT * FROM notifications WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?", args
+        )
+        return [(int(r["seq"]), self._notification(r)) for r in rows]
+
+    def notifications_of_declaration(self, declaration_id: str) -> list[Notification]:
+        rows = self.c.execute("SELECT * FROM notifications WHERE declaration = ? ORDER BY seq", (declaration_id,))
+        return [self._notification(r) for r in rows]
+
+    def due_notifications(self, now: datetime, limit: int) -> list[Notification]:
+        rows = self.c.execute(
+            "SELECT * FROM notifications WHERE acked_at IS NULL AND overdue_at IS NULL AND superseded_at IS NULL"
+            " AND ack_by IS NOT NULL AND ack_by <= ? ORDER BY ack_by LIMIT ?",
+            (_ts(now), limit),
+        )
+        return [self._notification(r) for r in rows]
+
+    # who saw what ----------------------------------------------------------------------------------------------
+    def add_views(self, views: Sequence[View]) -> None:
+        self.c.executemany(
+            "INSERT INTO declaration_views (declaration, party, via, at) VALUES (?, ?, ?, ?)",
+            [(v.declaration, v.party, v.via, _ts(v.at)) for v in views],
+        )
+
+    def views_of(self, declaration_id: str, after_seq: int, limit: int) -> list[tuple[int, View]]:
+        rows = self.c.execute(
+            "SELECT seq, declaration, party, via, at FROM declaration_views WHERE declaration = ? AND seq > ?"
+            " ORDER BY seq LIMIT ?",
+            (declaration_id, after_seq, limit),
+        )
+        return [(int(r[0]), View(r[1], r[2], r[3], _req(r[4]))) for r in rows]
+
+    # webhooks --------------------------------------------------------------------------------------------------
+    def save_webhook(self, webhook: Webhook) -> None:
+        w = webhook
+        self.c.execute(
+            "INSERT INTO webhooks (id, party, url, secret, created_at, cursor, failures, next_attempt_s, last_error,"
+            " last_delivered_at, removed_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET"
+            " cursor = excluded.cursor, failures = excluded.failures, next_attempt_s = excluded.next_attempt_s,"
+            " last_error = excluded.last_error, last_delivered_at = excluded.last_delivered_at,"
+            " removed_at = excluded.removed_at",
+            (
+                w.id,
+                w.party,
+                w.url,
+                w.secret,
+                _ts(w.created_at),
+                w.cursor,
+                w.failures,
+                w.next_attempt_s,
+                w.last_error,
+                _ts(w.last_delivered_at),
+                _ts(w.removed_at),
+            ),
+        )
+
+    @staticmethod
+    def _webhook(r: sqlite3.Row) -> Webhook:
+        return Webhook(
+            r["id"],
+            r["party"],
+            r["url"],
+            r["secret"],
+            _req(r["created_at"]),
+            r["cursor"],
+            r["failures"],
+            r["next_attempt_s"],
+            r["last_error"],
+            _dt(r["last_delivered_at"]),
+            _dt(r["removed_at"]),
+        )
+
+    def get_webhook(self, webhook_id: str) -> Webhook | None:
+        row = self.c.execute("SELECT * FROM webhooks WHERE id = ?", (webhook_id,)).fetchone()
+        return None if row is None else self._webhook(row)
+
+    def list_webhooks(self, party: str | None) -> list[Webhook]:
+        if party is None:
+            rows = self.c.execute("SELECT * FROM webhooks WHERE removed_at IS NULL ORDER BY created_at")
+        else:
+            rows = self.c.execute(
+                "SELECT * FROM webhooks WHERE removed_at IS NULL AND party = ? ORDER BY created_at", (party,)
+            )
+        return [self._webhook(r) for r in rows]
+
+    def last_event_id(self, party: str) -> int:
+        row = self.c.execute("SELECT COALESCE(MAX(id), 0) FROM events WHERE party = ?", (party,)).fetchone()
+        return int(row[0])
