@@ -138,7 +138,7 @@ def demo(
 ) -> None:
     """Serve the Deir ez-Zor 2017 scenario: four parties, their links, areas and timed routes, and the
     conflicts the channel finds between them. Keeps serving until Ctrl-C."""
-    from deconfliction.demo import load
+    from deconfliction.demo import load, relay_message, verify_ledger
 
     path = Path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -171,6 +171,8 @@ def demo(
         time.sleep(0.05)
     url = f"http://{host}:{port}"
     loaded = load(url, admin_token)
+    relay_message(url, loaded)
+    verify_ledger(url, loaded)
     _print_demo(url, admin_token, loaded)
     if once:
         wired.hub.close()
@@ -221,6 +223,42 @@ def _print_demo(url: str, admin_token: str, loaded: object) -> None:
                 c["status"],
             )
     console.print(table)
+    _print_message_and_record(loaded)
+
+
+def _print_message_and_record(loaded: object) -> None:
+    from deconfliction.demo import Loaded
+
+    assert isinstance(loaded, Loaded)
+    m = loaded.message
+    hops = Table(
+        title=f"Message {m['from']} → {m['to']}: “{m['subject']}” ({'signed' if m['signed'] else 'unsigned'})",
+        box=box.SIMPLE,
+        pad_edge=False,
+    )
+    for column in ("hop", "party", "status", "at (UTC)", "note"):
+        hops.add_column(column)
+    for i, hop in enumerate(m["hops"]):
+        hops.add_row(str(i), hop["party"], hop["status"], (hop["at"] or "")[:19].replace("T", " "), hop["note"] or "")
+    console.print(hops)
+    ack = m["acknowledgement"]
+    signed = "with a verified signature" if ack and ack["signed"] else "unsigned"
+    console.print(
+        f"Acknowledged by {m['to']} {signed} — acknowledgement means “received”, never “approved”. "
+        f"Digest {m['digest'][:16]}…"
+    )
+    report = loaded.ledger
+    if report is not None and report.ok:
+        console.print(
+            Panel(
+                f"[bold green]verified[/bold green]: {report.entries} entries, hash chain intact, every server and "
+                f"party signature checks.\nhead {report.head_hash}\nserver key {loaded.ledger_key}\n"
+                "Check it yourself: deconf ledger export -o record.jsonl && deconf ledger verify record.jsonl --key …",
+                title="The record",
+            )
+        )
+    elif report is not None:
+        console.print(Panel(f"[bold red]NOT verified[/bold red]: {report.failure}", title="The record"))
 
 
 def _short_time(value: str | None) -> str:

@@ -1,4 +1,4 @@
-"""The Deir ez-Zor scenario, loaded into a running channel through its HTTP API."""
+"""The Deir ez-Zor scenario, played into a running channel through its HTTP API."""
 
 from __future__ import annotations
 
@@ -8,6 +8,10 @@ from importlib import resources
 from typing import Any
 
 from deconfliction.client import Client
+from deconfliction.domain.messages import MessageContent
+from deconfliction.domain.signing import Purpose, SigningKey
+from deconfliction.ledger.entry import line
+from deconfliction.ledger.verify import Report, verify_lines
 
 
 def scenario() -> dict[str, Any]:
@@ -19,17 +23,26 @@ def scenario() -> dict[str, Any]:
 @dataclass
 class Loaded:
     tokens: dict[str, str] = field(default_factory=dict)
+    keys: dict[str, SigningKey] = field(default_factory=dict)
     declarations: list[dict[str, Any]] = field(default_factory=list)
     conflicts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    message: dict[str, Any] = field(default_factory=dict)
+    ledger: Report | None = None
+    ledger_key: str = ""
+    ledger_head: str = ""
 
 
 def load(url: str, admin_token: str, data: dict[str, Any] | None = None) -> Loaded:
     """Create the parties, links and declarations of the scenario; gather each party's conflicts."""
     data = data or scenario()
     out = Loaded()
+    out.keys = {party: SigningKey.generate() for party in data.get("signing_parties", [])}
     with Client(url, admin_token) as admin:
         for party in data["parties"]:
-            out.tokens[party["id"]] = admin.post("/v1/parties", party)["token"]
+            body = dict(party)
+            if party["id"] in out.keys:
+                body["public_key"] = out.keys[party["id"]].public_key_b64
+            out.tokens[party["id"]] = admin.post("/v1/parties", body)["token"]
         for link in data["links"]:
             admin.post("/v1/links", link)
     for item in data["declarations"]:
@@ -39,3 +52,45 @@ def load(url: str, admin_token: str, data: dict[str, Any] | None = None) -> Load
         with Client(url, token) as party_client:
             out.conflicts[party] = party_client.get("/v1/conflicts")
     return out
+
+
+def relay_message(url: str, loaded: Loaded, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The scenario's message: signed by its sender, reviewed and approved where a review link is crossed, relayed,
+    read and acknowledged with the recipient's signature. Returns the message as its sender sees it at the end."""
+    spec = (data or scenario())["message"]
+    sender, recipient = spec["from"], spec["to"]
+    content = MessageContent.parse(sender, {"to": recipient, "subject": spec["subject"], "body": spec["body"]})
+    body: dict[str, Any] = {"to": recipient, "subject": spec["subject"], "body": spec["body"]}
+    if sender in loaded.keys:
+        body["signature"] = loaded.keys[sender].sign(Purpose.MESSAGE, content.digest)
+    with Client(url, loaded.tokens[sender]) as client:
+        message = client.post("/v1/messages", body)
+    while message["waiting"] is not None and message["waiting"]["kind"] == "review":
+        with Client(url, loaded.tokens[message["waiting"]["on"]]) as reviewer:
+            decision = {"decision": "approve", "note": spec.get("review_note")}
+            message = reviewer.post(f"/v1/messages/{message['id']}/relay", decision)
+    with Client(url, loaded.tokens[recipient]) as client:
+        client.get(f"/v1/messages/{message['id']}")  # read
+        ack: dict[str, Any] = {}
+        if recipient in loaded.keys:
+            ack["signature"] = loaded.keys[recipient].sign(Purpose.ACK, message["digest"])
+        client.post(f"/v1/messages/{message['id']}/ack", ack)
+    with Client(url, loaded.tokens[sender]) as client:
+        loaded.message = client.get(f"/v1/messages/{message['id']}")
+    return loaded.message
+
+
+def verify_ledger(url: str, loaded: Loaded) -> Report:
+    """Export the whole record over HTTP, then check it as an outside verifier would: chain, server and party
+    signatures, against the server's published key."""
+    token = next(iter(loaded.tokens.values()))
+    lines: list[bytes] = []
+    with Client(url, token) as client:
+        loaded.ledger_key = client.get("/v1/ledger/key")["public_key"]
+        after = 0
+        while page := client.http.get("/v1/ledger", params={"after": after, "limit": 1000}).json():
+            lines.extend(line(entry) for entry in page)
+            after = page[-1]["seq"]
+        loaded.ledger_head = client.get("/v1/ledger/head")["hash"]
+    loaded.ledger = verify_lines(lines, loaded.ledger_key, expect_head=loaded.ledger_head)
+    return loaded.ledger

@@ -192,8 +192,8 @@ class Message:
         """Move the message as far as it may go now; `steps` says what happened on the way.
 
         At each intermediary: a `review` link ahead holds it for the holder's decision unless the holder approved it
-        already (`approve`); then a suspended or withdrawn next party holds it until that party is active again. The originator's own first link is
-        never reviewed.
+        already (`approve`); then a suspended or withdrawn next party holds it until that party is active again.
+        The originator's own first link is never reviewed.
         """
         message, steps = self, []
         while message.status is MessageStatus.QUEUED:
