@@ -1,4 +1,5 @@
-"""All benchmarks in one run (`make bench`): conflict-check latency (ours, STRtree, PostGIS), then HTTP throughput.
+"""All benchmarks in one run (`make bench`): conflict-check latency (ours, STRtree, PostGIS), the record and
+messages, then HTTP throughput.
 
     .venv/bin/python bench/run.py [--quick] [--active N] [--seconds S] [--sizes 10000,100000]
 
@@ -59,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, help="HTTP: measured seconds per scenario (default 10; quick 5)")
     parser.add_argument("--skip-index", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
+    parser.add_argument("--skip-record", action="store_true", help="skip the ledger and message figures")
     args = parser.parse_args(argv)
     sizes = args.sizes or ("10000,100000" if args.quick else "10000,100000,1000000")
     active = args.active or (10_000 if args.quick else 100_000)
@@ -84,6 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     else:
         console.print(Rule("index: conflict-check latency"))
         console.print("[yellow]bench/bench_index.py is not there yet; skipped[/yellow]")
+    if not args.skip_record:
+        codes.append(
+            run_step(
+                "the record: seal and verify entries",
+                [sys.executable, str(HERE / "bench_ledger.py"), "--entries", "2000" if args.quick else "5000"],
+                timeout_s=600,
+            )
+        )
+        codes.append(
+            run_step(
+                "the record and messages: committed appends, messages relayed",
+                [sys.executable, str(HERE / "bench_channel.py"), "--seconds", "2" if args.quick else "5"],
+                timeout_s=600,
+            )
+        )
     if not args.skip_http:
         codes.append(
             run_step(

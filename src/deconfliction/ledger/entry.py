@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from deconfliction.domain.signing import Purpose, SigningKey, canonical, digest_of, sha256_hex
+from deconfliction.domain.signing import Purpose, SigningKey, canonical_plain, digest_of, sha256_hex
 
 FIELDS = ("seq", "at", "type", "actor", "subject", "digest", "detail", "party_signature", "prev", "hash", "signature")
 HASHED_FIELDS = FIELDS[:-2]
@@ -61,7 +61,7 @@ class Change:
 
 def entry_hash(body: dict[str, Any]) -> str:
     """The hash of an entry: over its members other than `hash` and `signature`."""
-    return sha256_hex(canonical({k: body[k] for k in HASHED_FIELDS}))
+    return sha256_hex(canonical_plain({k: body[k] for k in HASHED_FIELDS}))
 
 
 def seal(change: Change, seq: int, prev: str, key: SigningKey) -> dict[str, Any]:
@@ -84,7 +84,7 @@ def seal(change: Change, seq: int, prev: str, key: SigningKey) -> dict[str, Any]
 
 def line(entry: dict[str, Any]) -> bytes:
     """An entry as one line of an export file."""
-    return canonical(entry) + b"\n"
+    return canonical_plain(entry) + b"\n"
 
 
 __all__ = ["FIELDS", "Change", "Detail", "PartySignature", "digest_of", "entry_hash", "line", "seal"]

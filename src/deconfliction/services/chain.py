@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from deconfliction.domain.signing import ZERO_HASH, SigningKey, canonical
+from deconfliction.domain.signing import ZERO_HASH, SigningKey, canonical_plain
 from deconfliction.ledger.entry import Change, seal
 from deconfliction.storage.base import Tx
 
@@ -26,7 +26,7 @@ class Chain:
         """Seal and store an entry; returns it and the action that puts the head back should the job fail."""
         before = (self.seq, self.hash)
         entry = seal(change, self.seq + 1, self.hash, self.key)
-        tx.append_ledger(entry["seq"], entry["hash"], canonical(entry).decode("utf-8"))
+        tx.append_ledger(entry["seq"], entry["hash"], canonical_plain(entry).decode("utf-8"))
         self.seq, self.hash = entry["seq"], entry["hash"]
 
         def undo() -> None:
