@@ -29,6 +29,7 @@ from deconfliction.cli_commands import (
     link_app,
     party_app,
 )
+from deconfliction.cli_ledger import ledger_app, proof_app
 from deconfliction.config import SETTINGS, Settings, SettingsError, load_settings
 from deconfliction.services.events import EventHub
 
@@ -51,6 +52,8 @@ app.command("declarations")(declarations_cmd)
 app.command("cancel")(cancel_cmd)
 app.command("conflicts")(conflicts_cmd)
 app.command("events")(events_cmd)
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(proof_app, name="proof")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A TOML settings file (also DECONF_CONFIG).")]
 
@@ -284,3 +287,26 @@ def show_config(config: ConfigOpt = None) -> None:
 def version() -> None:
     """Print the version."""
     console.print(__version__)
+
+
+# --- cli_messages registrations (lead: keep) ---
+from deconfliction.cli_messages import (  # noqa: E402
+    ack_cmd,
+    inbox_cmd,
+    keygen_cmd,
+    message_cmd,
+    notifications_cmd,
+    relay_app,
+    send_cmd,
+    webhook_app,
+)
+
+app.command("keygen")(keygen_cmd)
+app.command("send")(send_cmd)
+app.command("inbox")(inbox_cmd)
+app.command("message")(message_cmd)
+app.add_typer(relay_app, name="relay")
+app.command("ack")(ack_cmd)
+app.command("notifications")(notifications_cmd)
+app.add_typer(webhook_app, name="webhook")
+# --- end ---

@@ -49,7 +49,7 @@ def _progress(*columns: Any) -> Progress:
     return Progress(TextColumn("{task.description}"), BarColumn(), *columns, console=err, transient=True)
 
 
-def _write_page(page: Any, out: BinaryIO, verifier: Verifier, after: int) -> int:
+def _write_page(page: Any, out: BinaryIO, verifier: Verifier, after: int, head: dict[str, Any]) -> int:
     """Write one page of entries; the seq of the last one."""
     if not isinstance(page, list):
         raise ValueError(f"the server answered {type(page).__name__}, not a list of entries")
@@ -57,6 +57,8 @@ def _write_page(page: Any, out: BinaryIO, verifier: Verifier, after: int) -> int
         seq = entry.get("seq") if isinstance(entry, dict) else None
         if not isinstance(seq, int) or seq <= after:
             raise ValueError(f"after seq {after} the server sent an entry with seq {seq!r}")
+        if seq == head.get("seq") and entry.get("hash") != head.get("hash"):
+            raise ValueError(f"entry {seq} does not have the hash the server gave as its head, {head.get('hash')}")
         data = line(entry)
         out.write(data)
         verifier.feed(data)
@@ -64,17 +66,30 @@ def _write_page(page: Any, out: BinaryIO, verifier: Verifier, after: int) -> int
     return after
 
 
-def _download(url: str, token: str, out: BinaryIO, verifier: Verifier, total: int) -> int:
+def _download(url: str, token: str, out: BinaryIO, verifier: Verifier, head: dict[str, Any]) -> int:
     """Page through `GET /v1/ledger` into `out`; how many entries were written."""
     after = 0
+    total = head["seq"]
     with Client(url, token) as client, _progress(MofNCompleteColumn(), TimeRemainingColumn()) as progress:
         task = progress.add_task("exporting", total=total)
         while True:
             page = client.get("/v1/ledger", params={"after": after, "limit": PAGE_LIMIT})
             if not page:
+                if after < total:
+                    raise ValueError(f"the server's head is seq {total}, but its pages end at seq {after}")
                 return after
-            after = _write_page(page, out, verifier, after)
+            after = _write_page(page, out, verifier, after, head)
             progress.update(task, completed=after, total=max(total, after))
+
+
+def _served(url: str, token: str) -> tuple[str, dict[str, Any]]:
+    """The server's key and head, as it states them."""
+    key = (_call(url, token, "GET", "/v1/ledger/key") or {}).get("public_key")
+    head = _call(url, token, "GET", "/v1/ledger/head") or {}
+    if not isinstance(key, str) or not isinstance(head.get("seq"), int) or not isinstance(head.get("hash"), str):
+        err.print("[red]The server did not give its ledger key and head[/red] (GET /v1/ledger/key, /v1/ledger/head).")
+        raise typer.Exit(1)
+    return key, head
 
 
 @ledger_app.command("export")
@@ -84,8 +99,7 @@ def ledger_export(
     token: TokenOpt = "",
 ) -> None:
     """Export the whole record to a file (written atomically) and print its head hash and the server key."""
-    key = _call(url, token, "GET", "/v1/ledger/key")["public_key"]
-    head = _call(url, token, "GET", "/v1/ledger/head")
+    key, head = _served(url, token)
     verifier = Verifier(key)
     if not output.resolve().parent.is_dir():
         err.print(f"[red]{escape(str(output.parent))} is not a directory.[/red]")
@@ -93,7 +107,7 @@ def ledger_export(
     fd, temp = tempfile.mkstemp(dir=output.resolve().parent, prefix=f".{output.name}.", suffix=".part")
     try:
         with os.fdopen(fd, "wb") as out:
-            count = _download(url, token, out, verifier, int(head["seq"]))
+            count = _download(url, token, out, verifier, head)
             out.flush()
             os.fsync(out.fileno())
         os.replace(temp, output)
@@ -106,15 +120,18 @@ def ledger_export(
         raise
     report = verifier.finish()
     console.print(f"exported {count} entries to {escape(str(output))}")
+    if count == 0:
+        console.print("the record is empty: nothing to note down yet")
+        return
+    if not report.ok:
+        err.print(f"[red]The exported record does not verify:[/red] {escape(str(report.failure))}")
+        raise typer.Exit(1)
     console.print(f"head:       seq {report.head_seq} hash [bold]{report.head_hash}[/bold]")
     console.print(f"server key: [bold]{key}[/bold]")
     console.print(
         "Note both down somewhere the server cannot reach; later, check an export with\n"
         f"  deconf ledger verify {escape(str(output))} --key {key} --head {report.head_hash}"
     )
-    if not report.ok:
-        err.print(f"[red]The exported record does not verify:[/red] {escape(str(report.failure))}")
-        raise typer.Exit(1)
 
 
 def _check_key(key: str) -> str:

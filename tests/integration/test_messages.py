@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from deconfliction.domain.signing import Purpose, SigningKey
+from deconfliction.domain.signing import Purpose, SigningKey, digest_of, verify
 from tests.conftest import Api
 
 PARTIES = ("sdf", "coalition", "russia", "saa")
@@ -35,8 +35,6 @@ def test_the_scenario_message_is_reviewed_relayed_delivered_and_acknowledged_wit
     keys = {"sdf": SigningKey.generate(), "saa": SigningKey.generate()}
     channel(api, keys)
     content = {"from": "sdf", "to": "saa", "subject": "Positions", "body": "East bank", "refs": []}
-    from deconfliction.domain.signing import digest_of
-
     digest = digest_of(content)
     sent = send(api, "sdf", "saa", signature=keys["sdf"].sign(Purpose.MESSAGE, digest))
     assert sent["digest"] == digest
@@ -115,3 +113,43 @@ def test_a_withdrawn_recipient_leaves_the_message_waiting_and_the_sender_sees_wh
     assert sent["status"] == "queued"
     assert sent["waiting"] == {"on": "saa", "kind": "inactive", "reason": sent["waiting"]["reason"]}
     assert "saa is not active" in sent["waiting"]["reason"]
+
+
+def test_removing_a_link_holds_a_routed_message_and_restoring_it_lets_it_go_on(api: Api) -> None:
+    channel(api)
+    sent = send(api, "sdf", "saa")
+    assert api.call("admin", "DELETE", "/v1/links/russia/saa").status_code == 204
+    approve = {"decision": "approve"}
+    assert api.call("coalition", "POST", f"/v1/messages/{sent['id']}/relay", json=approve).status_code == 200
+    held = api.call("sdf", "GET", f"/v1/messages/{sent['id']}").json()
+    assert held["waiting"]["kind"] == "unlinked" and held["holder"] == "russia"
+    link = {"a": "saa", "b": "russia", "relay": "auto"}
+    assert api.call("admin", "POST", "/v1/links", json=link).status_code == 201
+    assert api.call("sdf", "GET", f"/v1/messages/{sent['id']}").json()["status"] == "delivered"
+
+
+def test_a_signed_message_is_accepted_once_and_a_forged_one_never(api: Api) -> None:
+    keys = {"sdf": SigningKey.generate()}
+    channel(api, keys)
+    content = {"from": "sdf", "to": "coalition", "subject": "Positions", "body": "East bank", "refs": []}
+    digest = digest_of(content)
+    forged = SigningKey.generate().sign(Purpose.MESSAGE, digest)
+    r = api.call("sdf", "POST", "/v1/messages", json={"to": "coalition", "subject": "Positions", "body": "East bank",
+                                                       "signature": forged})  # fmt: skip
+    assert r.status_code == 422 and r.json()["field"] == "signature"
+    good = keys["sdf"].sign(Purpose.MESSAGE, digest)
+    sent = send(api, "sdf", "coalition", signature=good)
+    assert sent["signed"] is True
+    replay = api.call("sdf", "POST", "/v1/messages", json={"to": "coalition", "subject": "Positions",
+                                                            "body": "East bank", "signature": good})  # fmt: skip
+    assert replay.status_code == 422 and "already used" in replay.json()["detail"]
+    # an acknowledgement signature is no message signature
+    ack_sig = keys["sdf"].sign(Purpose.ACK, digest_of({**content, "subject": "Other"}))
+    r = api.call("sdf", "POST", "/v1/messages", json={"to": "coalition", "subject": "Other", "body": "East bank",
+                                                       "signature": ack_sig})  # fmt: skip
+    assert r.status_code == 422
+    # the recipient verifies the originator's signature with the key every party can read
+    key = next(p["public_key"] for p in api.call("coalition", "GET", "/v1/parties").json() if p["id"] == "sdf")
+    got = api.call("coalition", "GET", f"/v1/messages/{sent['id']}").json()
+    assert verify(key, Purpose.MESSAGE, got["digest"], got["signature"])
+    assert digest_of({k: got[k] for k in ("from", "to", "subject", "body", "refs")}) == got["digest"]

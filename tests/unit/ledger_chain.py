@@ -119,7 +119,7 @@ def build_chain() -> Chain:
         {"relay": "review", "note": "خط التماس — review"},
     )
     c.event("declaration.created", "sdf", (DECLARATION_ID,), decl1, {"version": 1, "status": "active"})
-    c.event("declaration.notified", "server", (DECLARATION_ID, "saa"), decl1, {"version": 1, "party": "saa"})
+    c.event("declaration.notified", "server", ("n-1", DECLARATION_ID), decl1, {"version": 1, "party": "saa"})
     c.event(
         "notification.acknowledged", "saa", ("n-1", DECLARATION_ID), decl1, {"version": 1}, ("saa", SAA, Purpose.ACK)
     )
@@ -128,14 +128,16 @@ def build_chain() -> Chain:
         "server",
         ("c-9", DECLARATION_ID, "d-0b2e"),
         conflict,
-        {"kind": "proximity", "required_m": 2000},
+        {"a": "sdf", "b": "saa", "required_m": 2000},
     )
     c.event("conflict.acknowledged", "sdf", ("c-9",), conflict, {}, ("sdf", SDF, Purpose.ACK))
     c.event("message.sent", "sdf", (MESSAGE_ID,), msg, {"to": "saa", "hops": 3}, ("sdf", SDF, Purpose.MESSAGE))
     c.event("message.relayed", "sdf", (MESSAGE_ID,), msg, {"to": "coalition"})
-    c.event("message.held", "server", (MESSAGE_ID, "coalition"), msg, {"waiting": "review"})
+    c.event(
+        "message.held", "server", (MESSAGE_ID,), msg, {"on": "coalition", "party": "coalition", "waiting": "review"}
+    )
     c.event("message.relayed", "coalition", (MESSAGE_ID,), msg, {"note": 'ok "as is" \\ line1\nline2\ttab\u0007'})
-    c.event("message.delivered", "server", (MESSAGE_ID, "saa"), msg)
+    c.event("message.delivered", "server", (MESSAGE_ID,), msg, {"party": "saa"})
     c.event("message.read", "saa", (MESSAGE_ID,), msg)
     c.event("message.acknowledged", "saa", (MESSAGE_ID,), msg, {"late": False}, ("saa", SAA, Purpose.ACK))
     c.event(

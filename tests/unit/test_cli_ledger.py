@@ -152,8 +152,8 @@ class LedgerServer:
 
     PAGE_CAP = 10
 
-    def __init__(self, entries: list[dict[str, Any]], key: str) -> None:
-        self.entries, self.key = entries, key
+    def __init__(self, entries: list[dict[str, Any]], key: str, head: dict[str, Any] | None = None) -> None:
+        self.entries, self.key, self.head = entries, key, head
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
         self.thread = threading.Thread(target=self.http.serve_forever, args=(0.02,), daemon=True)
@@ -161,6 +161,8 @@ class LedgerServer:
     def answer(self, path: str, query: dict[str, list[str]]) -> tuple[int, Any]:
         if path == "/v1/ledger/key":
             return 200, {"public_key": self.key}
+        if path == "/v1/ledger/head" and self.head is not None:
+            return 200, self.head
         if path == "/v1/ledger/head":
             last = self.entries[-1] if self.entries else {"seq": 0, "hash": "0" * 64}
             return 200, {"seq": last["seq"], "hash": last["hash"]}
@@ -243,3 +245,27 @@ def test_proof_prints_a_proof_that_checks(tmp_path: Path) -> None:
     assert written.exit_code == 0 and "saa acknowledged message m-42" in flat(written)
     assert json.loads((tmp_path / "p.json").read_text(encoding="utf-8")) == make_proof(ACK, KEY)
     assert missing.exit_code == 1 and "404" in flat(missing)
+
+
+@pytest.mark.parametrize(
+    ("head", "error"),
+    [
+        ({"seq": 30, "hash": HEAD}, "the server's head is seq 30, but its pages end at seq 22"),
+        ({"seq": 22, "hash": CHAIN.entries[0]["hash"]}, "entry 22 does not have the hash the server gave as its head"),
+        ({"seq": 22}, "did not give its ledger key and head"),
+    ],
+)
+def test_export_refuses_a_server_that_contradicts_its_own_head(
+    tmp_path: Path, head: dict[str, Any], error: str
+) -> None:
+    with LedgerServer(CHAIN.entries, KEY, head) as server:
+        result = run("ledger", "export", "-o", tmp_path / "x.jsonl", "--url", server.url, "--token", "t")
+    assert result.exit_code == 1 and error in flat(result), flat(result)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_export_of_an_empty_record(tmp_path: Path) -> None:
+    with LedgerServer([], KEY) as server:
+        result = run("ledger", "export", "-o", tmp_path / "x.jsonl", "--url", server.url, "--token", "t")
+    assert result.exit_code == 0 and "the record is empty" in flat(result)
+    assert (tmp_path / "x.jsonl").read_bytes() == b""

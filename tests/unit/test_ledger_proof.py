@@ -35,12 +35,33 @@ def test_a_proof_is_self_contained_and_says_what_happened() -> None:
         f"saa acknowledged message {MESSAGE_ID} at {ACK['at']}, signed by saa (an acknowledgement signature)"
         f" — entry {ACK['seq']} of the record"
     )
-    assert statement(SENT).startswith(f"sdf sent message {MESSAGE_ID} at ")
     assert "signed by sdf (a message signature)" in statement(SENT)
-    delivered = BY_TYPE["message.delivered"]
-    assert statement(delivered) == f"message {MESSAGE_ID} was delivered (also about saa) at {delivered['at']}" + (
-        f" — entry {delivered['seq']} of the record"
-    )
+
+
+@pytest.mark.parametrize(
+    ("seq", "sentence"),
+    [
+        (1, "party sdf was registered by admin"),
+        (4, "link sdf — coalition was created by admin"),
+        (6, f"sdf declared {DECLARATION_ID}"),
+        (7, f"declaration {DECLARATION_ID} was notified to saa (notification n-1)"),
+        (8, f"saa acknowledged notification n-1 (also about {DECLARATION_ID})"),
+        (9, f"conflict c-9 was opened between sdf and saa (also about {DECLARATION_ID}, d-0b2e)"),
+        (11, f"sdf sent message {MESSAGE_ID} to saa"),
+        (13, f"message {MESSAGE_ID} was held at coalition (review)"),
+        (15, f"message {MESSAGE_ID} was delivered to saa"),
+        (21, "saa viewed declarations"),
+    ],
+)
+def test_the_statement_reads_as_a_sentence(seq: int, sentence: str) -> None:
+    entry = CHAIN.entries[seq - 1]
+    assert statement(entry).startswith(f"{sentence} at {entry['at']}")
+    assert statement(entry).endswith(f" — entry {seq} of the record")
+
+
+def test_an_unknown_type_still_makes_a_statement() -> None:
+    entry = {**CHAIN.entries[20], "type": "something.new", "subject": ["x-1"]}
+    assert statement(entry).startswith("something.new (x-1) by saa at ")
 
 
 def test_every_entry_of_the_record_makes_a_proof_that_checks() -> None:

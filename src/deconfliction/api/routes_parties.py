@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.api.schemas import LinkIn, LinkOut, PartyCreated, PartyIn, PartyOut, PartyPatch, TokenOut
+from deconfliction.api.schemas import LinkIn, LinkOut, LinkPatch, PartyCreated, PartyIn, PartyOut, PartyPatch, TokenOut
 from deconfliction.domain.parties import Link
 from deconfliction.domain.timewindow import format_time
 from deconfliction.services import parties
@@ -32,12 +32,12 @@ def create_party(body: PartyIn, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any
 
 
 @router.get("/parties", response_model=list[PartyOut], summary="List parties (any caller)")
-def list_parties(ctx: CtxDep, who: PrincipalDep) -> list[dict[str, str]]:
+def list_parties(ctx: CtxDep, who: PrincipalDep) -> list[dict[str, str | None]]:
     return [p.summary() for p in parties.list_parties(ctx)]
 
 
 @router.patch("/parties/{party_id}", response_model=PartyOut, summary="Change a party's status or public key (admin)")
-def patch_party(party_id: str, body: PartyPatch, ctx: CtxDep, who: PrincipalDep) -> dict[str, str]:
+def patch_party(party_id: str, body: PartyPatch, ctx: CtxDep, who: PrincipalDep) -> dict[str, str | None]:
     who.require_admin()
     party = parties.update_party(
         ctx, party_id, body.status, body.public_key, set_key="public_key" in body.model_fields_set
@@ -70,3 +70,20 @@ def create_link(body: LinkIn, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
 @router.get("/links", response_model=list[LinkOut], summary="List links (any caller)")
 def list_links(ctx: CtxDep, who: PrincipalDep) -> list[dict[str, Any]]:
     return [_link(link) for link in parties.list_links(ctx)]
+
+
+@router.patch("/links/{a}/{b}", response_model=LinkOut, summary="Change a link's relay mode (admin)")
+def patch_link(a: str, b: str, body: LinkPatch, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
+    who.require_admin()
+    return _link(parties.change_link(ctx, a, b, body.relay))
+
+
+@router.delete(
+    "/links/{a}/{b}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a link (admin); messages already routed over it wait at the party before it",
+)
+def delete_link(a: str, b: str, ctx: CtxDep, who: PrincipalDep) -> Response:
+    who.require_admin()
+    parties.remove_link(ctx, a, b)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

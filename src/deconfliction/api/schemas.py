@@ -26,6 +26,7 @@ class PartyOut(BaseModel):
     id: str
     name: str
     status: str
+    public_key: str | None = Field(None, description="Raw Ed25519 public key (base64) that checks its signatures")
 
 
 class PartyCreated(PartyOut):
@@ -41,6 +42,10 @@ class LinkIn(Strict):
     a: str
     b: str
     relay: Literal["auto", "review"] = "auto"
+
+
+class LinkPatch(Strict):
+    relay: Literal["auto", "review"]
 
 
 class LinkOut(BaseModel):

@@ -46,6 +46,7 @@ class HopStatus(StrEnum):
 class Waiting(StrEnum):
     REVIEW = "review"  # the holder must approve or refuse
     INACTIVE = "inactive"  # the next party on the route is suspended or withdrawn
+    UNLINKED = "unlinked"  # the link to the next party was removed after the message was routed
 
 
 def _text(value: object, field: str, limit: int, required: bool = True) -> str:
@@ -199,7 +200,14 @@ class Message:
         while message.status is MessageStatus.QUEUED:
             i = message.position
             here, ahead = message.route[i], message.route[i + 1]
-            if i > 0 and relay_mode(here, ahead) is RelayMode.REVIEW and message.approved_at != i:
+            mode = relay_mode(here, ahead)
+            if mode is None:
+                if message.waiting is not Waiting.UNLINKED:
+                    steps.append(Step("message.held", here, f"the link {here}–{ahead} was removed"))
+                held = message.hops if i == 0 else message._hop(i, HopStatus.QUEUED, at)
+                message = replace(message, waiting=Waiting.UNLINKED, waiting_on=ahead, hops=held)
+                break
+            if i > 0 and mode is RelayMode.REVIEW and message.approved_at != i:
                 if message.waiting is not Waiting.REVIEW:
                     steps.append(Step("message.held", here, f"awaiting review by {here}"))
                 message = replace(
@@ -258,6 +266,8 @@ class Message:
             return f"awaiting review by {self.waiting_on}"
         if self.waiting is Waiting.INACTIVE:
             return f"{self.waiting_on} is not active: the message waits until it is"
+        if self.waiting is Waiting.UNLINKED:
+            return f"the link from {self.holder} to {self.waiting_on} was removed: the message waits until it is back"
         return None
 
     def view(self) -> dict[str, Any]:

@@ -41,8 +41,9 @@ class Party:
     public_key: str | None
     created_at: datetime
 
-    def summary(self) -> dict[str, str]:
-        return {"id": self.id, "name": self.name, "status": self.status.value}
+    def summary(self) -> dict[str, str | None]:
+        """What every party may know of another: including its public key, to verify what it signs."""
+        return {"id": self.id, "name": self.name, "status": self.status.value, "public_key": self.public_key}
 
 
 @dataclass(frozen=True, slots=True)

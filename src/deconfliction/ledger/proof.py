@@ -39,42 +39,59 @@ HOW_TO_CHECK = (
     "+ the 32 digest bytes; (4) the digest of the content you hold (RFC 8785 + SHA-256: a message's content object, "
     "or {'declaration': Feature, 'salt': salt}) equals entry.digest."
 )
-_SENTENCES = {
-    "message.sent": "{actor} sent message {id}",
-    "message.held": "message {id} was held for review",
-    "message.relayed": "{actor} relayed message {id}",
-    "message.refused": "{actor} refused to pass on message {id}",
-    "message.delivered": "message {id} was delivered",
-    "message.read": "{actor} read message {id}",
-    "message.acknowledged": "{actor} acknowledged message {id}",
-    "message.overdue": "message {id} was not acknowledged by its deadline",
-    "declaration.created": "{actor} declared {id}",
-    "declaration.updated": "{actor} revised declaration {id}",
-    "declaration.cancelled": "{actor} cancelled declaration {id}",
-    "declaration.notified": "declaration {id} was notified",
-    "declarations.viewed": "{actor} viewed declarations",
-    "notification.acknowledged": "{actor} acknowledged notification {id}",
-    "conflict.opened": "conflict {id} was opened",
-    "conflict.acknowledged": "{actor} acknowledged conflict {id}",
-    "conflict.resolved": "conflict {id} was resolved",
-    "party.created": "party {id} was registered",
-    "party.updated": "party {id} was updated",
-    "link.created": "link {id} was created",
-    "link.updated": "link {id} was changed",
-    "link.removed": "link {id} was removed",
+# Per type, sentences from the most to the least specific: the first whose fields the entry has is used.
+# {id} and {id2} are subject[0] and subject[1]; other fields come from the entry's detail.
+_SENTENCES: dict[str, tuple[str, ...]] = {
+    "message.sent": ("{actor} sent message {id} to {to}", "{actor} sent message {id}"),
+    "message.held": ("message {id} was held at {party} ({waiting})", "message {id} was held"),
+    "message.relayed": ("{actor} relayed message {id}",),
+    "message.refused": ("{actor} refused to pass on message {id}",),
+    "message.delivered": ("message {id} was delivered to {party}", "message {id} was delivered"),
+    "message.read": ("{actor} read message {id}",),
+    "message.acknowledged": ("{actor} acknowledged message {id}",),
+    "message.overdue": ("message {id} was not acknowledged by its deadline",),
+    "declaration.created": ("{actor} declared {id}",),
+    "declaration.updated": ("{actor} revised declaration {id}",),
+    "declaration.cancelled": ("{actor} cancelled declaration {id}",),
+    "declaration.notified": (
+        "declaration {id2} was notified to {party} (notification {id})",
+        "declaration {id} was notified",
+    ),
+    "declarations.viewed": ("{actor} viewed declarations",),
+    "notification.acknowledged": ("{actor} acknowledged notification {id}",),
+    "conflict.opened": ("conflict {id} was opened between {a} and {b}", "conflict {id} was opened"),
+    "conflict.acknowledged": ("{actor} acknowledged conflict {id}",),
+    "conflict.resolved": ("conflict {id} was resolved",),
+    "party.created": ("party {id} was registered",),
+    "party.updated": ("party {id} was updated",),
+    "link.created": ("link {id} — {id2} was created", "link {id} was created"),
+    "link.updated": ("link {id} — {id2} was changed", "link {id} was changed"),
+    "link.removed": ("link {id} — {id2} was removed", "link {id} was removed"),
 }
+
+
+def _sentence(entry: dict[str, Any]) -> tuple[str, str]:
+    """The first sentence whose fields the entry has, and the template it came from."""
+    subject: list[str] = entry["subject"]
+    values = {k: v for k, v in entry["detail"].items() if isinstance(v, str) and k not in ("id", "id2", "actor")}
+    values.update(actor=entry["actor"], type=entry["type"])
+    values.update({name: subject[i] for i, name in enumerate(("id", "id2")) if i < len(subject)})
+    for template in (*_SENTENCES.get(entry["type"], ()), "{type} ({id})", "{type}"):
+        try:
+            return template.format_map(values), template
+        except KeyError:
+            continue
+    raise AssertionError("the last template needs only the type")
 
 
 def statement(entry: dict[str, Any]) -> str:
     """A sentence saying what the entry records, e.g. 'saa acknowledged message m1 at …, signed by saa (…)'."""
-    subject: list[str] = entry["subject"]
-    first = subject[0] if subject else ""
-    template = _SENTENCES.get(entry["type"], "{type} ({id})" if subject else "{type}")
-    text = template.format(actor=entry["actor"], id=first, type=entry["type"])
+    text, template = _sentence(entry)
     if "{actor}" not in template and entry["actor"] != "server":
         text += f" by {entry['actor']}"
-    if len(subject) > 1:
-        text += f" (also about {', '.join(subject[1:])})"
+    used = sum(1 for name in ("{id}", "{id2}") if name in template)
+    if len(entry["subject"]) > used:
+        text += f" (also about {', '.join(entry['subject'][used:])})"
     text += f" at {entry['at']}"
     sig = entry["party_signature"]
     if sig is not None:

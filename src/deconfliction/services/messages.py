@@ -181,8 +181,9 @@ def acknowledge(ctx: Context, party: str, message_id: str, signature: object) ->
     return job
 
 
-def resume_waiting_on(ctx: Context, out: Outbox, party: str, at: datetime) -> None:
-    """`party` is active again: the messages held for it move on (those awaiting a review stay)."""
+def resume_waiting_on(out: Outbox, party: str, at: datetime) -> None:
+    """`party` is active again, or a link to it is back: the messages held for it move on as far as they may now
+    (those awaiting a review stay)."""
     for message in out.tx.messages_waiting_on(party):
-        if message.waiting is Waiting.INACTIVE:
+        if message.waiting in (Waiting.INACTIVE, Waiting.UNLINKED):
             _move(out, message, at)

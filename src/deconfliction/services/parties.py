@@ -91,7 +91,7 @@ def update_party(ctx: Context, party_id: str, status: str | None, public_key: st
             for other in out.tx.list_parties():
                 out.emit(other.id, "party.status_changed", data, at)
             if final_status is PartyStatus.ACTIVE:
-                resume_waiting_on(ctx, out, party_id, at)  # messages held for this party move on
+                resume_waiting_on(out, party_id, at)  # messages held for this party move on
         out.after_commit.append(ctx.tokens.clear)  # a new status takes effect on the next request
         return updated
 
@@ -104,10 +104,7 @@ def list_parties(ctx: Context) -> list[Party]:
 
 
 def add_link(ctx: Context, a: str, b: str, relay: str) -> Link:
-    try:
-        mode = RelayMode(relay)
-    except ValueError:
-        raise InvalidInput(f"relay {relay!r} is not one of auto, review", field="relay") from None
+    mode = _relay_mode(relay)
     if a == b:
         raise InvalidInput("a link joins two different parties", field="b")
 
@@ -123,9 +120,51 @@ def add_link(ctx: Context, a: str, b: str, relay: str) -> Link:
         out.record(
             "link.created", "admin", (first, second), digest_of(_link_json(link)), link.created_at, _link_json(link)
         )
+        for party in (first, second):
+            resume_waiting_on(out, party, link.created_at)  # messages held since this link was removed move on
         return link
 
     return ctx.write(job)
+
+
+def change_link(ctx: Context, a: str, b: str, relay: str) -> Link:
+    mode = _relay_mode(relay)
+
+    def job(out: Outbox) -> Link:
+        link = out.tx.get_link(a, b)
+        if link is None:
+            raise NotFound(f"no link between {a!r} and {b!r}")
+        if link.relay is not mode:
+            link = Link(link.a, link.b, mode, link.created_at)
+            out.tx.set_link(link)
+            out.record(
+                "link.updated", "admin", (link.a, link.b), digest_of(_link_json(link)), ctx.clock(), _link_json(link)
+            )
+        return link
+
+    return ctx.write(job)
+
+
+def remove_link(ctx: Context, a: str, b: str) -> None:
+    """Remove a link. Messages already routed over it keep their route and wait where they are (flagged)."""
+
+    def job(out: Outbox) -> None:
+        link = out.tx.get_link(a, b)
+        if link is None:
+            raise NotFound(f"no link between {a!r} and {b!r}")
+        out.tx.remove_link(a, b)
+        out.record(
+            "link.removed", "admin", (link.a, link.b), digest_of(_link_json(link)), ctx.clock(), _link_json(link)
+        )
+
+    ctx.write(job)
+
+
+def _relay_mode(relay: str) -> RelayMode:
+    try:
+        return RelayMode(relay)
+    except ValueError:
+        raise InvalidInput(f"relay {relay!r} is not one of auto, review", field="relay") from None
 
 
 def _link_json(link: Link) -> dict[str, str | int | bool | None]:

@@ -147,6 +147,13 @@ class SqliteTx(SqliteChannelTx, Tx):
     def list_links(self) -> list[Link]:
         return [self._link(r) for r in self.c.execute("SELECT * FROM links ORDER BY a, b")]
 
+    def set_link(self, link: Link) -> None:
+        self.c.execute("UPDATE links SET relay = ? WHERE a = ? AND b = ?", (link.relay.value, link.a, link.b))
+
+    def remove_link(self, a: str, b: str) -> None:
+        a, b = Link.ordered(a, b)
+        self.c.execute("DELETE FROM links WHERE a = ? AND b = ?", (a, b))
+
     # declarations ----------------------------------------------------------------------------------------------
     def next_declaration_key(self) -> int:
         row = self.c.execute("SELECT COALESCE(MAX(key), 0) + 1 FROM declarations").fetchone()
