@@ -97,7 +97,7 @@ def list_(
     )
     found = svc.list_visible(ctx, query)
     features = [feature for _, feature in found]
-    ctx.write(views.record_job(ctx, viewer, views.others(viewer, features), "list"))
+    views.record(ctx, viewer, views.others(viewer, features), "list")
     cursor = str(found[-1][0]) if len(found) == limit else None
     return {"type": "FeatureCollection", "features": features, "next": cursor, "count": len(features)}
 
@@ -107,7 +107,7 @@ def get(declaration_id: str, ctx: CtxDep, who: PrincipalDep, response: Response)
     viewer = who.require_party()
     found = svc.get_visible(ctx, viewer, declaration_id)
     if found.party != viewer:
-        ctx.write(views.record_job(ctx, viewer, [found.id], "read"))
+        views.record(ctx, viewer, [found.id], "read")
     response.headers["ETag"] = f'"{found.version}"'
     return found.to_feature()
 

@@ -38,6 +38,12 @@ def record_job(ctx: Context, viewer: str, declaration_ids: list[str], via: str) 
     return job
 
 
+def record(ctx: Context, viewer: str, declaration_ids: list[str], via: str) -> None:
+    """Record the reads durably before the caller is answered (nothing to do when it read only its own)."""
+    if declaration_ids:
+        ctx.write(record_job(ctx, viewer, declaration_ids, via))
+
+
 def views_of(ctx: Context, party: str, declaration_id: str, after: int, limit: int) -> list[tuple[int, View]]:
     """Who read the caller's declaration, oldest first (owner only)."""
     with ctx.store.read() as tx:
