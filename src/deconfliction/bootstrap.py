@@ -20,6 +20,7 @@ from deconfliction.services.background import Background
 from deconfliction.services.context import Context
 from deconfliction.services.deadlines import DeadlineWatch
 from deconfliction.services.events import EventHub
+from deconfliction.services.parties import record_existing
 from deconfliction.services.picture import Picture
 from deconfliction.services.webhooks import Deliverer
 from deconfliction.storage.base import Store
@@ -78,6 +79,7 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
         notification_ack_s=settings.notification_ack_s,
     )
     generated = ensure_admin_token(ctx, settings.admin_token)
+    record_existing(ctx)
     poster = HttpPoster(settings.webhook_timeout_s)
     deliverer = Deliverer(ctx, poster)
     hub.add_listener(deliverer.wake)

@@ -98,3 +98,31 @@ def test_migration_2_backfills_the_box_index_of_an_existing_channel(settings: Se
     assert names((179.5, -1, 180, 1)) == 1 and names((-180, -1, -179.5, 1)) == 1
     assert names((10, 10, 11, 11)) == 0
     second.ctx.close()
+
+
+def test_a_channel_from_before_the_record_opens_it_with_its_parties_and_keys(settings: Settings) -> None:
+    from deconfliction.domain.signing import SigningKey
+    from deconfliction.services import ledger
+
+    key = SigningKey.generate()
+    first = wire(settings)
+    parties.create_party(first.ctx, "sdf", "SDF", key.public_key_b64)
+    parties.create_party(first.ctx, "coalition", "Coalition", None)
+    parties.add_link(first.ctx, "sdf", "coalition", "auto")
+    first.ctx.close()
+    conn = sqlite3.connect(settings.db)
+    conn.execute("DELETE FROM ledger")  # as migration 3 found it: parties and links, no record
+    conn.commit()
+    conn.close()
+    second = wire(settings)
+    entries = ledger.entries_after(second.ctx, 0, 100)
+    assert [(e["type"], e["subject"]) for e in entries] == [
+        ("party.updated", ["coalition"]),
+        ("party.updated", ["sdf"]),
+        ("link.created", ["coalition", "sdf"]),
+    ]
+    assert entries[1]["detail"]["public_key"] == key.public_key_b64
+    second.ctx.close()
+    third = wire(settings)  # once begun, the record is not opened again
+    assert len(ledger.entries_after(third.ctx, 0, 100)) == 3
+    third.ctx.close()

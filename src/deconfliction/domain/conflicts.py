@@ -105,13 +105,15 @@ class Conflict:
 
     @property
     def digest(self) -> str:
-        """What an acknowledgement signs: the conflict's identity, its two sides and when it opened (no geometry)."""
+        """What an acknowledgement signs: the conflict's identity, its two parties, the versions of their
+        declarations, and when it opened. Neither declaration's id nor geometry: the record, which every party
+        reads, must not let anyone link a hidden declaration to the conflict."""
         return digest_of(
             {
                 "conflict": self.id,
                 "kind": self.kind.value,
-                "a": {"party": self.a.party, "declaration": self.a.declaration, "version": self.a.declaration_version},
-                "b": {"party": self.b.party, "declaration": self.b.declaration, "version": self.b.declaration_version},
+                "a": {"party": self.a.party, "version": self.a.declaration_version},
+                "b": {"party": self.b.party, "version": self.b.declaration_version},
                 "opened_at": format_time(self.opened_at),
             }
         )

@@ -184,3 +184,22 @@ def _record_party(out: Outbox, type_: str, party: Party, at: datetime) -> None:
 def list_links(ctx: Context) -> list[Link]:
     with ctx.store.read() as tx:
         return tx.list_links()
+
+
+def record_existing(ctx: Context) -> int:
+    """A channel upgraded from before the record: enter its parties (with their keys) and links, so that the record
+    can check later signatures. Does nothing once the record has begun. Returns the entries written."""
+
+    def job(out: Outbox) -> int:
+        if out.tx.ledger_head() is not None:
+            return 0
+        at = ctx.clock()
+        existing = out.tx.list_parties()
+        for party in existing:
+            _record_party(out, "party.updated", party, at)
+        links = out.tx.list_links()
+        for link in links:
+            out.record("link.created", "admin", (link.a, link.b), digest_of(_link_json(link)), at, _link_json(link))
+        return len(existing) + len(links)
+
+    return ctx.write(job)
