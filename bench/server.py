@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
         file=sys.stderr,
         flush=True,
     )
-    app = create_app(settings, wired.ctx, wired.hub)
+    app = create_app(settings, wired.ctx, wired.hub, wired.background)
     add_noop_routes(app)
 
     profiles = ThreadProfiles() if args.profile else None
