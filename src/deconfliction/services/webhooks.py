@@ -120,17 +120,19 @@ class Deliverer:
         batch = events_after(self.ctx, hook.party, hook.cursor, BATCH)
         if not batch:
             return False
-        events, shown = deliverable(self.ctx, hook.party, batch)
+        events, _ = deliverable(self.ctx, hook.party, batch)
         kept = {e.id for e in events}
-        cursor, error = hook.cursor, None
+        cursor, error, shown = hook.cursor, None, []
         for event in batch:
             if event.id in kept:
                 error = self._post(hook, event.id, event.type, format_time(event.at), event.data)
                 if error is not None:
                     break
+                if event.type == "declaration.shared":
+                    shown.append(event.data["declaration"]["id"])  # seen only once the receiver took it
             cursor = event.id
         self.ctx.write(self._progress(hook, cursor, error))
-        if shown and cursor > hook.cursor:
+        if shown:
             self.ctx.write(record_job(self.ctx, hook.party, shown, "webhook"))
         return error is None and len(batch) == BATCH
 
