@@ -30,6 +30,8 @@ from deconfliction.cli_commands import (
     party_app,
 )
 from deconfliction.cli_ledger import ledger_app, proof_app
+from deconfliction.cli_messages import inbox_cmd, keygen_cmd, message_cmd, relay_app, send_cmd
+from deconfliction.cli_receipts import ack_cmd, notifications_cmd, webhook_app
 from deconfliction.config import SETTINGS, Settings, SettingsError, load_settings
 from deconfliction.services.events import EventHub
 
@@ -52,6 +54,14 @@ app.command("declarations")(declarations_cmd)
 app.command("cancel")(cancel_cmd)
 app.command("conflicts")(conflicts_cmd)
 app.command("events")(events_cmd)
+app.command("keygen")(keygen_cmd)
+app.command("send")(send_cmd)
+app.command("inbox")(inbox_cmd)
+app.command("message")(message_cmd)
+app.add_typer(relay_app, name="relay")
+app.command("ack")(ack_cmd)
+app.command("notifications")(notifications_cmd)
+app.add_typer(webhook_app, name="webhook")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(proof_app, name="proof")
 
@@ -287,26 +297,3 @@ def show_config(config: ConfigOpt = None) -> None:
 def version() -> None:
     """Print the version."""
     console.print(__version__)
-
-
-# --- cli_messages registrations (lead: keep) ---
-from deconfliction.cli_messages import (  # noqa: E402
-    ack_cmd,
-    inbox_cmd,
-    keygen_cmd,
-    message_cmd,
-    notifications_cmd,
-    relay_app,
-    send_cmd,
-    webhook_app,
-)
-
-app.command("keygen")(keygen_cmd)
-app.command("send")(send_cmd)
-app.command("inbox")(inbox_cmd)
-app.command("message")(message_cmd)
-app.add_typer(relay_app, name="relay")
-app.command("ack")(ack_cmd)
-app.command("notifications")(notifications_cmd)
-app.add_typer(webhook_app, name="webhook")
-# --- end ---

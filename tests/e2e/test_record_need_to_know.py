@@ -17,8 +17,8 @@ import pytest
 
 from deconfliction.domain.signing import Purpose, SigningKey, digest_of, verify
 from deconfliction.ledger.entry import FIELDS, entry_hash
+from tests.e2e.channel import END, START, Channel, deir_ez_zor
 from tests.e2e.conftest import Server
-from tests.e2e.test_delivery import END, START, Channel, deir_ez_zor
 
 pytestmark = pytest.mark.slow
 

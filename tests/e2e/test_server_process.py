@@ -15,73 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.channel import END, START, Channel, area, deir_ez_zor
 from tests.e2e.conftest import E2E_ADMIN, TOKEN_RE, Server, SseEvent, SseParser, SseStream
 
 pytestmark = pytest.mark.slow
-
-START, END = "2017-09-09T05:00:00Z", "2017-09-20T00:00:00Z"
-
-
-def square(lon: float, lat: float, half: float = 0.01) -> dict[str, Any]:
-    ring = [
-        [lon - half, lat - half],
-        [lon + half, lat - half],
-        [lon + half, lat + half],
-        [lon - half, lat + half],
-        [lon - half, lat - half],
-    ]
-    return {"type": "Polygon", "coordinates": [ring]}
-
-
-def area(lon: float, lat: float, audience: Any = "conflicts", **props: Any) -> dict[str, Any]:
-    properties = {"kind": "area", "name": "area", "start": START, "end": END, "audience": audience}
-    properties.update(props)
-    return {"type": "Feature", "geometry": square(lon, lat), "properties": properties}
-
-
-class Channel:
-    """Tokens and HTTP calls against one server."""
-
-    def __init__(self, server: Server, admin: str = E2E_ADMIN) -> None:
-        self.server = server
-        self.http = httpx.Client(base_url=server.url, timeout=10.0)
-        self.tokens = {"admin": admin}
-
-    def close(self) -> None:
-        self.http.close()
-
-    def call(self, who: str, method: str, path: str, **kw: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {self.tokens[who]}", **kw.pop("headers", {})}
-        return self.http.request(method, path, headers=headers, **kw)
-
-    def ok(self, who: str, method: str, path: str, status: int = 200, **kw: Any) -> Any:
-        r = self.call(who, method, path, **kw)
-        assert r.status_code == status, (method, path, r.status_code, r.text)
-        return r.json() if r.content else None
-
-    def party(self, pid: str) -> None:
-        created = self.ok("admin", "POST", "/v1/parties", 201, json={"id": pid, "name": pid.upper()})
-        assert created["status"] == "active"
-        self.tokens[pid] = created["token"]
-
-    def declare(self, who: str, feature: dict[str, Any]) -> dict[str, Any]:
-        body: dict[str, Any] = self.ok(who, "POST", "/v1/declarations", 201, json=feature)
-        return body
-
-    def stream(self, who: str, last_event_id: str | None = None) -> SseStream:
-        return SseStream(self.server.url, self.tokens[who], last_event_id=last_event_id)
-
-
-def deir_ez_zor(ch: Channel) -> None:
-    for pid in ("coalition", "sdf", "russia", "saa"):
-        ch.party(pid)
-    for a, b, relay in (
-        ("sdf", "coalition", "auto"),
-        ("coalition", "russia", "review"),
-        ("russia", "saa", "auto"),
-    ):
-        link = ch.ok("admin", "POST", "/v1/links", 201, json={"a": a, "b": b, "relay": relay})
-        assert (link["a"], link["b"], link["relay"]) in ((a, b, relay), (b, a, relay))
 
 
 def is_opened(conflict_id: str) -> Callable[[SseEvent], bool]:
