@@ -18,7 +18,9 @@ LonLat = tuple[float, float]
 
 
 class ConflictKind(StrEnum):
-    PROXIMITY = "proximity"
+    PROXIMITY = "proximity"  # two declarations' shapes within the required separation
+    CONVERGENCE = "convergence"  # moving things (timed routes, tracks) closing within separation at the same time
+    LINE = "line"  # a bound party's declaration or track on the other side of an accepted line
 
 
 class ConflictStatus(StrEnum):
@@ -30,6 +32,8 @@ class ConflictStatus(StrEnum):
 class ResolvedReason(StrEnum):
     CANCELLED = "cancelled"  # one of the declarations was cancelled
     UPDATED = "updated"  # one of the declarations changed; a new conflict is opened if they still conflict
+    SEPARATED = "separated"  # tracks that were converging no longer are (or one was lost)
+    LINE_ENDED = "line_ended"  # the line was rejected or withdrawn
 
 
 @dataclass(frozen=True, slots=True)
