@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from deconfliction.domain.declarations import Declaration
+from deconfliction.domain.convergence import approach_to_place, closest_approach, trajectory
+from deconfliction.domain.declarations import Declaration, DeclarationSpec
 from deconfliction.domain.geodesy import advance
 from deconfliction.domain.geometry import nearest
 from deconfliction.domain.separation import SeparationPolicy
@@ -43,8 +44,9 @@ class Finding:
     distance_m: float
     required_m: float
     window: TimeWindow
-    location_a: LonLat  # on a's grown shape, nearest b
+    location_a: LonLat  # on a's grown shape, nearest b (for movers: where a is at the closest approach)
     location_b: LonLat
+    kind: ConflictKind = ConflictKind.PROXIMITY
 
 
 def assess(a: Declaration, b: Declaration, policy: SeparationPolicy) -> Finding | None:
@@ -62,18 +64,57 @@ def assess(a: Declaration, b: Declaration, policy: SeparationPolicy) -> Finding 
         return None
     required_m = policy.required_m(sa.kind, sa.separation_m, sb.kind, sb.separation_m)
     grow_m = sa.radius_m + sb.radius_m
+    if sa.timing is not None or sb.timing is not None:
+        return _convergence(sa, sb, window, required_m, grow_m)
     near = nearest(sa.shape, sb.shape, within_m=required_m + grow_m)
     if near is None:
         return None
     distance_m = max(0.0, near.distance_m - grow_m)
     if distance_m >= required_m and distance_m > 0:  # shapes that overlap conflict even at a separation of 0
         return None
-    location_a, location_b = near.on_a, near.on_b
-    if near.distance_m > 0:
-        # the nearest point of each grown shape lies along the geodesic joining the cores' nearest points
-        location_a = advance(near.on_a, near.on_b, min(sa.radius_m, near.distance_m))
-        location_b = advance(near.on_b, near.on_a, min(sb.radius_m, near.distance_m))
-    return Finding(distance_m, required_m, window, location_a, location_b)
+    return Finding(distance_m, required_m, window, *_grown(near.on_a, near.on_b, near.distance_m, sa, sb))
+
+
+def _grown(
+    on_a: LonLat, on_b: LonLat, core_m: float, sa: DeclarationSpec, sb: DeclarationSpec
+) -> tuple[LonLat, LonLat]:
+    """The nearest point of each grown shape lies along the geodesic joining the cores' nearest points."""
+    if core_m <= 0:
+        return on_a, on_b
+    return advance(on_a, on_b, min(sa.radius_m, core_m)), advance(on_b, on_a, min(sb.radius_m, core_m))
+
+
+def _convergence(
+    sa: DeclarationSpec, sb: DeclarationSpec, window: TimeWindow, required_m: float, grow_m: float
+) -> Finding | None:
+    """A timed route conflicts only through where it is when: the closest approach within the common window."""
+    ta, tb = trajectory(sa), trajectory(sb)
+    start_s = window.start_s
+    # after every mover has arrived nothing moves: the distance is what it is at the last arrival
+    last_s = max([start_s, *(t.times_s[-1] for t in (ta, tb) if t is not None)])
+    end_s = min(window.end_s, last_s) if window.end is not None else last_s
+    reach_m = required_m + grow_m if required_m + grow_m > 0 else 1e-6
+    if ta is not None and tb is not None:
+        found = closest_approach(ta, tb, start_s, end_s, reach_m)
+        if found is None:
+            return None
+        on_a, on_b = found.on_a, found.on_b
+    elif ta is not None:
+        found = approach_to_place(ta, sb, start_s, end_s, reach_m)
+        if found is None:
+            return None
+        on_a, on_b = found.on_a, found.on_b
+    else:
+        assert tb is not None
+        found = approach_to_place(tb, sa, start_s, end_s, reach_m)
+        if found is None:
+            return None
+        on_a, on_b = found.on_b, found.on_a
+    distance_m = max(0.0, found.distance_m - grow_m)
+    if distance_m >= required_m and distance_m > 0:
+        return None
+    at = TimeWindow.instant(datetime.fromtimestamp(round(found.t_s), UTC))
+    return Finding(distance_m, required_m, at, *_grown(on_a, on_b, found.distance_m, sa, sb), ConflictKind.CONVERGENCE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,6 +64,14 @@ class TimeWindow:
                 field="properties.end",
             )
 
+    @classmethod
+    def instant(cls, at: datetime) -> TimeWindow:
+        """A window of one instant (start == end): the time of a closest approach, as a conflict reports it."""
+        window = cls.__new__(cls)
+        object.__setattr__(window, "start", at)
+        object.__setattr__(window, "end", at)
+        return window
+
     @property
     def start_s(self) -> float:
         return self.start.timestamp()

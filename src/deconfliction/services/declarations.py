@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from deconfliction.domain.conflicts import Conflict, ConflictKind, ConflictSide, Finding, ResolvedReason
+from deconfliction.domain.conflicts import Conflict, ConflictSide, Finding, ResolvedReason
 from deconfliction.domain.declarations import (
     Declaration,
     DeclarationSpec,
@@ -44,7 +44,7 @@ class Written:
 def _open_conflict(new: Declaration, other: Declaration, finding: Finding, at: datetime) -> Conflict:
     return Conflict(
         id=str(uuid.uuid4()),
-        kind=ConflictKind.PROXIMITY,
+        kind=finding.kind,
         a=ConflictSide(new.party, new.id, new.version, finding.location_a),
         b=ConflictSide(other.party, other.id, other.version, finding.location_b),
         distance_m=finding.distance_m,
