@@ -223,13 +223,14 @@ def _print_demo(url: str, admin_token: str, loaded: object) -> None:
         box=box.SIMPLE,
         pad_edge=False,
     )
-    for column in ("party", "with", "dist / req m", "from (UTC)", "to (UTC)", "status"):
+    for column in ("party", "with", "kind", "dist / req m", "from (UTC)", "to (UTC)", "status"):
         table.add_column(column, no_wrap=True)
     for party, conflicts in loaded.conflicts.items():
         for c in conflicts:
             table.add_row(
                 party,
                 c["other_party"],
+                c["kind"],
                 f"{c['distance_m']:.0f} / {c['required_m']:.0f}",
                 _short_time(c["time"]["start"]),
                 _short_time(c["time"]["end"]),

@@ -145,3 +145,17 @@ def test_health_and_docs_answer(api: Api) -> None:
     # every endpoint in the OpenAPI document: tests/e2e/test_server_process.py, over real HTTP
     assert api.client.get("/healthz").json()["status"] == "ok"
     assert api.client.get("/docs").status_code == 200
+
+
+def test_timed_routes_report_the_instant_of_closest_approach_to_both_sides(api: Api) -> None:
+    api.add_party("sdf")
+    api.add_party("saa")
+    east = {"type": "LineString", "coordinates": [[40.0, 34.5], [41.0, 34.5]]}
+    north = {"type": "LineString", "coordinates": [[40.5, 34.0], [40.5, 35.0]]}
+    api.declare("sdf", feature(east, kind="route", times=["2017-09-10T05:00:00Z", "2017-09-10T07:00:00Z"]))
+    written = api.declare("saa", feature(north, kind="route", times=["2017-09-10T05:00:00Z", "2017-09-10T07:00:00Z"]))
+    [mine] = written["conflicts"]
+    assert mine["kind"] == "convergence"
+    assert mine["time"]["start"] == mine["time"]["end"] and mine["time"]["start"].startswith("2017-09-10T06:0")
+    [theirs] = api.call("sdf", "GET", "/v1/conflicts").json()  # read back from the store
+    assert theirs["kind"] == "convergence" and theirs["time"] == mine["time"]

@@ -58,6 +58,11 @@ def _dt_req(value: str) -> datetime:
     return parsed
 
 
+def _window(start: datetime, end: datetime | None) -> TimeWindow:
+    """A conflict's window: an instant (a closest approach) when end == start."""
+    return TimeWindow.instant(start) if end == start else TimeWindow(start, end)
+
+
 def migrations() -> list[tuple[int, str]]:
     """The numbered SQL scripts shipped with the package, in order."""
     folder = resources.files("deconfliction.storage") / "migrations"
@@ -336,7 +341,7 @@ class SqliteTx(SqliteChannelTx, Tx):
             b=side("b"),
             distance_m=row["distance_m"],
             required_m=row["required_m"],
-            window=TimeWindow(_dt_req(row["start_at"]), _dt(row["end_at"])),
+            window=_window(_dt_req(row["start_at"]), _dt(row["end_at"])),
             opened_at=_dt_req(row["opened_at"]),
             resolved_at=_dt(row["resolved_at"]),
             resolved_reason=None if reason is None else ResolvedReason(reason),
