@@ -32,6 +32,7 @@ from deconfliction.cli_commands import (
 from deconfliction.cli_ledger import ledger_app, proof_app
 from deconfliction.cli_messages import inbox_cmd, keygen_cmd, message_cmd, relay_app, send_cmd
 from deconfliction.cli_receipts import ack_cmd, notifications_cmd, webhook_app
+from deconfliction.cli_simulate import simulate_cmd
 from deconfliction.config import SETTINGS, Settings, SettingsError, load_settings
 from deconfliction.services.events import EventHub
 
@@ -63,6 +64,7 @@ app.command("ack")(ack_cmd)
 app.command("notifications")(notifications_cmd)
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(ledger_app, name="ledger")
+app.command("simulate")(simulate_cmd)
 app.add_typer(proof_app, name="proof")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A TOML settings file (also DECONF_CONFIG).")]
