@@ -17,7 +17,9 @@ ADMIN = "test-admin-token"
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {"db": str(tmp_path / "channel.db"), "admin_token": ADMIN, "rate_limit_per_s": 0}
+    # no network listeners beyond HTTP in process: the CoT listeners would bind real ports
+    values: dict[str, Any] = {"db": str(tmp_path / "channel.db"), "admin_token": ADMIN, "rate_limit_per_s": 0,
+                              "cot_tls_port": 0, "cot_port": 0}  # fmt: skip
     values.update(overrides)
     return load_settings(env={}, overrides=values)
 

@@ -10,11 +10,14 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from deconfliction.adapters.cot_server import CotListeners, build_listeners
+from deconfliction.adapters.mqtt import TrackSubscriber
 from deconfliction.adapters.webhook_http import HttpPoster
 from deconfliction.api.app import create_app
 from deconfliction.config import Settings
 from deconfliction.domain.declarations import Declaration
 from deconfliction.domain.signing import SigningKey
+from deconfliction.services import mqtt, tracks
 from deconfliction.services.auth import ensure_admin_token
 from deconfliction.services.background import Background
 from deconfliction.services.context import Context
@@ -22,6 +25,7 @@ from deconfliction.services.deadlines import DeadlineWatch
 from deconfliction.services.events import EventHub
 from deconfliction.services.parties import record_existing
 from deconfliction.services.picture import Picture
+from deconfliction.services.track_picture import TrackSettings
 from deconfliction.services.webhooks import Deliverer
 from deconfliction.storage.base import Store
 from deconfliction.storage.sqlite import SqliteStore
@@ -83,8 +87,54 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
     poster = HttpPoster(settings.webhook_timeout_s)
     deliverer = Deliverer(ctx, poster)
     hub.add_listener(deliverer.wake)
-    background = Background(DeadlineWatch(ctx, settings.overdue_check_s), deliverer, on_stop=[poster.close])
+    background = Background(
+        DeadlineWatch(ctx, settings.overdue_check_s),
+        deliverer,
+        on_stop=[poster.close],
+        mqtt=mqtt_feed(settings, ctx),
+        cot=cot_listeners(settings, ctx),
+        tracks=track_sweeper(settings, ctx),
+    )
     return Wired(ctx, hub, generated, background)
+
+
+def track_sweeper(settings: Settings, ctx: Context) -> tracks.TrackSweeper:
+    """Load the live tracks into memory; the sweeper marks the silent ones lost, then removed."""
+    tracks.configure(
+        ctx,
+        TrackSettings(settings.track_lost_s, settings.track_remove_s, settings.cpa_threshold_m, settings.cpa_horizon_s),
+    )
+    return tracks.TrackSweeper(ctx, min(1.0, settings.track_lost_s / 4))
+
+
+def mqtt_feed(settings: Settings, ctx: Context) -> TrackSubscriber | None:
+    """The subscriber taking live tracks from the configured broker; None when `mqtt_url` is empty."""
+    if not settings.mqtt_url:
+        return None
+    return TrackSubscriber(
+        settings.mqtt_url,
+        settings.mqtt_topic_prefix,
+        lambda party, track_id, reports: tracks.ingest(ctx, party, track_id, reports, source="mqtt"),
+        lambda party: mqtt.credential_of(ctx, party),
+        max_payload_bytes=settings.mqtt_max_payload_bytes,
+        max_skew_s=settings.mqtt_max_skew_s,
+        client_id=settings.mqtt_client_id,
+    )
+
+
+def cot_listeners(settings: Settings, ctx: Context) -> CotListeners | None:
+    """The Cursor-on-Target listeners for TAK clients (mutual TLS; plain TCP for one party); None when all are off."""
+
+    def party_status(party: str) -> str | None:
+        with ctx.store.read() as tx:
+            found = tx.get_party(party)
+        return None if found is None else found.status.value
+
+    return build_listeners(
+        settings,
+        lambda party, track_id, reports: tracks.ingest(ctx, party, track_id, reports, source="cot"),
+        party_status,
+    )
 
 
 def _load(store: Store, picture: Picture, on_loaded: Callable[[int], None] | None) -> None:

@@ -29,8 +29,10 @@ from deconfliction.cli_commands import (
     link_app,
     party_app,
 )
+from deconfliction.cli_cot import cert_app, cot_app
 from deconfliction.cli_ledger import ledger_app, proof_app
 from deconfliction.cli_messages import inbox_cmd, keygen_cmd, message_cmd, relay_app, send_cmd
+from deconfliction.cli_mqtt import mqtt_app
 from deconfliction.cli_receipts import ack_cmd, notifications_cmd, webhook_app
 from deconfliction.cli_simulate import simulate_cmd
 from deconfliction.config import SETTINGS, Settings, SettingsError, load_settings
@@ -65,6 +67,9 @@ app.command("notifications")(notifications_cmd)
 app.add_typer(webhook_app, name="webhook")
 app.add_typer(ledger_app, name="ledger")
 app.command("simulate")(simulate_cmd)
+app.add_typer(cert_app, name="cert")
+app.add_typer(cot_app, name="cot")
+app.add_typer(mqtt_app, name="mqtt")
 app.add_typer(proof_app, name="proof")
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A TOML settings file (also DECONF_CONFIG).")]
@@ -153,7 +158,7 @@ def demo(
 ) -> None:
     """Serve the Deir ez-Zor 2017 scenario: four parties, their links, areas and timed routes, and the
     conflicts the channel finds between them. Keeps serving until Ctrl-C."""
-    from deconfliction.demo import load, relay_message, verify_ledger
+    from deconfliction.demo import agree_line, load, move_tracks, relay_message, verify_ledger
 
     path = Path(db)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,7 +191,9 @@ def demo(
         time.sleep(0.05)
     url = f"http://{host}:{port}"
     loaded = load(url, admin_token)
+    agree_line(url, loaded)
     relay_message(url, loaded)
+    move_tracks(url, loaded)
     verify_ledger(url, loaded)
     _print_demo(url, admin_token, loaded)
     if once:
@@ -226,7 +233,7 @@ def _print_demo(url: str, admin_token: str, loaded: object) -> None:
         pad_edge=False,
     )
     for column in ("party", "with", "kind", "dist / req m", "from (UTC)", "to (UTC)", "status"):
-        table.add_column(column, no_wrap=True)
+        table.add_column(column, no_wrap=column in ("dist / req m", "from (UTC)", "to (UTC)"))
     for party, conflicts in loaded.conflicts.items():
         for c in conflicts:
             table.add_row(
@@ -239,7 +246,31 @@ def _print_demo(url: str, admin_token: str, loaded: object) -> None:
                 c["status"],
             )
     console.print(table)
+    _print_movement(loaded)
     _print_message_and_record(loaded)
+
+
+def _print_movement(loaded: object) -> None:
+    from deconfliction.demo import Loaded
+
+    assert isinstance(loaded, Loaded)
+    line = loaded.line
+    if line:
+        signed = "signed by both" if line.get("proposal_signature") and line.get("answer_signature") else "unsigned"
+        console.print(
+            f"Agreed line [bold]{line['id']}[/bold] (the Euphrates): {line['left']} keeps to its left bank, "
+            f"{line['right']} to its right, tolerance {line['tolerance_m']:.0f} m — {line['status']}, {signed}. "
+            "Declarations reaching across it are `line` conflicts above."
+        )
+    warnings = Table(title="Live tracks (deconf simulate): closest-point-of-approach warnings", box=box.SIMPLE)
+    for column in ("track", "party", "with", "CPA m", "within m", "at (UTC)"):
+        warnings.add_column(column)
+    for w in loaded.warnings:
+        when = (w["time"]["start"] or "")[11:19]
+        warnings.add_row(
+            w["track"], w["party"], w["other_party"], f"{w['distance_m']:.0f}", f"{w['required_m']:.0f}", when
+        )
+    console.print(warnings)
 
 
 def _print_message_and_record(loaded: object) -> None:
@@ -291,9 +322,19 @@ def show_config(config: ConfigOpt = None) -> None:
         table.add_column(column)
     for s in SETTINGS:
         value = getattr(settings, s.name)
-        shown = "(set)" if s.name == "admin_token" and value else repr(value)
+        shown = "(set)" if s.name == "admin_token" and value else repr(_without_password(s.name, value))
         table.add_row(s.name, s.env, repr(s.default), shown, s.help)
     console.print(table)
+
+
+def _without_password(name: str, value: object) -> object:
+    """A URL setting shown without the password it may carry (mqtt://user:secret@host → mqtt://user:***@host)."""
+    if name.endswith("_url") and isinstance(value, str) and "@" in value and "://" in value:
+        scheme, _, rest = value.partition("://")
+        creds, _, host = rest.rpartition("@")
+        user = creds.partition(":")[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else value
+    return value
 
 
 @app.command()

@@ -12,9 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from deconfliction.domain.declarations import DeclarationLimits
+from deconfliction.domain.parties import PARTY_ID
 from deconfliction.domain.separation import SeparationPolicy, parse_separation_overrides
+from deconfliction.domain.track_auth import check_prefix
 from deconfliction.index import INDEXES
 
 
@@ -85,6 +88,83 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("overdue_check_s", float, 1.0, "Seconds between checks for missed acknowledgement deadlines."),
     Setting("webhook_timeout_s", float, 10.0, "Seconds a webhook receiver has to answer one delivery."),
+    Setting(
+        "mqtt_url",
+        str,
+        "",
+        "MQTT broker to take live tracks from, e.g. 'mqtt://127.0.0.1:1883' (mqtts:// for TLS; user:password@ "
+        "if the broker wants them). Empty: no MQTT.",
+    ),
+    Setting("mqtt_topic_prefix", str, "deconf", "Topic prefix: the server subscribes to '<prefix>/+/tracks/+'."),
+    Setting(
+        "mqtt_client_id",
+        str,
+        "",
+        "MQTT client id. Empty: a random one and a clean session. Set (unique per server): a persistent session, "
+        "so the broker keeps QoS 1 reports published while the server is away.",
+    ),
+    Setting("mqtt_max_payload_bytes", int, 65_536, "Largest MQTT payload accepted; larger ones are dropped."),
+    Setting(
+        "mqtt_max_skew_s",
+        float,
+        120.0,
+        "Seconds a signed MQTT payload's 'ts' may differ from the server's clock; beyond, it is dropped as stale.",
+    ),
+    Setting(
+        "cot_tls_port",
+        int,
+        8089,
+        "Port of the Cursor-on-Target mutual-TLS listener for TAK clients (on `host`); the party is the client "
+        "certificate's common name (`deconf cert issue PARTY`). 0: off.",
+    ),
+    Setting(
+        "cot_port",
+        int,
+        8087,
+        "Port of the plain-TCP Cursor-on-Target listener (on `cot_tcp_host`). It is on only when `cot_tcp_party` "
+        "is set; 0: off.",
+    ),
+    Setting(
+        "cot_tcp_party",
+        str,
+        "",
+        "The party every event on the plain-TCP CoT listener is attributed to (plain TCP proves no identity). "
+        "Empty: the plain-TCP listener is off.",
+    ),
+    Setting(
+        "cot_tcp_host",
+        str,
+        "127.0.0.1",
+        "Interface of the plain-TCP CoT listener: loopback by default, for a trusted gateway on the same host.",
+    ),
+    Setting("cot_max_event_bytes", int, 65_536, "Largest CoT event accepted; a larger one is dropped and logged."),
+    Setting(
+        "tak_dir",
+        str,
+        "",
+        "Folder of the channel's CA and the CoT server's certificate. Empty: '<db>.tak' beside the database.",
+    ),
+    Setting(
+        "track_lost_s",
+        float,
+        60.0,
+        "Seconds after its newest report (or at its report's `stale`, if sooner) that a silent track is marked lost: "
+        "its warnings resolve and it is no longer watched.",
+    ),
+    Setting("track_remove_s", float, 900.0, "Seconds after its newest report that a silent track is removed."),
+    Setting(
+        "cpa_threshold_m",
+        float,
+        1_852.0,
+        "Closest point of approach below which two parties' tracks are warned, in metres, when neither report "
+        "states a `separation_m`.",
+    ),
+    Setting(
+        "cpa_horizon_s",
+        float,
+        1_800.0,
+        "How far ahead convergence warnings look, in seconds (time to the closest approach or to entry).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -112,6 +192,21 @@ class Settings:
     notification_ack_s: float = 86_400.0
     overdue_check_s: float = 1.0
     webhook_timeout_s: float = 10.0
+    mqtt_url: str = ""
+    mqtt_topic_prefix: str = "deconf"
+    mqtt_client_id: str = ""
+    mqtt_max_payload_bytes: int = 65_536
+    mqtt_max_skew_s: float = 120.0
+    cot_tls_port: int = 8089
+    cot_port: int = 8087
+    cot_tcp_party: str = ""
+    cot_tcp_host: str = "127.0.0.1"
+    cot_max_event_bytes: int = 65_536
+    tak_dir: str = ""
+    track_lost_s: float = 60.0
+    track_remove_s: float = 900.0
+    cpa_threshold_m: float = 1_852.0
+    cpa_horizon_s: float = 1_800.0
 
     def ledger_key_path(self) -> Path:
         return Path(self.ledger_key_file or f"{self.db}.ledger-key.pem")
@@ -178,6 +273,40 @@ def load_settings(
         settings.separation_policy()
     except ValueError as exc:
         raise SettingsError(f"separation_defaults: {exc}") from None
+    if not 0 < settings.track_lost_s < settings.track_remove_s:
+        raise SettingsError("track_lost_s must be positive and less than track_remove_s")
+    if not (settings.cpa_horizon_s > 0 and settings.cpa_threshold_m >= 0):
+        raise SettingsError("cpa_horizon_s must be positive and cpa_threshold_m not negative")
     if settings.index not in INDEXES:
         raise SettingsError(f"index must be 'grid' or 'rtree', not {settings.index!r}")
+    _check_mqtt(settings)
+    _check_cot(settings)
     return settings
+
+
+def _check_mqtt(settings: Settings) -> None:
+    if settings.mqtt_url:
+        parts = urlsplit(settings.mqtt_url)
+        try:
+            port_ok = parts.port is None or 0 < parts.port < 65536
+        except ValueError:
+            port_ok = False
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or not port_ok:
+            # not echoed: the URL may hold the broker's password
+            raise SettingsError("mqtt_url must be mqtt://[USER:PASSWORD@]HOST[:PORT] or mqtts://…")
+    try:
+        check_prefix(settings.mqtt_topic_prefix)
+    except ValueError as exc:
+        raise SettingsError(f"mqtt_topic_prefix: {exc}") from None
+    if settings.mqtt_max_payload_bytes < 1 or settings.mqtt_max_skew_s <= 0:
+        raise SettingsError("mqtt_max_payload_bytes and mqtt_max_skew_s must be positive")
+
+
+def _check_cot(settings: Settings) -> None:
+    for name in ("cot_tls_port", "cot_port"):
+        if not 0 <= getattr(settings, name) < 65536:
+            raise SettingsError(f"{name} must be a TCP port (0: off)")
+    if settings.cot_max_event_bytes < 256:
+        raise SettingsError("cot_max_event_bytes must be at least 256")
+    if settings.cot_tcp_party and not PARTY_ID.match(settings.cot_tcp_party):
+        raise SettingsError(f"cot_tcp_party {settings.cot_tcp_party!r} is not a party id")

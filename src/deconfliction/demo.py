@@ -8,8 +8,10 @@ from importlib import resources
 from typing import Any
 
 from deconfliction.client import Client
+from deconfliction.domain.lines import Line, LineLimits, LineStatus, parse_proposal
 from deconfliction.domain.messages import MessageContent
-from deconfliction.domain.signing import Purpose, SigningKey
+from deconfliction.domain.signing import Purpose, SigningKey, new_salt
+from deconfliction.domain.timewindow import utcnow
 from deconfliction.ledger.entry import line
 from deconfliction.ledger.verify import Report, verify_lines
 
@@ -27,6 +29,8 @@ class Loaded:
     declarations: list[dict[str, Any]] = field(default_factory=list)
     conflicts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     message: dict[str, Any] = field(default_factory=dict)
+    line: dict[str, Any] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)
     ledger: Report | None = None
     ledger_key: str = ""
     ledger_head: str = ""
@@ -52,6 +56,50 @@ def load(url: str, admin_token: str, data: dict[str, Any] | None = None) -> Load
         with Client(url, token) as party_client:
             out.conflicts[party] = party_client.get("/v1/conflicts")
     return out
+
+
+def agree_line(url: str, loaded: Loaded, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Euphrates as the agreed line: the SDF keeps to its left bank walking downstream (north-east), the SAA to
+    its right; proposed and accepted with both parties' signatures. Returns the line as accepted."""
+    spec = (data or scenario())["line"]
+    proposer, partner = spec["proposer"], spec["with"]
+    body: dict[str, Any] = {
+        "id": spec["id"],
+        "with": partner,
+        "geometry": (data or scenario())["river"],
+        "left": spec["left"],
+        "right": spec["right"],
+        "tolerance_m": spec["tolerance_m"],
+        "salt": new_salt(),
+    }
+    terms = parse_proposal(proposer, body, LineLimits()).terms
+    now = utcnow()
+    digest = Line(spec["id"], terms, body["salt"], LineStatus.PROPOSED, now, now).digest
+    if proposer in loaded.keys:
+        body["signature"] = loaded.keys[proposer].sign(Purpose.MESSAGE, digest)
+    with Client(url, loaded.tokens[proposer]) as client:
+        client.post("/v1/lines", body)
+    answer: dict[str, Any] = {}
+    if partner in loaded.keys:
+        answer["signature"] = loaded.keys[partner].sign(Purpose.AGREE, digest)
+    with Client(url, loaded.tokens[partner]) as client:
+        loaded.line = client.post(f"/v1/lines/{spec['id']}/accept", answer)
+    for party, token in loaded.tokens.items():  # the line conflicts it opened, with the rest
+        with Client(url, token) as party_client:
+            loaded.conflicts[party] = party_client.get("/v1/conflicts")
+    return loaded.line
+
+
+def move_tracks(url: str, loaded: Loaded, ticks: int = 3, interval_s: float = 0.5) -> list[dict[str, Any]]:
+    """A few live reports of the scenario's aircraft and convoys; returns the warnings they raised (each once)."""
+    from deconfliction.simulate import DEIR_EZ_ZOR, run
+
+    seen: dict[str, dict[str, Any]] = {}
+    for tick in run(url, loaded.tokens, DEIR_EZ_ZOR, ticks=ticks, interval_s=interval_s):
+        for warning in tick.warnings:
+            seen.setdefault(warning["id"], {**warning, "party": tick.mover.party, "track": tick.mover.track_id})
+    loaded.warnings = list(seen.values())
+    return loaded.warnings
 
 
 def relay_message(url: str, loaded: Loaded, data: dict[str, Any] | None = None) -> dict[str, Any]:

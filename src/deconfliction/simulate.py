@@ -44,8 +44,8 @@ class Mover:
 DEIR_EZ_ZOR = (
     Mover("coalition", "cjtf-viper-11", 39.95, 35.85, 135.0, 220.0, 6_000.0),
     Mover("russia", "vks-fencer-24", 40.95, 35.80, 225.0, 200.0, 6_000.0),
-    Mover("sdf", "sdf-convoy-3", 40.40, 35.42, 200.0, 12.0),
-    Mover("saa", "saa-column-7", 40.10, 35.30, 100.0, 12.0),
+    Mover("sdf", "sdf-convoy-3", 40.27, 35.37, 245.0, 12.0),
+    Mover("saa", "saa-column-7", 40.16, 35.33, 62.0, 12.0),
 )
 
 

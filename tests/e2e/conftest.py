@@ -46,6 +46,7 @@ def clean_env(**extra: str | None) -> dict[str, str]:
     """The current environment without any DECONF_* variable, plus `extra` (None removes a name)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECONF_")}
     env.update({"COLUMNS": "250", "PYTHONUNBUFFERED": "1", "NO_COLOR": "1", "TERM": "dumb"})
+    env["DECONF_COT_TLS_PORT"] = "0"  # servers under test listen for TAK clients only where a test asks (extra)
     for key, value in extra.items():
         if value is None:
             env.pop(key, None)

@@ -89,7 +89,7 @@ def test_migration_2_backfills_the_box_index_of_an_existing_channel(settings: Se
     )
     conn.close()
     second = wire(settings)
-    assert second.ctx.store.schema_version() == 3
+    assert second.ctx.store.schema_version() == max(version for version, _ in migrations())
 
     def names(*boxes: tuple[float, float, float, float]) -> int:
         return len(declarations.list_visible(second.ctx, DeclarationQuery(viewer="sdf", boxes=boxes)))

@@ -95,7 +95,12 @@ def test_signatures_are_ed25519_over_the_purpose_prefix_and_the_raw_digest() -> 
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key.public_key_b64))
     public.verify(base64.b64decode(signature), b"deconf/ack/v1\n" + bytes.fromhex(digest))  # raises if not
     assert signed_bytes(Purpose.LEDGER, ZERO_HASH) == b"deconf/ledger/v1\n" + bytes(32)
-    assert [p.prefix for p in Purpose] == [b"deconf/message/v1\n", b"deconf/ack/v1\n", b"deconf/ledger/v1\n"]
+    assert [p.prefix for p in Purpose] == [
+        b"deconf/message/v1\n",
+        b"deconf/ack/v1\n",
+        b"deconf/agree/v1\n",
+        b"deconf/ledger/v1\n",
+    ]
 
 
 def test_a_signature_for_one_purpose_never_verifies_for_another() -> None:

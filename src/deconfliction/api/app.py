@@ -13,12 +13,16 @@ from deconfliction.api import problems
 from deconfliction.api.deps import CtxDep
 from deconfliction.api.limits import BodyLimit, RateLimit
 from deconfliction.api.routes_conflicts import router as conflicts_router
+from deconfliction.api.routes_cot import router as cot_router
 from deconfliction.api.routes_declarations import router as declarations_router
 from deconfliction.api.routes_events import router as events_router
 from deconfliction.api.routes_ledger import router as ledger_router
+from deconfliction.api.routes_lines import router as lines_router
 from deconfliction.api.routes_messages import router as messages_router
+from deconfliction.api.routes_mqtt import router as mqtt_router
 from deconfliction.api.routes_notifications import router as notifications_router
 from deconfliction.api.routes_parties import router as parties_router
+from deconfliction.api.routes_tracks import router as tracks_router
 from deconfliction.api.routes_webhooks import router as webhooks_router
 from deconfliction.api.schemas import Health
 from deconfliction.config import Settings
@@ -57,6 +61,7 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
     app.state.settings = settings
     app.state.ctx = ctx
     app.state.hub = hub
+    app.state.background = background
     problems.install(app)
     app.include_router(parties_router)
     app.include_router(declarations_router)
@@ -66,6 +71,10 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
     app.include_router(ledger_router)
     app.include_router(webhooks_router)
     app.include_router(events_router)
+    app.include_router(lines_router)
+    app.include_router(cot_router)
+    app.include_router(mqtt_router)
+    app.include_router(tracks_router)
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness and a few figures")
     def healthz(ctx: CtxDep) -> dict[str, Any]:

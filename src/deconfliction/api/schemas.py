@@ -84,6 +84,7 @@ class ConflictOut(BaseModel):
     resolved_reason: str | None
     digest: str = Field(description="What a signed acknowledgement signs (see docs/ledger.md)")
     signature: str | None = Field(None, description="The caller's acknowledgement signature, when it signed")
+    line: str | None = Field(None, description='For kind "line": the id of the agreed line crossed')
 
 
 class DeclarationWritten(BaseModel):

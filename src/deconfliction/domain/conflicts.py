@@ -206,4 +206,14 @@ class Conflict:
             "resolved_reason": None if self.resolved_reason is None else self.resolved_reason.value,
             "digest": self.digest,
             "signature": own.ack_signature,
+            "line": self._line_id(),
         }
+
+    def _line_id(self) -> str | None:
+        """For a `line` conflict, the id of the line crossed (either side may hold it as `line:<id>`)."""
+        if self.kind is not ConflictKind.LINE:
+            return None
+        for side in (self.a, self.b):
+            if side.declaration.startswith("line:"):
+                return side.declaration[len("line:") :]
+        return None

@@ -31,6 +31,7 @@ class Purpose(StrEnum):
 
     MESSAGE = "message"  # the originator signs a message's content
     ACK = "ack"  # a party acknowledges receipt of a message, declaration or conflict
+    AGREE = "agree"  # a party agrees to something binding (accepting a deconfliction line)
     LEDGER = "ledger"  # the server signs a ledger entry's hash
 
     @property

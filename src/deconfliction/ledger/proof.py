@@ -67,6 +67,10 @@ _SENTENCES: dict[str, tuple[str, ...]] = {
     "link.created": ("link {id} — {id2} was created", "link {id} was created"),
     "link.updated": ("link {id} — {id2} was changed", "link {id} was changed"),
     "link.removed": ("link {id} — {id2} was removed", "link {id} was removed"),
+    "line.proposed": ("{actor} proposed line {id} to {with}", "{actor} proposed line {id}"),
+    "line.accepted": ("{actor} accepted line {id}: it binds both parties",),
+    "line.rejected": ("{actor} rejected line {id}",),
+    "line.withdrawn": ("{actor} withdrew line {id}",),
 }
 
 
@@ -95,7 +99,9 @@ def statement(entry: dict[str, Any]) -> str:
     text += f" at {entry['at']}"
     sig = entry["party_signature"]
     if sig is not None:
-        what = "a message signature" if sig["purpose"] == "message" else "an acknowledgement signature"
+        what = {"message": "a message signature", "agree": "an agreement signature"}.get(
+            sig["purpose"], "an acknowledgement signature"
+        )
         text += f", signed by {sig['party']} ({what})"
     return f"{text} — entry {entry['seq']} of the record"
 

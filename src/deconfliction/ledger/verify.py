@@ -30,6 +30,9 @@ PURPOSE_BY_TYPE = {
     "message.acknowledged": Purpose.ACK,
     "notification.acknowledged": Purpose.ACK,
     "conflict.acknowledged": Purpose.ACK,
+    "line.proposed": Purpose.MESSAGE,
+    "line.accepted": Purpose.AGREE,
+    "line.rejected": Purpose.ACK,
 }
 REGISTERING_TYPES = ("party.created", "party.updated")  # detail.public_key: the party's key from then on
 
@@ -130,8 +133,8 @@ def _check_party_signature_shape(entry: dict[str, Any]) -> None:
     for name in PARTY_SIGNATURE_FIELDS:
         if not isinstance(sig[name], str) or not sig[name]:
             raise BadEntry(f"party_signature.{name} is not a non-empty string", seq)
-    if sig["purpose"] not in (Purpose.MESSAGE.value, Purpose.ACK.value):
-        raise BadEntry(f"party_signature.purpose is {sig['purpose']!r}, neither 'message' nor 'ack'", seq)
+    if sig["purpose"] not in (Purpose.MESSAGE.value, Purpose.ACK.value, Purpose.AGREE.value):
+        raise BadEntry(f"party_signature.purpose is {sig['purpose']!r}, not one of 'message', 'ack', 'agree'", seq)
 
 
 def check_shape(entry: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ from deconfliction.domain.errors import (
 )
 from deconfliction.domain.notifications import declaration_digest
 from deconfliction.domain.signing import new_salt
+from deconfliction.services import lines as line_rules
 from deconfliction.services.context import Context
 from deconfliction.services.sharing import share
 from deconfliction.services.writer import Outbox
@@ -112,6 +113,9 @@ def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declara
             out.tx.save_conflict(conflict)
             views.append(_emit_conflict(out, conflict, "conflict.opened", at, (after, other)))
             opened.append(conflict)
+        crossed = line_rules.check_lines(out, after, at)  # accepted lines binding this party
+        opened.extend(crossed.conflicts)
+        views.extend(crossed.views)
     boxes: list[Box] = ctx.picture.stored_boxes(after.spec)
     out.tx.save_declaration(after, boxes)
     salt = new_salt()

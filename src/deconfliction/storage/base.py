@@ -13,6 +13,9 @@ from deconfliction.domain.conflicts import Conflict
 from deconfliction.domain.declarations import Declaration
 from deconfliction.domain.parties import Link, Party, PartyStatus
 from deconfliction.storage.channel import ChannelTx
+from deconfliction.storage.lines import LinesTx
+from deconfliction.storage.mqtt import MqttTx
+from deconfliction.storage.tracks import TracksTx
 
 Box = tuple[float, float, float, float]
 
@@ -40,7 +43,7 @@ class DeclarationQuery:
     limit: int = 1_000
 
 
-class Tx(ChannelTx):
+class Tx(ChannelTx, MqttTx, TracksTx, LinesTx):
     """One transaction. Writes are durable on disk when the `write()` block exits without error."""
 
     # savepoints: one write job of a group commit can fail without undoing the others

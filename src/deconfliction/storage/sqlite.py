@@ -29,6 +29,9 @@ from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode
 from deconfliction.domain.timewindow import TimeWindow, format_time
 from deconfliction.storage.base import Box, DeclarationQuery, Store, StoredEvent, Tx
 from deconfliction.storage.sqlite_channel import SqliteChannelTx
+from deconfliction.storage.sqlite_lines import SqliteLinesTx
+from deconfliction.storage.sqlite_mqtt import SqliteMqttTx
+from deconfliction.storage.sqlite_tracks import SqliteTracksTx
 
 # Stored declarations were valid when written; limits may have tightened since, so reload with none.
 # Reloading takes parse_feature's trusted path, which re-checks nothing (limits included).
@@ -73,7 +76,7 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(out)
 
 
-class SqliteTx(SqliteChannelTx, Tx):
+class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Tx):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.c = conn
 

@@ -1,0 +1,296 @@
+"""Live tracks: position reports from HTTP, MQTT and TAK clients, and the convergence warnings they raise.
+
+`ingest` validates a batch in the caller's thread, then one writer job stores every new report (durable before the
+caller is answered), moves the track if a report is newer than what it knew, and re-evaluates the track's warnings:
+against other parties' active tracks (closest point of approach within the horizon) and against other parties'
+declared places (time to entry into their separation zone). A warning is a conflict of kind `convergence`, opened
+once per pair and resolved (`separated`) when the pair no longer converges or a track is lost. The sweeper marks
+silent tracks lost, then removed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from deconfliction.domain.conflicts import Conflict, ConflictKind, ConflictSide, ResolvedReason
+from deconfliction.domain.errors import Forbidden, NotFound
+from deconfliction.domain.parties import PartyStatus
+from deconfliction.domain.timewindow import TimeWindow
+from deconfliction.domain.tracks import Report, Track, TrackStatus, new_track, parse_reports, parse_track_id
+from deconfliction.services.context import Context
+from deconfliction.services.declarations import _emit_conflict
+from deconfliction.services.track_picture import (
+    Found,
+    Key,
+    Pair,
+    TrackPicture,
+    TrackSettings,
+    place_findings,
+    place_pair,
+    track_findings,
+    track_pair,
+)
+from deconfliction.services.writer import Outbox
+from deconfliction.storage.base import Tx
+
+log = logging.getLogger("deconfliction.tracks")
+_ATTR = "track_picture"  # where the Context holds this service's picture (see `configure`)
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    accepted: int  # reports stored (new, in time order or not)
+    duplicates: int = 0  # reports already known (same track, same time): ignored
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # conflicts opened by these reports (caller's view)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "warnings": self.warnings}
+
+
+def configure(ctx: Context, settings: TrackSettings) -> TrackPicture:
+    """Give the Context its track picture, loaded from the store (at start-up, before anything is written)."""
+    picture = TrackPicture(settings)
+    with ctx.store.read() as tx:
+        _load(picture, tx)
+    ctx.__dict__[_ATTR] = picture
+    return picture
+
+
+def picture_of(ctx: Context, tx: Tx) -> TrackPicture:
+    """The Context's track picture; made with the default settings (and loaded through `tx`) if never configured.
+    The Context has no field for it: it is kept in the instance's namespace, set once."""
+    found = ctx.__dict__.get(_ATTR)
+    if isinstance(found, TrackPicture):
+        return found
+    picture = TrackPicture(TrackSettings())
+    _load(picture, tx)
+    ctx.__dict__[_ATTR] = picture
+    return picture
+
+
+def _load(picture: TrackPicture, tx: Tx) -> None:
+    pairs: list[tuple[Pair, Conflict]] = []
+    for conflict_id in tx.open_track_conflict_ids():
+        conflict = tx.get_conflict(conflict_id)
+        if conflict is None:
+            continue
+        a, b = conflict.a, conflict.b
+        if b.declaration.startswith("track:"):
+            pairs.append((track_pair(_key(a), _key(b)), conflict))
+            continue
+        declaration = tx.get_declaration(b.declaration)
+        if declaration is not None:
+            pairs.append((place_pair(_key(a), declaration.key), conflict))
+    picture.load(tx.live_tracks(), pairs)
+
+
+def _key(side: ConflictSide) -> Key:
+    return side.party, side.declaration.removeprefix("track:")
+
+
+def _undoable(out: Outbox, undo: Callable[[], None]) -> None:
+    # The Outbox registers undo actions publicly only for declarations (`stage`); tracks need the same guarantee:
+    # what a failed job or a failed commit changed in memory is put back.
+    out._undo.append(undo)
+
+
+# ingest -----------------------------------------------------------------------------------------------------------
+def ingest(ctx: Context, party: str, track_id: str, reports: Sequence[Any], source: str = "http") -> IngestResult:
+    """Validate and store a batch of position reports of one track of `party`, durably, then evaluate warnings.
+
+    Each report: {"t": RFC 3339, "lon", "lat", "alt_m"?, "speed_mps"?, "course_deg"?, "separation_m"?, "stale"?}
+    (`stale`: RFC 3339 time after which the report is no longer valid, as Cursor-on-Target says). Raises
+    InvalidInput naming the field (e.g. "[2].lat") for a bad report; nothing of the batch is stored then.
+    """
+    return ctx.write(ingest_job(ctx, party, track_id, reports, source))
+
+
+def ingest_job(
+    ctx: Context, party: str, track_id: str, reports: Sequence[Any], source: str = "http"
+) -> Callable[[Outbox], IngestResult]:
+    """Validate now (in the caller's thread); the returned job stores and evaluates on the writer."""
+    track_id = parse_track_id(track_id)
+    parsed = parse_reports(reports, ctx.clock(), ctx.limits.max_separation_m)
+
+    def job(out: Outbox) -> IngestResult:
+        return _ingest(ctx, out, party, track_id, parsed, source)
+
+    return job
+
+
+def _ingest(ctx: Context, out: Outbox, party: str, track_id: str, reports: list[Report], source: str) -> IngestResult:
+    picture = picture_of(ctx, out.tx)
+    if not _may_report(picture, out.tx, party):
+        raise Forbidden(f"party {party!r} may not report tracks (unknown, suspended or withdrawn)")
+    at = ctx.clock()
+    stored = out.tx.insert_track_reports(party, track_id, reports, at)
+    duplicates = len(reports) - stored
+    if stored == 0:
+        return IngestResult(0, duplicates)
+    before = picture.tracks.get((party, track_id)) or out.tx.get_track(party, track_id)
+    if before is None:
+        track = new_track(party, track_id, reports, source, at, picture.lost_s)
+        track = replace(track, reports=stored)
+    else:
+        track = before.taking(reports, stored, source, at, picture.lost_s)
+    out.tx.save_track(track)
+    _undoable(out, picture.restore(track.key, picture.tracks.get(track.key)))
+    picture.put(track)
+    return IngestResult(stored, duplicates, evaluate(ctx, out, picture, track, at))
+
+
+def _may_report(picture: TrackPicture, tx: Tx, party: str) -> bool:
+    """Whether the party is active; its status read at most once a second (a report is a hot path, a suspension
+    rare: it takes effect on reports within a second — HTTP callers are checked on their token already)."""
+    now = time.monotonic()
+    cached = picture.reporters.get(party)
+    if cached is not None and cached[1] > now:
+        return cached[0]
+    found = tx.get_party(party)
+    ok = found is not None and found.status is PartyStatus.ACTIVE
+    picture.reporters[party] = (ok, now + 1.0)
+    return ok
+
+
+# warnings ---------------------------------------------------------------------------------------------------------
+def evaluate(ctx: Context, out: Outbox, picture: TrackPicture, track: Track, at: datetime) -> list[dict[str, Any]]:
+    """Open the warnings `track` now has and resolve those it no longer has; returns the track owner's view of each
+    warning opened."""
+    held = picture.pairs_of(track.key)
+    found: dict[Pair, Found | None] = {}
+    if track.status is TrackStatus.ACTIVE:
+        now_s = at.timestamp()
+        found.update(track_findings(picture, track, now_s, held))
+        found.update(place_findings(ctx.picture, ctx.policy, picture, track, now_s, held))
+    for pair in held:
+        conflict = picture.open[pair]
+        if not _still_current(ctx, pair, conflict):
+            # the declaration was revised or cancelled since: its own write resolved the conflict
+            _undoable(out, picture.set_open(pair, None))
+        elif pair not in found:
+            _resolve(out, picture, pair, conflict, at)
+    views = []
+    for pair, finding in found.items():
+        if finding is not None and pair not in picture.open:
+            views.append(_open(out, picture, pair, track, finding, at))
+    return views
+
+
+def _still_current(ctx: Context, pair: Pair, conflict: Conflict) -> bool:
+    if not isinstance(pair[2], int):
+        return True  # a pair of tracks: only this service resolves its warnings
+    declaration = ctx.picture.declarations.get(pair[2])
+    return declaration is not None and declaration.version == conflict.b.declaration_version
+
+
+def _open(out: Outbox, picture: TrackPicture, pair: Pair, track: Track, found: Found, at: datetime) -> dict[str, Any]:
+    conflict = Conflict(
+        id=str(uuid.uuid4()),
+        kind=ConflictKind.CONVERGENCE,
+        a=ConflictSide(track.party, track.subject, 0, found.on_own),
+        b=ConflictSide(found.other_party, found.other_subject, found.other_version, found.on_other),
+        distance_m=found.distance_m,
+        required_m=found.required_m,
+        window=TimeWindow.instant(datetime.fromtimestamp(round(found.t_s), UTC)),
+        opened_at=at,
+    )
+    out.tx.save_conflict(conflict)
+    _undoable(out, picture.set_open(pair, conflict))
+    return _emit_conflict(out, conflict, "conflict.opened", at)
+
+
+def _resolve(out: Outbox, picture: TrackPicture, pair: Pair, conflict: Conflict, at: datetime) -> None:
+    _undoable(out, picture.set_open(pair, None))
+    current = out.tx.get_conflict(conflict.id) or conflict  # with the acknowledgements made since it opened
+    if current.resolved_at is not None:
+        return
+    resolved = current.resolved(ResolvedReason.SEPARATED, at)
+    out.tx.save_conflict(resolved)
+    _emit_conflict(out, resolved, "conflict.resolved", at)
+
+
+# lost and removed -------------------------------------------------------------------------------------------------
+def sweep(ctx: Context) -> tuple[int, int]:
+    """Mark lost the active tracks silent too long, remove those silent longer; returns (lost, removed)."""
+
+    def job(out: Outbox) -> tuple[int, int]:
+        picture = picture_of(ctx, out.tx)
+        at = ctx.clock()
+        lost, removed = picture.due(round(at.timestamp() * 1e6))
+        for track, status in [*((t, TrackStatus.LOST) for t in lost), *((t, TrackStatus.REMOVED) for t in removed)]:
+            changed = replace(track, status=status, updated_at=at)
+            out.tx.save_track(changed)
+            _undoable(out, picture.restore(track.key, track))
+            if status is TrackStatus.REMOVED:
+                picture.drop(track.key)
+            else:
+                picture.put(changed)
+            for pair in picture.pairs_of(track.key):
+                _resolve(out, picture, pair, picture.open[pair], at)
+            out.emit(track.party, f"track.{status.value}", changed.view(), at)
+        return len(lost), len(removed)
+
+    return ctx.write(job)
+
+
+class TrackSweeper:
+    """Runs `sweep` every `interval_s` on its own thread."""
+
+    def __init__(self, ctx: Context, interval_s: float = 1.0) -> None:
+        self.ctx = ctx
+        self.interval_s = interval_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="deconf-tracks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                sweep(self.ctx)
+            except Exception:  # the next round tries again
+                log.exception("sweeping lost tracks failed")
+
+
+# reading ----------------------------------------------------------------------------------------------------------
+STATUSES = {
+    "live": (TrackStatus.ACTIVE.value, TrackStatus.LOST.value),
+    "active": (TrackStatus.ACTIVE.value,),
+    "lost": (TrackStatus.LOST.value,),
+    "removed": (TrackStatus.REMOVED.value,),
+    "all": tuple(s.value for s in TrackStatus),
+}
+
+
+def list_tracks(ctx: Context, party: str, status: str, limit: int) -> list[dict[str, Any]]:
+    """The caller's own tracks (others' are never listed: a party learns of them only through a warning)."""
+    with ctx.store.read() as tx:
+        return [t.view() for t in tx.list_tracks(party, STATUSES[status], limit)]
+
+
+def get_track(ctx: Context, party: str, track_id: str, history: int = 0) -> dict[str, Any]:
+    """One of the caller's tracks, with its newest `history` reports."""
+    with ctx.store.read() as tx:
+        track = tx.get_track(party, track_id)
+        if track is None:
+            raise NotFound(f"no track {track_id!r} of party {party!r}")
+        view = track.view()
+        if history > 0:
+            view["history"] = [r.to_json() for r in tx.track_reports(party, track_id, history)]
+    return view

@@ -1,0 +1,98 @@
+"""The tracks endpoints in process: 202 with the warnings raised, Problem Details naming the bad field, suspended
+parties refused, and a party sees only its own tracks."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from deconfliction.domain.geodesy import destination
+from deconfliction.domain.timewindow import format_time, utcnow
+from tests.conftest import Api
+
+T = "2017-09-09T05:00:00Z"
+
+
+@pytest.fixture
+def two(api: Api) -> Api:
+    api.add_party("sdf")
+    api.add_party("saa")
+    return api
+
+
+def now_fix(lon: float, lat: float, seconds_ago: float = 0.0, **extra: Any) -> dict[str, Any]:
+    return {"t": format_time(utcnow() - timedelta(seconds=seconds_ago)), "lon": lon, "lat": lat, **extra}
+
+
+def post(api: Api, who: str, track_id: str, body: Any) -> Any:
+    return api.call(who, "POST", f"/v1/tracks/{track_id}/positions", json=body)
+
+
+def test_reports_are_accepted_and_warnings_come_back(two: Api) -> None:
+    r = post(two, "sdf", "convoy-3", [now_fix(40.0, 35.0, 5), now_fix(40.0, 35.0, speed_mps=12, course_deg=90)])
+    assert r.status_code == 202, r.text
+    assert r.json() == {"accepted": 2, "duplicates": 0, "warnings": []}
+    lon, lat = destination(40.0, 35.0, 90.0, 6_000.0)
+    r = post(two, "saa", "column-7", [now_fix(lon, lat, speed_mps=12, course_deg=270)])
+    assert r.status_code == 202
+    (warning,) = r.json()["warnings"]
+    assert warning["kind"] == "convergence" and warning["other_party"] == "sdf"
+    assert warning["declaration"] == "track:column-7" and warning["other_declaration"] is None
+    listed = two.call("sdf", "GET", "/v1/conflicts").json()
+    assert [c["id"] for c in listed] == [warning["id"]] and listed[0]["declaration"] == "track:convoy-3"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ([{"t": T, "lon": 40, "lat": 35}, {}, {"lon": 1}], "[1].t"),
+        ([{"t": T, "lon": 40, "lat": 35}] * 2 + [{"t": T, "lon": 40}], "[2].lat"),
+        ([{"t": T, "lon": 200, "lat": 35}], "[0].lon"),
+        ([{"t": T, "lon": 40, "lat": 35, "alt_m": "high"}], "[0].alt_m"),
+        ([{"t": T, "lon": 40, "lat": 35, "separation_m": -5}], "[0].separation_m"),
+        ({"t": T, "lon": 40, "lat": 35}, "body"),
+        ([], "body"),
+    ],
+)  # fmt: skip
+def test_bad_input_names_the_field_and_stores_nothing(two: Api, body: Any, field: str) -> None:
+    r = post(two, "sdf", "c1", body)
+    assert r.status_code == 422, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["field"] == field
+    assert two.call("sdf", "GET", "/v1/tracks/c1").status_code == 404
+
+
+def test_malformed_json_and_bad_track_ids(two: Api) -> None:
+    r = two.call("sdf", "POST", "/v1/tracks/c1/positions", content=b"[{", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400
+    r = post(two, "sdf", "x" * 200, [now_fix(40.0, 35.0)])
+    assert r.status_code == 422 and r.json()["field"] == "track_id"
+
+
+def test_a_suspended_party_may_not_report_and_tokens_are_needed(two: Api) -> None:
+    r = two.call("admin", "PATCH", "/v1/parties/saa", json={"status": "suspended"})
+    assert r.status_code == 200, r.text
+    assert post(two, "saa", "c1", [now_fix(40.0, 35.0)]).status_code == 403
+    assert post(two, "admin", "c1", [now_fix(40.0, 35.0)]).status_code == 403  # the admin is not a party
+    r = two.client.post("/v1/tracks/c1/positions", json=[now_fix(40.0, 35.0)])
+    assert r.status_code == 401
+
+
+def test_a_party_sees_only_its_own_tracks(two: Api) -> None:
+    assert post(two, "sdf", "alpha", [now_fix(40.0, 35.0)]).status_code == 202
+    assert post(two, "saa", "bravo", [now_fix(41.0, 35.0)]).status_code == 202
+    mine = two.call("sdf", "GET", "/v1/tracks").json()
+    assert [t["id"] for t in mine] == ["alpha"] and mine[0]["party"] == "sdf"
+    assert two.call("sdf", "GET", "/v1/tracks/bravo").status_code == 404
+    one = two.call("saa", "GET", "/v1/tracks/bravo", params={"history": 5}).json()
+    assert one["status"] == "active" and len(one["history"]) == 1
+    assert two.call("saa", "GET", "/v1/tracks", params={"status": "nonsense"}).status_code == 422
+    assert two.call("saa", "GET", "/v1/tracks", params={"status": "all"}).json()[0]["id"] == "bravo"
+
+
+def test_duplicates_are_counted(two: Api) -> None:
+    report = now_fix(40.0, 35.0)
+    assert post(two, "sdf", "c1", [report, report]).json() == {"accepted": 1, "duplicates": 1, "warnings": []}
+    assert post(two, "sdf", "c1", [report]).json()["duplicates"] == 1
