@@ -61,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-index", action="store_true")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-record", action="store_true", help="skip the ledger and message figures")
+    parser.add_argument("--skip-movement", action="store_true", help="skip the live-track figures")
     args = parser.parse_args(argv)
     sizes = args.sizes or ("10000,100000" if args.quick else "10000,100000,1000000")
     active = args.active or (10_000 if args.quick else 100_000)
@@ -99,6 +100,21 @@ def main(argv: list[str] | None = None) -> int:
                 "the record and messages: committed appends, messages relayed",
                 [sys.executable, str(HERE / "bench_channel.py"), "--seconds", "2" if args.quick else "5"],
                 timeout_s=600,
+            )
+        )
+    if not args.skip_movement:
+        codes.append(
+            run_step(
+                "movement: position reports ingested with CPA evaluation, report-to-warning latency",
+                [
+                    sys.executable,
+                    str(HERE / "bench_tracks.py"),
+                    "--seconds",
+                    "2" if args.quick else "5",
+                    "--clients",
+                    "64",
+                ],
+                timeout_s=1_800,
             )
         )
     if not args.skip_http:
