@@ -32,6 +32,9 @@ from deconfliction.storage.sqlite_channel import SqliteChannelTx
 from deconfliction.storage.sqlite_lines import SqliteLinesTx
 from deconfliction.storage.sqlite_mqtt import SqliteMqttTx
 from deconfliction.storage.sqlite_tracks import SqliteTracksTx
+from deconfliction.storage.sqltime import dt as _dt
+from deconfliction.storage.sqltime import dt_req as _dt_req
+from deconfliction.storage.sqltime import ts as _ts
 
 # Stored declarations were valid when written; limits may have tightened since, so reload with none.
 # Reloading takes parse_feature's trusted path, which re-checks nothing (limits included).
@@ -43,22 +46,6 @@ _RELOAD_LIMITS = DeclarationLimits(
     max_name_chars=10**9,
     max_audience=10**9,
 )
-
-
-def _ts(value: datetime | None) -> str | None:
-    return None if value is None else format_time(value)
-
-
-def _dt(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _dt_req(value: str) -> datetime:
-    parsed = _dt(value)
-    assert parsed is not None
-    return parsed
 
 
 def _window(start: datetime, end: datetime | None) -> TimeWindow:

@@ -5,29 +5,16 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from deconfliction.domain.messages import Message, MessageStatus
 from deconfliction.domain.notifications import Notification
-from deconfliction.domain.timewindow import format_time
 from deconfliction.domain.webhooks import Webhook
 from deconfliction.storage.channel import ChannelTx, View
-
-
-def _ts(value: datetime | None) -> str | None:
-    return None if value is None else format_time(value)
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _req(value: str) -> datetime:
-    parsed = _dt(value)
-    assert parsed is not None
-    return parsed
-
+from deconfliction.storage.sqltime import dt as _dt
+from deconfliction.storage.sqltime import dt_req as _req
+from deconfliction.storage.sqltime import ts as _ts
 
 _NOTIFICATION_STATUS = {
     "pending": "acked_at IS NULL AND superseded_at IS NULL AND overdue_at IS NULL",

@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import UTC, datetime
 from typing import Any
 
 from deconfliction.domain.geometry import parse_geometry
 from deconfliction.domain.lines import Line, LineStatus, LineTerms
 from deconfliction.domain.timewindow import format_time
 from deconfliction.storage.lines import LinesTx
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _req(value: str) -> datetime:
-    parsed = _dt(value)
-    assert parsed is not None
-    return parsed
+from deconfliction.storage.sqltime import dt as _dt
+from deconfliction.storage.sqltime import dt_req as _req
 
 
 class SqliteLinesTx(LinesTx):
