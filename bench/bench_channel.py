@@ -81,6 +81,7 @@ def measure(seconds: float, clients: int) -> list[tuple[str, float, str, float]]
     with tempfile.TemporaryDirectory(prefix="deconf-bench-") as folder:
         ctx = _channel(Path(folder))
         try:
+
             def event(i: int) -> Callable[[Outbox], Any]:
                 at = ctx.clock()
                 return lambda out: out.tx.append_event("sdf", "bench.event", {"i": i}, at)

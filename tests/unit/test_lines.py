@@ -231,3 +231,38 @@ def test_parse_proposal_names_fields_and_limits() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_proposal("sdf", {**body, "signature": "x", "salt": "0" * 32}, LineLimits())
     assert caught.value.field == "id"
+
+
+@pytest.mark.parametrize(
+    "coords",
+    [EUPHRATES, [(39.0 + 1.9 * i / 300, 35.9 - 1.5 * i / 300 + 0.02 * math.sin(i / 3)) for i in range(300)]],
+    ids=["euphrates", "winding"],
+)
+def test_the_planar_depth_bounds_hold_the_geodesic_depth(coords: list[LonLat]) -> None:
+    """What lets a moving track skip the exact check: the cheap bounds hold the geodesic signed distance to the
+    continued line (brute force on WGS84, sampled every 200 m), near the line and hundreds of km from it, on both
+    sides, for both parties; and they agree with the exact rule near the line."""
+    line = line_of(coords)
+    dense = samples(coords, step_m=200.0, beyond_rad=0.3)
+    rng = np.random.default_rng(7)
+    near = rng.integers(0, len(dense[0]), 40)  # and points within ~5 km of it
+    lons = [*rng.uniform(36.0, 44.0, 60), *(dense[0][near] + rng.uniform(-0.05, 0.05, 40))]
+    lats = [*rng.uniform(32.0, 38.5, 60), *(dense[1][near] + rng.uniform(-0.05, 0.05, 40))]
+    for lon, lat in zip(lons, lats, strict=True):
+        brute = brute_m((lon, lat), dense)
+        for keep in Keep:
+            bounds = line.depth_bounds(unit_vector(lon, lat), keep)
+            exact = line.reach(point(lon, lat), 0.0, keep)
+            assert bounds is not None and exact is not None
+            low, high = bounds
+            signed = math.copysign(brute, exact.depth_m)
+            toward_line = signed - math.copysign(min(100.0, brute), signed)  # the samples overestimate by ≤ 100 m
+            assert low <= max(signed, toward_line) and high >= min(signed, toward_line), (lon, lat, keep)
+            if angle_rad(line.plane.centre, unit_vector(lon, lat)) < 0.05:  # within ~300 km of the line's centre
+                assert high - low <= 0.04 * brute + 1.0  # tight enough to decide nearly everywhere
+            if brute < 20_000:
+                assert low <= exact.depth_m <= high
+
+
+def test_a_point_beyond_the_lines_reach_has_no_depth_bounds() -> None:
+    assert line_of(EUPHRATES).depth_bounds(unit_vector(-140.0, -30.0), Keep.LEFT) is None

@@ -213,6 +213,25 @@ class LineGeometry:
         reach = angle_rad(self.plane.centre, shape.cap_centre) + shape.cap_radius_rad
         return reach <= math.radians(JUDGED_ARC_DEG)
 
+    def depth_bounds(self, v: Vec3, keep: Keep) -> tuple[float, float] | None:
+        """Bounds (low, high) on how far the point at unit vector v lies across the line for a party keeping to
+        `keep` (geodesic metres, negative on its own side), from the plane alone: a few array operations, for points
+        that move (live tracks). None when the point is not judged.
+
+        The geodesic signed distance to the continued line moves by at most the distance the point moves, so a
+        caller may widen these bounds by that distance instead of asking again.
+        """
+        cos_c = dot(self.plane.centre, v)
+        if cos_c < math.cos(math.radians(JUDGED_ARC_DEG)):
+            return None
+        pts = np.array([self.plane.forward(v)])
+        values, _ = self.left_signed(pts, self._columns(pts, np.empty((0, 2), dtype=np.int64)))
+        s = (-1.0 if keep is Keep.LEFT else 1.0) * float(values[0])
+        hi = 1.015 / (cos_c * cos_c)  # as in `reach`: 0.985 × geodesic ≤ planar ≤ hi × geodesic
+        if s > 0:
+            return s / hi - _EPS_M, s / 0.985 + _EPS_M
+        return s / 0.985 - _EPS_M, s / hi + _EPS_M
+
     def reach(self, shape: Shape, radius_m: float, keep: Keep, beyond_m: float | None = None) -> Crossing | None:
         """How far `shape` grown by `radius_m` reaches across the line, for a party keeping to `keep`.
 

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from deconfliction.domain.errors import InvalidInput
+from deconfliction.domain.geodesy import Vec3
 from deconfliction.domain.geometry import Shape, parse_geometry
 from deconfliction.domain.line_sides import Crossing, Keep, LineGeometry
 from deconfliction.domain.parties import check_party_id
@@ -71,6 +72,15 @@ class LineTerms:
         farther than the tolerance (strictly). None when it does not (or lies beyond the line's reach)."""
         found = self.sides.reach(shape, radius_m, self.keep(party), beyond_m=self.tolerance_m)
         return found if found is not None and found.depth_m > self.tolerance_m else None
+
+    def across(self, party: str, shape: Shape, radius_m: float) -> Crossing | None:
+        """How far a shape of `party` grown by radius_m reaches across, tolerated or not (negative: it stays that far
+        short of the line). None when it lies beyond the line's reach."""
+        return self.sides.reach(shape, radius_m, self.keep(party))
+
+    def depth_bounds(self, party: str, v: Vec3) -> tuple[float, float] | None:
+        """Cheap bounds on how far the point at unit vector v of `party` lies across (see LineGeometry)."""
+        return self.sides.depth_bounds(v, self.keep(party))
 
 
 @dataclass(frozen=True, slots=True)

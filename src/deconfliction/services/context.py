@@ -1,4 +1,4 @@
-"""What every use case needs: the store, the active picture, the writer, limits, the clock."""
+"""What every use case needs: the store, the active picture, the live tracks, the writer, limits, the clock."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from deconfliction.domain.signing import SigningKey
 from deconfliction.domain.timewindow import utcnow
 from deconfliction.services.chain import Chain
 from deconfliction.services.picture import Picture
+from deconfliction.services.track_lines import BoundLines
+from deconfliction.services.track_picture import TrackPicture
 from deconfliction.services.writer import Outbox, Writer
 from deconfliction.storage.base import Store
 
@@ -71,6 +73,9 @@ class Context:
     tokens: TokenCache = field(default_factory=TokenCache)
     ledger_key: SigningKey = field(default_factory=SigningKey.generate)
     notification_ack_s: float = 86_400.0  # default deadline to acknowledge a declaration shared with a party
+    # the live tracks, loaded by services/tracks.py (`configure` at start-up; with the defaults on first use otherwise)
+    tracks: TrackPicture | None = None
+    bound_lines: BoundLines = field(default_factory=BoundLines)  # accepted lines by party, for the tracks' hot path
     chain: Chain = field(init=False)
     writer: Writer = field(init=False)
 

@@ -2,9 +2,10 @@
 
 An accepted line binds its two parties: an active declaration of either that reaches the other side farther than
 the tolerance is a conflict of kind `line`, opened for both when the line is accepted or the declaration written,
-and resolved (`line_ended`) when the line is withdrawn. Proposals, answers and withdrawals are recorded in the ledger,
-with the parties' signatures when they sign: the proposer with purpose `message`, the other party with purpose `ack`,
-each over the line's digest.
+and resolved (`line_ended`) when the line is withdrawn. So is a live track's report across it (services/tracks.py,
+track_lines.py), which keeps the accepted lines in memory: every job here that changes them clears that cache.
+Proposals, answers and withdrawals are recorded in the ledger, with the parties' signatures when they sign: the
+proposer with purpose `message`, the other party with purpose `ack`, each over the line's digest.
 """
 
 from __future__ import annotations
@@ -151,6 +152,7 @@ def answer(
         at = ctx.clock()
         line = line.answered(decision, None if signed is None else signed[3], at)
         tx.save_line(line)
+        ctx.bound_lines.changed(out)
         out.record(f"line.{decision.value}", party, (line.id,), line.digest, at, {}, signed)
         view = line.view()
         out.emit(line.terms.proposer, f"line.{decision.value}", view, at)
@@ -186,6 +188,7 @@ def withdraw(ctx: Context, party: str, line_id: str) -> Callable[[Outbox], dict[
         at = ctx.clock()
         line = line.withdrawn(party, at)
         tx.save_line(line)
+        ctx.bound_lines.changed(out)
         out.record("line.withdrawn", party, (line.id,), line.digest, at)
         out.emit(line.terms.other(party), "line.withdrawn", line.view(), at)
         for conflict in tx.open_conflicts_of_declaration(line.subject):

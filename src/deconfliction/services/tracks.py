@@ -4,7 +4,9 @@
 caller is answered), moves the track if a report is newer than what it knew, and re-evaluates the track's warnings:
 against other parties' active tracks (closest point of approach within the horizon) and against other parties'
 declared places (time to entry into their separation zone). A warning is a conflict of kind `convergence`, opened
-once per pair and resolved (`separated`) when the pair no longer converges or a track is lost. The sweeper marks
+once per pair and resolved (`separated`) when the pair no longer converges or a track is lost. A track of a party
+bound by an accepted line that reports a position across it beyond the tolerance raises a conflict of kind `line`,
+resolved (`separated`) once the track is back on its own side (track_lines.py). The sweeper marks
 silent tracks lost, then removed.
 """
 
@@ -21,27 +23,19 @@ from typing import Any
 
 from deconfliction.domain.conflicts import Conflict, ConflictKind, ConflictSide, ResolvedReason
 from deconfliction.domain.errors import Forbidden, NotFound
+from deconfliction.domain.lines import SUBJECT_PREFIX
 from deconfliction.domain.parties import PartyStatus
 from deconfliction.domain.timewindow import TimeWindow
 from deconfliction.domain.tracks import Report, Track, TrackStatus, new_track, parse_reports, parse_track_id
 from deconfliction.services.context import Context
 from deconfliction.services.declarations import _emit_conflict
-from deconfliction.services.track_picture import (
-    Found,
-    Key,
-    Pair,
-    TrackPicture,
-    TrackSettings,
-    place_findings,
-    place_pair,
-    track_findings,
-    track_pair,
-)
+from deconfliction.services.track_findings import Found, place_findings, track_findings
+from deconfliction.services.track_lines import LineFound, line_findings, line_pair
+from deconfliction.services.track_picture import Key, Pair, TrackPicture, TrackSettings, place_pair, track_pair
 from deconfliction.services.writer import Outbox
 from deconfliction.storage.base import Tx
 
 log = logging.getLogger("deconfliction.tracks")
-_ATTR = "track_picture"  # where the Context holds this service's picture (see `configure`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,20 +53,17 @@ def configure(ctx: Context, settings: TrackSettings) -> TrackPicture:
     picture = TrackPicture(settings)
     with ctx.store.read() as tx:
         _load(picture, tx)
-    ctx.__dict__[_ATTR] = picture
+    ctx.tracks = picture
     return picture
 
 
 def picture_of(ctx: Context, tx: Tx) -> TrackPicture:
-    """The Context's track picture; made with the default settings (and loaded through `tx`) if never configured.
-    The Context has no field for it: it is kept in the instance's namespace, set once."""
-    found = ctx.__dict__.get(_ATTR)
-    if isinstance(found, TrackPicture):
-        return found
-    picture = TrackPicture(TrackSettings())
-    _load(picture, tx)
-    ctx.__dict__[_ATTR] = picture
-    return picture
+    """The Context's track picture; made with the default settings (and loaded through `tx`) if never configured."""
+    if ctx.tracks is None:
+        picture = TrackPicture(TrackSettings())
+        _load(picture, tx)
+        ctx.tracks = picture
+    return ctx.tracks
 
 
 def _load(picture: TrackPicture, tx: Tx) -> None:
@@ -85,6 +76,9 @@ def _load(picture: TrackPicture, tx: Tx) -> None:
         if b.declaration.startswith("track:"):
             pairs.append((track_pair(_key(a), _key(b)), conflict))
             continue
+        if b.declaration.startswith(SUBJECT_PREFIX):
+            pairs.append((line_pair(_key(a), b.declaration.removeprefix(SUBJECT_PREFIX)), conflict))
+            continue
         declaration = tx.get_declaration(b.declaration)
         if declaration is not None:
             pairs.append((place_pair(_key(a), declaration.key), conflict))
@@ -93,12 +87,6 @@ def _load(picture: TrackPicture, tx: Tx) -> None:
 
 def _key(side: ConflictSide) -> Key:
     return side.party, side.declaration.removeprefix("track:")
-
-
-def _undoable(out: Outbox, undo: Callable[[], None]) -> None:
-    # The Outbox registers undo actions publicly only for declarations (`stage`); tracks need the same guarantee:
-    # what a failed job or a failed commit changed in memory is put back.
-    out._undo.append(undo)
 
 
 # ingest -----------------------------------------------------------------------------------------------------------
@@ -141,7 +129,7 @@ def _ingest(ctx: Context, out: Outbox, party: str, track_id: str, reports: list[
     else:
         track = before.taking(reports, stored, source, at, picture.lost_s)
     out.tx.save_track(track)
-    _undoable(out, picture.restore(track.key, picture.tracks.get(track.key)))
+    out.on_undo(picture.restore(track.key, picture.tracks.get(track.key)))
     picture.put(track)
     return IngestResult(stored, duplicates, evaluate(ctx, out, picture, track, at))
 
@@ -164,29 +152,37 @@ def evaluate(ctx: Context, out: Outbox, picture: TrackPicture, track: Track, at:
     """Open the warnings `track` now has and resolve those it no longer has; returns the track owner's view of each
     warning opened."""
     held = picture.pairs_of(track.key)
-    found: dict[Pair, Found | None] = {}
+    found: dict[Pair, Found | LineFound | None] = {}
     if track.status is TrackStatus.ACTIVE:
         now_s = at.timestamp()
         found.update(track_findings(picture, track, now_s, held))
         found.update(place_findings(ctx.picture, ctx.policy, picture, track, now_s, held))
+        found.update(line_findings(ctx.bound_lines, out.tx, track, held))
     for pair in held:
         conflict = picture.open[pair]
-        if not _still_current(ctx, pair, conflict):
-            # the declaration was revised or cancelled since: its own write resolved the conflict
-            _undoable(out, picture.set_open(pair, None))
+        if not _still_current(ctx, out.tx, pair, conflict):
+            # the declaration was revised or cancelled, or the line withdrawn, since: that write resolved the conflict
+            out.on_undo(picture.set_open(pair, None))
         elif pair not in found:
             _resolve(out, picture, pair, conflict, at)
     views = []
     for pair, finding in found.items():
-        if finding is not None and pair not in picture.open:
+        if finding is None or pair in picture.open:
+            continue
+        if isinstance(finding, LineFound):
+            views.append(_open_line(out, picture, pair, track, finding, at))
+        else:
             views.append(_open(out, picture, pair, track, finding, at))
     return views
 
 
-def _still_current(ctx: Context, pair: Pair, conflict: Conflict) -> bool:
-    if not isinstance(pair[2], int):
+def _still_current(ctx: Context, tx: Tx, pair: Pair, conflict: Conflict) -> bool:
+    kind, _, other = pair
+    if kind == "line":
+        return any(line.id == other for line in ctx.bound_lines.of(tx, conflict.a.party))
+    if not isinstance(other, int):
         return True  # a pair of tracks: only this service resolves its warnings
-    declaration = ctx.picture.declarations.get(pair[2])
+    declaration = ctx.picture.declarations.get(other)
     return declaration is not None and declaration.version == conflict.b.declaration_version
 
 
@@ -202,12 +198,32 @@ def _open(out: Outbox, picture: TrackPicture, pair: Pair, track: Track, found: F
         opened_at=at,
     )
     out.tx.save_conflict(conflict)
-    _undoable(out, picture.set_open(pair, conflict))
+    out.on_undo(picture.set_open(pair, conflict))
+    return _emit_conflict(out, conflict, "conflict.opened", at)
+
+
+def _open_line(
+    out: Outbox, picture: TrackPicture, pair: Pair, track: Track, found: LineFound, at: datetime
+) -> dict[str, Any]:
+    """A track across a line it is bound by: where it is, the line's point nearest it, and how far across."""
+    line, crossing = found.line, found.crossing
+    conflict = Conflict(
+        id=str(uuid.uuid4()),
+        kind=ConflictKind.LINE,
+        a=ConflictSide(track.party, track.subject, 0, crossing.location),
+        b=ConflictSide(line.terms.other(track.party), line.subject, 0, crossing.on_line),
+        distance_m=crossing.depth_m,
+        required_m=line.terms.tolerance_m,
+        window=TimeWindow.instant(datetime.fromtimestamp(round(found.t_s), UTC)),
+        opened_at=at,
+    )
+    out.tx.save_conflict(conflict)
+    out.on_undo(picture.set_open(pair, conflict))
     return _emit_conflict(out, conflict, "conflict.opened", at)
 
 
 def _resolve(out: Outbox, picture: TrackPicture, pair: Pair, conflict: Conflict, at: datetime) -> None:
-    _undoable(out, picture.set_open(pair, None))
+    out.on_undo(picture.set_open(pair, None))
     current = out.tx.get_conflict(conflict.id) or conflict  # with the acknowledgements made since it opened
     if current.resolved_at is not None:
         return
@@ -227,9 +243,10 @@ def sweep(ctx: Context) -> tuple[int, int]:
         for track, status in [*((t, TrackStatus.LOST) for t in lost), *((t, TrackStatus.REMOVED) for t in removed)]:
             changed = replace(track, status=status, updated_at=at)
             out.tx.save_track(changed)
-            _undoable(out, picture.restore(track.key, track))
+            out.on_undo(picture.restore(track.key, track))
             if status is TrackStatus.REMOVED:
                 picture.drop(track.key)
+                ctx.bound_lines.forget(track.key)
             else:
                 picture.put(changed)
             for pair in picture.pairs_of(track.key):

@@ -63,17 +63,22 @@ class Outbox:
         signature = None if signed_by is None else PartySignature(*signed_by)
         change = Change(format_time(at), type_, actor, subject, digest, detail or {}, signature)
         entry, undo = self.chain.append(self.tx, change)
-        self._undo.append(undo)
+        self.on_undo(undo)
         return entry
+
+    def on_undo(self, action: Callable[[], None]) -> None:
+        """Run `action` if this job or its group's commit fails: it puts back what the job changed in memory.
+        Actions run in reverse order of registration."""
+        self._undo.append(action)
 
     def stage(self, declaration: Declaration) -> None:
         """Put a declaration's new state in the picture now; undone if the job or the commit fails."""
         previous = self.picture.declarations.get(declaration.key)
         self.picture.put(declaration)
         if previous is None:
-            self._undo.append(lambda: self.picture.remove(declaration.key))
+            self.on_undo(lambda: self.picture.remove(declaration.key))
         else:
-            self._undo.append(lambda: self.picture.put(previous))
+            self.on_undo(lambda: self.picture.put(previous))
 
     def undo(self) -> None:
         for action in reversed(self._undo):

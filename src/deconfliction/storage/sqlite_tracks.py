@@ -132,8 +132,8 @@ class SqliteTracksTx(TracksTx):
 
     def open_track_conflict_ids(self) -> list[str]:
         rows = self.c.execute(
-            "SELECT id FROM conflicts WHERE resolved_at IS NULL AND kind = ? AND"
+            "SELECT id FROM conflicts WHERE resolved_at IS NULL AND kind IN (?, ?) AND"
             " (a_decl LIKE 'track:%' OR b_decl LIKE 'track:%') ORDER BY seq",
-            (ConflictKind.CONVERGENCE.value,),
+            (ConflictKind.CONVERGENCE.value, ConflictKind.LINE.value),
         )
         return [str(r[0]) for r in rows]

@@ -34,4 +34,4 @@ class TracksTx(abc.ABC):
 
     @abc.abstractmethod
     def open_track_conflict_ids(self) -> list[str]:
-        """Ids of the open convergence conflicts that have a track on one side (start-up)."""
+        """Ids of the open convergence and line conflicts that have a track on one side (start-up)."""
