@@ -102,7 +102,13 @@ def track_sweeper(settings: Settings, ctx: Context) -> tracks.TrackSweeper:
     """Load the live tracks into memory; the sweeper marks the silent ones lost, then removed."""
     tracks.configure(
         ctx,
-        TrackSettings(settings.track_lost_s, settings.track_remove_s, settings.cpa_threshold_m, settings.cpa_horizon_s),
+        TrackSettings(
+            settings.track_lost_s,
+            settings.track_remove_s,
+            settings.cpa_threshold_m,
+            settings.cpa_horizon_s,
+            settings.track_vertical_separation_m,
+        ),
     )
     return tracks.TrackSweeper(ctx, min(1.0, settings.track_lost_s / 4))
 

@@ -165,6 +165,13 @@ SETTINGS: tuple[Setting, ...] = (
         1_800.0,
         "How far ahead convergence warnings look, in seconds (time to the closest approach or to entry).",
     ),
+    Setting(
+        "track_vertical_separation_m",
+        float,
+        300.0,
+        "Two tracks that both report altitudes at least this far apart (metres) are not warned of each other: "
+        "300 m is the 1,000 ft vertical separation of ICAO RVSM. A track without altitude may be at any.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -207,6 +214,7 @@ class Settings:
     track_remove_s: float = 900.0
     cpa_threshold_m: float = 1_852.0
     cpa_horizon_s: float = 1_800.0
+    track_vertical_separation_m: float = 300.0
 
     def ledger_key_path(self) -> Path:
         return Path(self.ledger_key_file or f"{self.db}.ledger-key.pem")

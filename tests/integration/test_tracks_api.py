@@ -96,3 +96,18 @@ def test_duplicates_are_counted(two: Api) -> None:
     report = now_fix(40.0, 35.0)
     assert post(two, "sdf", "c1", [report, report]).json() == {"accepted": 1, "duplicates": 1, "warnings": []}
     assert post(two, "sdf", "c1", [report]).json()["duplicates"] == 1
+
+
+@pytest.mark.parametrize(("alt_a", "alt_b", "warned"), [(6_000.0, 6_000.0, True), (6_000.0, 6_250.0, True),
+                                                        (6_000.0, 6_300.0, False), (6_000.0, None, True)])  # fmt: skip
+def test_altitude_counts_aircraft_a_flight_level_apart_are_not_warned(
+    two: Api, alt_a: float, alt_b: float | None, warned: bool
+) -> None:
+    extra_b = {} if alt_b is None else {"alt_m": alt_b}
+    assert (
+        post(two, "sdf", "viper-1", [now_fix(40.0, 35.0, speed_mps=220, course_deg=90, alt_m=alt_a)]).status_code == 202
+    )
+    lon, lat = destination(40.0, 35.0, 90.0, 60_000.0)
+    r = post(two, "saa", "fencer-2", [now_fix(lon, lat, speed_mps=200, course_deg=270, **extra_b)])
+    assert r.status_code == 202
+    assert bool(r.json()["warnings"]) is warned

@@ -45,6 +45,8 @@ def track_findings(
     for key, lower_m, upper_m in sorted(picture.screened(track.key, now_s)):
         other = picture.tracks[key]
         pair = track_pair(track.key, key)
+        if _vertically_apart(track, other, picture.vertical_m):
+            continue  # 4D: aircraft a flight level apart pass safely; a warning held ends with it
         required = picture.required_m(track, other)
         warned = pair in held
         limit = required * KEEP if warned else required
@@ -70,6 +72,12 @@ def track_findings(
                 )
             )
     return found
+
+
+def _vertically_apart(a: Track, b: Track, vertical_m: float) -> bool:
+    """Both tracks report an altitude, and they are at least `vertical_m` apart (a track without one may be at any)."""
+    alt_a, alt_b = a.latest.alt_m, b.latest.alt_m
+    return alt_a is not None and alt_b is not None and abs(alt_a - alt_b) >= vertical_m
 
 
 def place_findings(

@@ -49,6 +49,7 @@ class TrackSettings:
     remove_s: float = 900.0
     threshold_m: float = 1_852.0
     horizon_s: float = 1_800.0
+    vertical_m: float = 300.0  # tracks both reporting altitudes this far apart or more do not converge
 
     @property
     def cell_m(self) -> float:
@@ -88,6 +89,7 @@ class TrackPicture:
         self.lost_s = settings.lost_s
         self.remove_s = settings.remove_s
         self.threshold_m = settings.threshold_m
+        self.vertical_m = settings.vertical_m
         self.cell_m = settings.cell_m
         self.tracks: dict[Key, Track] = {}  # every track not removed
         self.open: dict[Pair, Conflict] = {}  # open warnings, one per pair
