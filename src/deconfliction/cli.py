@@ -229,20 +229,23 @@ def _print_demo(url: str, admin_token: str, loaded: object) -> None:
     console.print(tokens)
     table = Table(
         title="Conflicts found (2017): each told to both sides; neither learns the other's geometry",
-        box=box.SIMPLE,
+        box=box.SIMPLE_HEAD,
         pad_edge=False,
+        padding=(0, 1),
+        collapse_padding=True,
     )
-    for column in ("party", "with", "kind", "dist / req m", "from (UTC)", "to (UTC)", "status"):
-        table.add_column(column, no_wrap=column in ("dist / req m", "from (UTC)", "to (UTC)"))
+    for column in ("party", "with", "kind", "m/req", "when (UTC)", "status"):
+        table.add_column(column, no_wrap=True)
     for party, conflicts in loaded.conflicts.items():
         for c in conflicts:
+            start, end = c["time"]["start"], c["time"]["end"]
+            when = _short_time(start) if start == end else f"{_short_time(start)}→{_short_time(end)}"
             table.add_row(
                 party,
                 c["other_party"],
                 c["kind"],
-                f"{c['distance_m']:.0f} / {c['required_m']:.0f}",
-                _short_time(c["time"]["start"]),
-                _short_time(c["time"]["end"]),
+                f"{c['distance_m']:.0f}/{c['required_m']:.0f}",
+                when,
                 c["status"],
             )
     console.print(table)
