@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from deconfliction.domain.geodesy import destination
-from deconfliction.domain.timewindow import format_time, utcnow
-from tests.conftest import Api
+from deconfliction.domain.geodesy import destination, distance_m
+from deconfliction.domain.timewindow import format_time, parse_time, utcnow
+from tests.conftest import Api, feature, square
 
 T = "2017-09-09T05:00:00Z"
 
@@ -111,3 +111,63 @@ def test_altitude_counts_aircraft_a_flight_level_apart_are_not_warned(
     r = post(two, "saa", "fencer-2", [now_fix(lon, lat, speed_mps=200, course_deg=270, **extra_b)])
     assert r.status_code == 202
     assert bool(r.json()["warnings"]) is warned
+
+
+def timed_route(depart_in_s: float, arrive_in_s: float) -> dict[str, Any]:
+    """A route of saa due north along 40.5° E over 34.9°–35.1° N, its window open from an hour ago for six hours."""
+    now = utcnow()
+    geometry = {"type": "LineString", "coordinates": [[40.5, 34.9], [40.5, 35.1]]}
+    return feature(geometry, kind="route", start=format_time(now - timedelta(hours=1)),
+                   end=format_time(now + timedelta(hours=6)),
+                   times=[format_time(now + timedelta(seconds=s)) for s in (depart_in_s, arrive_in_s)])  # fmt: skip
+
+
+@pytest.mark.parametrize(("depart_in_s", "warned"), [(0.0, True), (3 * 3600.0, False)])
+def test_a_track_crossing_a_timed_route_is_warned_only_when_the_route_passes(
+    two: Api, depart_in_s: float, warned: bool
+) -> None:
+    # the route takes 20 minutes: departing now, it is at 35° N in 10 minutes, when the track gets there
+    route = two.declare("saa", timed_route(depart_in_s, depart_in_s + 1200.0))
+    lon, lat = destination(40.5, 35.0, 270.0, 6_000.0)
+    r = post(two, "sdf", "convoy-3", [now_fix(lon, lat, speed_mps=10, course_deg=90)])
+    assert r.status_code == 202, r.text
+    if not warned:
+        assert r.json()["warnings"] == []  # it crosses the route's path hours before the route passes
+        assert two.call("saa", "GET", "/v1/conflicts").json() == []
+        return
+    (warning,) = r.json()["warnings"]
+    assert warning["kind"] == "convergence" and warning["other_party"] == "saa"
+    assert warning["declaration"] == "track:convoy-3" and warning["other_declaration"] is None  # audience: none
+    when = parse_time(warning["time"]["start"], "time")
+    assert abs((when - utcnow()).total_seconds() - 600.0) < 60.0
+    assert distance_m(*warning["location"]["coordinates"], 40.5, 35.0) < 1_000.0
+    (theirs,) = two.call("saa", "GET", "/v1/conflicts").json()
+    assert theirs["id"] == warning["id"] and theirs["declaration"] == route["id"]
+    assert theirs["declaration_version"] == route["version"]
+    assert theirs["time"] == warning["time"]
+    assert distance_m(*theirs["location"]["coordinates"], 40.5, 35.0) < 1_000.0
+
+
+def test_a_new_declaration_meets_the_tracks_near_it_at_once(two: Api) -> None:
+    lon, lat = destination(40.5, 35.0, 270.0, 6_000.0)
+    report = now_fix(lon, lat, speed_mps=10, course_deg=90)
+    assert post(two, "sdf", "convoy-3", [report]).json()["warnings"] == []
+    assert post(two, "sdf", "far-1", [now_fix(45.0, 35.0, speed_mps=10, course_deg=90)]).status_code == 202
+    created = two.declare("saa", timed_route(0.0, 1200.0))
+    (mine,) = created["conflicts"]  # the route's owner hears of the track at once, not at the track's next report
+    assert mine["kind"] == "convergence" and mine["other_party"] == "sdf" and mine["other_declaration"] is None
+    assert mine["declaration"] == created["id"] and mine["declaration_version"] == created["version"]
+    (theirs,) = two.call("sdf", "GET", "/v1/conflicts").json()
+    assert theirs["id"] == mine["id"] and theirs["declaration"] == "track:convoy-3"
+    # the track's next report keeps the warning rather than opening another
+    r = post(two, "sdf", "convoy-3", [now_fix(*destination(lon, lat, 90.0, 10.0), speed_mps=10, course_deg=90)])
+    assert r.json()["warnings"] == []
+    assert [c["id"] for c in two.call("sdf", "GET", "/v1/conflicts").json()] == [mine["id"]]
+    # an untimed place in the track's way too; its own party's tracks are never warned of it
+    place = two.declare("saa", feature(square(40.56, 35.0), kind="site", start=format_time(utcnow()),
+                                       end=format_time(utcnow() + timedelta(hours=2))))  # fmt: skip
+    (entry,) = place["conflicts"]
+    assert entry["other_party"] == "sdf" and entry["kind"] == "convergence"
+    own = feature(square(40.62, 35.0), kind="site", start=format_time(utcnow()),
+                  end=format_time(utcnow() + timedelta(hours=2)))  # fmt: skip
+    assert two.declare("sdf", own)["conflicts"] == []

@@ -16,12 +16,13 @@ from deconfliction.domain.cpa import (
     closest_approach,
     may_reach,
     motion_between,
+    motion_trajectory,
     path_reaches,
     planar_cpa,
     screen,
     time_to_entry,
 )
-from deconfliction.domain.geodesy import destination, distance_m
+from deconfliction.domain.geodesy import destination, distance_m, to_lonlat
 from deconfliction.domain.geometry import Shape, parse_geometry
 
 NM = 1852.0
@@ -186,3 +187,19 @@ def test_the_cheap_reach_test_never_refuses_what_the_exact_one_finds() -> None:
         zone_m = rng.uniform(0, 5_000)
         if path_reaches(mover, place, zone_m, 0.0, 1800.0) is not None:
             assert may_reach(mover, place, zone_m, 0.0, 1800.0)
+
+
+@pytest.mark.parametrize(
+    ("lat", "course_deg"), [(35.0, 45.0), (0.0, 90.0), (60.0, 10.0), (-70.0, 300.0), (89.0, 0.0), (10.0, 270.0)]
+)
+def test_a_dead_reckoned_path_as_a_trajectory_stays_within_a_metre_of_the_geodesic(
+    lat: float, course_deg: float
+) -> None:
+    # an airliner over a 30-minute horizon: the great-circle pieces between the points hug the dead-reckoned geodesic
+    mover = Motion(40.0, lat, 100.0, 260.0, course_deg)
+    path = motion_trajectory(mover, 100.0, 1_900.0)
+    assert path.times_s[0] == 100.0 and path.times_s[-1] == 1_900.0
+    worst_m = max(distance_m(*to_lonlat(path.at(t)), *mover.at(t)) for t in range(100, 1_901, 7))
+    assert worst_m < 1.0
+    still = motion_trajectory(Motion(40.0, lat, 100.0), 100.0, 1_900.0)
+    assert distance_m(*to_lonlat(still.at(1_000.0)), 40.0, lat) < 1e-6

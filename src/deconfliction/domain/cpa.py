@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from deconfliction.domain.convergence import Trajectory
 from deconfliction.domain.geodesy import (
     MIN_RADIUS_M,
     WGS84,
@@ -37,6 +38,10 @@ from deconfliction.domain.geometry import Shape, nearest, parse_geometry
 _STEP_S = 60.0  # the planar velocity is taken over this much of the motion (great circles are straight there)
 _ENTRY_TOLERANCE_M = 1.0  # a time to entry is found to within this distance of travel
 _ENTRY_STEPS = 64  # most distance evaluations spent looking for the first entry
+# a dead-reckoned path as a Trajectory: a point at least this often, and at least every this much of travel — a
+# geodesic parts from the great-circle arc through its ends by about f·L²/8R (under a metre at 50 km)
+_TRAJECTORY_STEP_S = 300.0
+_TRAJECTORY_STEP_M = 50_000.0
 Box = tuple[float, float, float, float]
 
 
@@ -56,6 +61,15 @@ class Motion:
         if run_m == 0.0:
             return self.lon, self.lat
         return destination(self.lon, self.lat, self.course_deg, run_m)
+
+
+def motion_trajectory(mover: Motion, start_s: float, end_s: float) -> Trajectory:
+    """The dead-reckoned path between two times as a Trajectory (domain/convergence.py), for comparing a mover with a
+    timed route: points on the geodesic close enough that the great-circle arcs between them stay within a metre."""
+    span_s = max(0.0, end_s - start_s)
+    steps = max(1, math.ceil(span_s / _TRAJECTORY_STEP_S), math.ceil(mover.speed_mps * span_s / _TRAJECTORY_STEP_M))
+    times = tuple(start_s + span_s * i / steps for i in range(steps + 1))
+    return Trajectory(times, tuple(unit_vector(*mover.at(t)) for t in times))
 
 
 def motion_between(lon1: float, lat1: float, t1_s: float, lon2: float, lat2: float, t2_s: float) -> tuple[float, float]:

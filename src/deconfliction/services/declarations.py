@@ -116,6 +116,9 @@ def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declara
         crossed = line_rules.check_lines(out, after, at)  # accepted lines binding this party
         opened.extend(crossed.conflicts)
         views.extend(crossed.views)
+        from deconfliction.services import tracks  # imports this module: bound here, not at import time
+
+        views.extend(tracks.check_new_declaration(ctx, out, after, at))  # other parties' tracks near it, now
     boxes: list[Box] = ctx.picture.stored_boxes(after.spec)
     out.tx.save_declaration(after, boxes)
     salt = new_salt()

@@ -1,5 +1,6 @@
 """The warnings a track's report raises: other parties' tracks it converges with (closest point of approach within
-the horizon) and other parties' declared places whose separation zone it enters (time to entry).
+the horizon), other parties' declared places whose separation zone it enters (time to entry), and other parties'
+timed routes whose scheduled position it comes within separation of at the same time.
 
 Each finder returns, per pair, the warning to open — or None for a pair already warned of that still holds (kept
 until 5 % beyond its separation, so that nothing flaps at the edge). The candidates come from the TrackPicture's grid
@@ -10,9 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Literal
 
-from deconfliction.domain.cpa import cap_boxes, closest_approach, may_reach, path_reaches, time_to_entry
-from deconfliction.domain.declarations import Kind
+from deconfliction.domain.convergence import Trajectory, trajectory
+from deconfliction.domain.convergence import closest_approach as closest_approach_between
+from deconfliction.domain.cpa import (
+    Motion,
+    cap_boxes,
+    closest_approach,
+    may_reach,
+    motion_trajectory,
+    path_reaches,
+    time_to_entry,
+)
+from deconfliction.domain.declarations import Declaration, Kind
 from deconfliction.domain.geodesy import LonLat, advance
 from deconfliction.domain.separation import SeparationPolicy
 from deconfliction.domain.tracks import Track
@@ -84,11 +96,13 @@ def place_findings(
     declarations: Picture, policy: SeparationPolicy, picture: TrackPicture, track: Track, now_s: float,
     held: Collection[Pair],
 ) -> dict[Pair, Found | None]:  # fmt: skip
-    """Other parties' declared places (untimed) whose separation zone the track enters within the horizon, with the
-    time of entry; None for a place already warned of that the track's path still reaches (5 % margin).
+    """Other parties' declarations the track comes too close to within the horizon: untimed places whose separation
+    zone it enters (with the time of entry), timed routes whose scheduled position it comes within separation of at
+    the same time (with the time of closest approach); None for a declaration already warned of that still holds (5 %
+    margin).
 
-    A track is a mover: when neither side states a separation, the default between the place's kind and a route
-    applies. A track without altitude is taken to be at every altitude.
+    A track is a mover: when neither side states a separation, the default between the declaration's kind and a
+    route applies. A track without altitude is taken to be at every altitude.
     """
     motion, sep, alt = track.motion(), track.latest.separation_m, track.latest.alt_m
     end_s = now_s + picture.horizon_s
@@ -98,30 +112,75 @@ def place_findings(
     boxes = cap_boxes(*motion.at(now_s), motion.speed_mps * picture.horizon_s + policy.reach_m(Kind.ROUTE, sep))
     keys = declarations.index.candidates(boxes, now_s, end_s, -1e9 if alt is None else alt, alt)
     keys |= {pair[2] for pair in held if pair[0] == "place" and isinstance(pair[2], int)}
+    path: list[Trajectory] = []  # the track's path as a Trajectory, made once if a timed route needs it
     found: dict[Pair, Found | None] = {}
     for key in sorted(keys):
         place = declarations.declarations.get(key)
-        if place is None or place.party == track.party or place.spec.timing is not None:
+        if place is None:
             continue
-        s = place.spec
-        start, end = max(now_s, s.window.start_s), min(end_s, s.window.end_s)
-        if end < start or (alt is not None and not s.altitude.lower_m <= alt <= s.altitude.top_m):
-            continue
-        required = policy.required_m(s.kind, s.separation_m, Kind.ROUTE, sep)
-        zone_m = required + s.radius_m
-        if not may_reach(motion, s.shape, zone_m * KEEP, start, end):
-            continue
-        pair = place_pair(track.key, key)
-        warned = picture.open.get(pair)
-        if warned is not None and warned.b.declaration_version == place.version:
-            if path_reaches(motion, s.shape, zone_m * KEEP, start, end) is not None:
-                found[pair] = None
-            continue
-        entry = time_to_entry(motion, s.shape, zone_m, start, end)
-        if entry is not None:
-            on_place = advance(entry.on_place, entry.at, min(s.radius_m, entry.distance_m))
-            distance_m = max(0.0, entry.distance_m - s.radius_m)
-            found[pair] = Found(
-                place.party, place.id, place.version, distance_m, required, entry.t_s, entry.at, on_place
-            )
+        finding = declaration_finding(policy, picture, track, place, now_s, path)
+        if finding is not False:
+            found[place_pair(track.key, key)] = finding
     return found
+
+
+def declaration_finding(
+    policy: SeparationPolicy, picture: TrackPicture, track: Track, place: Declaration, now_s: float,
+    path: list[Trajectory] | None = None,
+) -> Found | Literal[False] | None:  # fmt: skip
+    """One declaration of another party against `track` (see `place_findings`): the warning to open, None for one
+    already warned of that still holds, False for none. `path` caches the track's path as a Trajectory."""
+    motion, sep, alt = track.motion(), track.latest.separation_m, track.latest.alt_m
+    s = place.spec
+    if place.party == track.party or not place.active:
+        return False
+    start, end = max(now_s, s.window.start_s), min(now_s + picture.horizon_s, s.window.end_s)
+    if end < start or (alt is not None and not s.altitude.lower_m <= alt <= s.altitude.top_m):
+        return False
+    required = policy.required_m(s.kind, s.separation_m, Kind.ROUTE, sep)
+    if not may_reach(motion, s.shape, (required + s.radius_m) * KEEP, start, end):
+        return False
+    warned = picture.open.get(place_pair(track.key, place.key))
+    held = warned is not None and warned.b.declaration_version == place.version
+    route = trajectory(s)
+    if route is None:
+        return _place_finding(motion, place, required, start, end, held)
+    path = [] if path is None else path
+    if not path:
+        path.append(motion_trajectory(motion, now_s, now_s + picture.horizon_s))
+    return _route_finding(path[0], route, place, required, start, end, held)
+
+
+def _place_finding(
+    motion: Motion, place: Declaration, required_m: float, start_s: float, end_s: float, held: bool
+) -> Found | Literal[False] | None:
+    """An untimed place: the track's first entry into its zone; None when held and still reached; False: none."""
+    s = place.spec
+    zone_m = required_m + s.radius_m
+    if held:
+        return None if path_reaches(motion, s.shape, zone_m * KEEP, start_s, end_s) is not None else False
+    entry = time_to_entry(motion, s.shape, zone_m, start_s, end_s)
+    if entry is None:
+        return False
+    on_place = advance(entry.on_place, entry.at, min(s.radius_m, entry.distance_m))
+    distance_m = max(0.0, entry.distance_m - s.radius_m)
+    return Found(place.party, place.id, place.version, distance_m, required_m, entry.t_s, entry.at, on_place)
+
+
+def _route_finding(
+    path: Trajectory, route: Trajectory, place: Declaration, required_m: float, start_s: float, end_s: float,
+    held: bool,
+) -> Found | Literal[False] | None:  # fmt: skip
+    """A timed route: the closest approach of the track's path and the route's scheduled position, if within the
+    separation plus the route's radius; None when held and still within 5 % beyond it; False: none."""
+    zone_m = required_m + place.spec.radius_m
+    reach_m = (zone_m * KEEP if held else zone_m) or 1e-6  # touching counts even with a zone of 0
+    approach = closest_approach_between(path, route, start_s, end_s, reach_m)
+    if approach is None:
+        return False
+    if held:
+        return None
+    distance_m = max(0.0, approach.distance_m - place.spec.radius_m)
+    return Found(
+        place.party, place.id, place.version, distance_m, required_m, approach.t_s, approach.on_a, approach.on_b
+    )

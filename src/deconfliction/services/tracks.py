@@ -2,12 +2,13 @@
 
 `ingest` validates a batch in the caller's thread, then one writer job stores every new report (durable before the
 caller is answered), moves the track if a report is newer than what it knew, and re-evaluates the track's warnings:
-against other parties' active tracks (closest point of approach within the horizon) and against other parties'
-declared places (time to entry into their separation zone). A warning is a conflict of kind `convergence`, opened
-once per pair and resolved (`separated`) when the pair no longer converges or a track is lost. A track of a party
-bound by an accepted line that reports a position across it beyond the tolerance raises a conflict of kind `line`,
-resolved (`separated`) once the track is back on its own side (track_lines.py). The sweeper marks
-silent tracks lost, then removed.
+against other parties' active tracks (closest point of approach within the horizon), other parties' declared places
+(time to entry into their separation zone) and their timed routes (closest approach at the same time); a declaration
+written is checked against the tracks near it at once (`check_new_declaration`). A warning is a conflict of kind
+`convergence`, opened once per pair and resolved (`separated`) when the pair no longer converges or a track is lost.
+A track of a party bound by an accepted line that reports a position across it beyond the tolerance raises a
+conflict of kind `line`, resolved (`separated`) once the track is back on its own side (track_lines.py). The sweeper
+marks silent tracks lost, then removed.
 """
 
 from __future__ import annotations
@@ -22,16 +23,18 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deconfliction.domain.conflicts import Conflict, ConflictKind, ConflictSide, ResolvedReason
+from deconfliction.domain.declarations import Declaration
 from deconfliction.domain.errors import Forbidden, NotFound
+from deconfliction.domain.geodesy import MIN_RADIUS_M, angle_rad, unit_vector
 from deconfliction.domain.lines import SUBJECT_PREFIX
 from deconfliction.domain.parties import PartyStatus
 from deconfliction.domain.timewindow import TimeWindow
 from deconfliction.domain.tracks import Report, Track, TrackStatus, new_track, parse_reports, parse_track_id
 from deconfliction.services.context import Context
 from deconfliction.services.declarations import _emit_conflict
-from deconfliction.services.track_findings import Found, place_findings, track_findings
+from deconfliction.services.track_findings import Found, declaration_finding, place_findings, track_findings
 from deconfliction.services.track_lines import LineFound, line_findings, line_pair
-from deconfliction.services.track_picture import Key, Pair, TrackPicture, TrackSettings, place_pair, track_pair
+from deconfliction.services.track_picture import KEEP, Key, Pair, TrackPicture, TrackSettings, place_pair, track_pair
 from deconfliction.services.writer import Outbox
 from deconfliction.storage.base import Tx
 
@@ -174,6 +177,40 @@ def evaluate(ctx: Context, out: Outbox, picture: TrackPicture, track: Track, at:
         else:
             views.append(_open(out, picture, pair, track, finding, at))
     return views
+
+
+def check_new_declaration(ctx: Context, out: Outbox, declaration: Declaration, at: datetime) -> list[dict[str, Any]]:
+    """Other parties' active tracks checked against a declaration just written (created or revised), at once rather
+    than at their next report: open the warnings it raises; returns the declaration owner's view of each."""
+    picture = picture_of(ctx, out.tx)
+    if not declaration.active or not picture.tracks:
+        return []
+    now_s, spec = at.timestamp(), declaration.spec
+    own_reach_m = ctx.policy.reach_m(spec.kind, spec.separation_m)
+    near = [
+        track
+        for track in picture.tracks.values()
+        if track.status is TrackStatus.ACTIVE
+        and track.party != declaration.party
+        and _may_meet(picture, track, declaration, now_s, max(own_reach_m, track.latest.separation_m or 0.0))
+    ]
+    views = []
+    for track in sorted(near, key=lambda t: t.key):
+        found = declaration_finding(ctx.policy, picture, track, declaration, now_s)
+        if isinstance(found, Found):
+            pair = place_pair(track.key, declaration.key)
+            _open(out, picture, pair, track, found, at)
+            views.append(picture.open[pair].view_for(declaration.party, other_visible=False))
+    return views
+
+
+def _may_meet(picture: TrackPicture, track: Track, declaration: Declaration, now_s: float, required_m: float) -> bool:
+    """A cheap screen: False only when the track cannot reach the declaration's zone within the horizon (its path
+    stays within its run of its last fix; the declaration's shape within its bounding cap)."""
+    m, shape = track.motion(), declaration.spec.shape
+    gap_m = (angle_rad(unit_vector(m.lon, m.lat), shape.cap_centre) - shape.cap_radius_rad) * MIN_RADIUS_M
+    run_m = m.speed_mps * (abs(now_s - m.t_s) + picture.horizon_s)
+    return gap_m < run_m * 1.01 + (required_m + declaration.spec.radius_m) * KEEP + 1_000.0
 
 
 def _still_current(ctx: Context, tx: Tx, pair: Pair, conflict: Conflict) -> bool:
