@@ -7,11 +7,13 @@ from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 
 from deconfliction import __version__
 from deconfliction.api import problems
-from deconfliction.api.deps import CtxDep
+from deconfliction.api.deps import CtxDep, PrincipalDep
 from deconfliction.api.limits import BodyLimit, RateLimit
+from deconfliction.api.metrics import CONTENT_TYPE, RequestMetrics, registry_for
 from deconfliction.api.routes_conflicts import router as conflicts_router
 from deconfliction.api.routes_cot import router as cot_router
 from deconfliction.api.routes_declarations import router as declarations_router
@@ -76,6 +78,18 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
     app.include_router(mqtt_router)
     app.include_router(tracks_router)
 
+    registry = registry_for(ctx, hub)
+
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics (admin token): requests and latencies by route; the picture, record, writer",
+        response_class=PlainTextResponse,
+    )
+    def metrics(who: PrincipalDep) -> PlainTextResponse:
+        who.require_admin()  # counts of requests and tracks are operational facts, not every party's business
+        return PlainTextResponse(registry.render(), media_type=CONTENT_TYPE)
+
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness and a few figures")
     def healthz(ctx: CtxDep) -> dict[str, Any]:
         return {"status": "ok", "schema_version": ctx.store.schema_version(), "declarations_active": len(ctx.picture)}
@@ -83,4 +97,5 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
     # Outermost first: the body limit guards everything, then the rate limit.
     app.add_middleware(RateLimit, rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics, registry=registry)  # outermost: every answer counts, 413s and 429s too
     return app
