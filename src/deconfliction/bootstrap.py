@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,3 +162,45 @@ def _load(store: Store, picture: Picture, on_loaded: Callable[[int], None] | Non
 def build_app(settings: Settings) -> tuple[FastAPI, Wired]:
     wired = wire(settings)
     return create_app(settings, wired.ctx, wired.hub, wired.background), wired
+
+
+def backup(settings: Settings, target: Path) -> int:
+    """Copy the channel's database to `target` with SQLite's online backup: consistent while a server writes.
+    Returns the schema version copied. The ledger key file is not copied: it is a secret, kept apart."""
+    if not Path(settings.db).exists():
+        raise FileNotFoundError(f"no database at {settings.db}")
+    store = SqliteStore(settings.db)
+    try:
+        store.backup(target)
+        return store.schema_version()
+    finally:
+        store.close()
+
+
+def restore(settings: Settings, source: Path) -> int:
+    """Make `source` (a backup) the channel's database, after checking it: SQLite's integrity check, and a schema
+    this version knows. Returns the number of entries in its record. Stop the server first."""
+    checked = SqliteStore(source)
+    try:
+        try:
+            problems = checked.integrity_problems()
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"{source} is not a readable SQLite database ({exc})") from None
+        if problems:
+            raise ValueError(f"{source} fails SQLite's integrity check: {problems[0]}")
+        version = checked.schema_version()
+        if version == 0:
+            raise ValueError(f"{source} is not a deconfliction database (no schema)")
+        store_target = Path(settings.db)
+        for suffix in ("-wal", "-shm"):
+            Path(f"{store_target}{suffix}").unlink(missing_ok=True)
+        checked.backup(store_target)
+    finally:
+        checked.close()
+    restored = open_store(settings)  # applies any newer migrations
+    try:
+        with restored.read() as tx:
+            head = tx.ledger_head()
+        return 0 if head is None else head[0]
+    finally:
+        restored.close()

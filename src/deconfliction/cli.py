@@ -340,6 +340,54 @@ def _without_password(name: str, value: object) -> object:
     return value
 
 
+@app.command("backup")
+def backup_cmd(
+    target: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the copy (must not exist).")],
+    db: Annotated[str | None, typer.Option(help="The channel's SQLite file (DECONF_DB).")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Copy the channel's database with SQLite's online backup — consistent while the server runs. The ledger key
+    file (`ledger_key_file`) is a secret and is not copied: keep it apart, and safe."""
+    from deconfliction.bootstrap import backup
+
+    settings = _settings(config, db=db)
+    if target.exists():
+        err.print(f"[red]{target} exists already.[/red] Choose a new file: a backup never overwrites one.")
+        raise typer.Exit(2)
+    try:
+        version = backup(settings, target)
+    except FileNotFoundError as exc:
+        err.print(f"[red]{exc}.[/red] Pass --db, or set DECONF_DB.")
+        raise typer.Exit(2) from None
+    console.print(f"backed up {settings.db} to {target} (schema version {version})")
+
+
+@app.command("restore")
+def restore_cmd(
+    source: Annotated[Path, typer.Argument(metavar="FILE", help="A file made by `deconf backup`.")],
+    db: Annotated[str | None, typer.Option(help="The channel's SQLite file to replace (DECONF_DB).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing database.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Make a backup the channel's database, after SQLite's integrity check. Stop the server first. Keep the
+    ledger key file that signed it: the restored record verifies with that key, and goes on under it."""
+    from deconfliction.bootstrap import restore
+
+    settings = _settings(config, db=db)
+    if not source.exists():
+        err.print(f"[red]{source} does not exist.[/red]")
+        raise typer.Exit(2)
+    if Path(settings.db).exists() and not force:
+        err.print(f"[red]{settings.db} exists.[/red] Stop the server, then add --force to replace it.")
+        raise typer.Exit(2)
+    try:
+        entries = restore(settings, source)
+    except ValueError as exc:
+        err.print(f"[red]Not restored:[/red] {exc}")
+        raise typer.Exit(1) from None
+    console.print(f"restored {source} to {settings.db}: {entries} entries in the record")
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

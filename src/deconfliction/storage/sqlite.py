@@ -504,6 +504,11 @@ class SqliteStore(Store):
         finally:
             dest.close()
 
+    def integrity_problems(self) -> list[str]:
+        """What SQLite's integrity check finds wrong (empty when the file is sound)."""
+        rows = self._conn().execute("PRAGMA integrity_check").fetchall()
+        return [str(r[0]) for r in rows if str(r[0]) != "ok"]
+
     def close(self) -> None:
         self._stop.set()
         if self._checkpointer is not None:
