@@ -34,6 +34,7 @@ from deconfliction.domain.geodesy import (
     unit_vector,
 )
 from deconfliction.domain.geometry import Shape, nearest, parse_geometry
+from deconfliction.domain.geometry_shape import padded_lon_boxes
 
 _STEP_S = 60.0  # the planar velocity is taken over this much of the motion (great circles are straight there)
 _ENTRY_TOLERANCE_M = 1.0  # a time to entry is found to within this distance of travel
@@ -220,18 +221,7 @@ def cap_boxes(lon: float, lat: float, radius_m: float) -> list[Box]:
     lo, hi = lat - math.degrees(g), lat + math.degrees(g)
     if hi >= 90.0 or lo <= -90.0:
         return [(-180.0, max(-90.0, lo), 180.0, min(90.0, hi))]
-    s = math.sin(g) / math.cos(math.radians(max(abs(lo), abs(hi))))
-    if s >= 1.0:
-        return [(-180.0, lo, 180.0, hi)]
-    pad = math.degrees(math.asin(s)) * (1 + 1e-9) + 1e-9
-    west, east = lon - pad, lon + pad
-    if east - west >= 360.0:
-        return [(-180.0, lo, 180.0, hi)]
-    if west < -180.0:
-        return [(west + 360.0, lo, 180.0, hi), (-180.0, lo, east, hi)]
-    if east > 180.0:
-        return [(west, lo, 180.0, hi), (-180.0, lo, east - 360.0, hi)]
-    return [(west, lo, east, hi)]
+    return padded_lon_boxes(lon, lon, lo, hi, g)
 
 
 def _arc_angle_rad(c: Vec3, u0: Vec3, u1: Vec3) -> float:

@@ -126,20 +126,24 @@ class Shape:
             return [(-180.0, lat_lo, 180.0, 90.0)]
         if to_south <= reach or lat_lo <= -90.0:
             return [(-180.0, -90.0, 180.0, lat_hi)]
-        widest = max(abs(lat_lo), abs(lat_hi))
-        s = math.sin(g) / math.cos(math.radians(widest))
-        if s >= 1.0:
-            return [(-180.0, lat_lo, 180.0, lat_hi)]
-        pad = math.degrees(math.asin(s)) * (1 + 1e-9) + 1e-9
-        lo = self.lon_centre + self.dlon_min - pad
-        hi = self.lon_centre + self.dlon_max + pad
-        if hi - lo >= 360.0:
-            return [(-180.0, lat_lo, 180.0, lat_hi)]
-        if lo < -180.0:
-            return [(lo + 360.0, lat_lo, 180.0, lat_hi), (-180.0, lat_lo, hi, lat_hi)]
-        if hi > 180.0:
-            return [(lo, lat_lo, 180.0, lat_hi), (-180.0, lat_lo, hi - 360.0, lat_hi)]
-        return [(lo, lat_lo, hi, lat_hi)]
+        return padded_lon_boxes(self.lon_centre + self.dlon_min, self.lon_centre + self.dlon_max, lat_lo, lat_hi, g)
+
+
+def padded_lon_boxes(west: float, east: float, lat_lo: float, lat_hi: float, g: float) -> list[Box]:
+    """Boxes covering longitudes [west, east] widened by an arc of g radians at the band's widest latitude: one, two
+    across ±180°, the whole range when the widening wraps the globe (conservative, as every caller needs)."""
+    s = math.sin(g) / math.cos(math.radians(max(abs(lat_lo), abs(lat_hi))))
+    if s >= 1.0:
+        return [(-180.0, lat_lo, 180.0, lat_hi)]
+    pad = math.degrees(math.asin(s)) * (1 + 1e-9) + 1e-9
+    lo, hi = west - pad, east + pad
+    if hi - lo >= 360.0:
+        return [(-180.0, lat_lo, 180.0, lat_hi)]
+    if lo < -180.0:
+        return [(lo + 360.0, lat_lo, 180.0, lat_hi), (-180.0, lat_lo, hi, lat_hi)]
+    if hi > 180.0:
+        return [(lo, lat_lo, 180.0, lat_hi), (-180.0, lat_lo, hi - 360.0, lat_hi)]
+    return [(lo, lat_lo, hi, lat_hi)]
 
 
 def planar_polygon(plane: Gnomonic, rings_xyz: Sequence[Sequence[Vec3]]) -> Any:
