@@ -26,6 +26,7 @@ from deconfliction.services.deadlines import DeadlineWatch
 from deconfliction.services.events import EventHub
 from deconfliction.services.parties import record_existing
 from deconfliction.services.picture import Picture
+from deconfliction.services.sync import Announcements, FeedPruner, Sync
 from deconfliction.services.track_picture import TrackSettings
 from deconfliction.services.webhooks import Deliverer
 from deconfliction.storage.base import Store
@@ -63,6 +64,9 @@ def open_store(settings: Settings) -> Store:
 def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> Wired:
     """Open the store, rebuild the active picture from it, and set up the admin token."""
     store = open_store(settings)
+    with store.read() as tx:
+        # Changes committed from here on by other workers are applied at this worker's first write (sync.py).
+        seen = tx.last_change_seq()
     policy = settings.separation_policy()
     picture = Picture(policy, settings.index)
     # The picture is millions of long-lived objects: collecting while building them only wastes time, and freezing
@@ -83,6 +87,8 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
         ledger_key=ledger_key(settings.ledger_key_path()),
         notification_ack_s=settings.notification_ack_s,
     )
+    sync = Sync(ctx, seen)
+    ctx.writer.hook = sync
     generated = ensure_admin_token(ctx, settings.admin_token)
     record_existing(ctx)
     poster = HttpPoster(settings.webhook_timeout_s)
@@ -95,8 +101,18 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
         mqtt=mqtt_feed(settings, ctx),
         cot=cot_listeners(settings, ctx),
         tracks=track_sweeper(settings, ctx),
+        # other processes may write this channel: listen for their commits
+        announcements=Announcements(ctx, hub) if shared(settings) else None,
+        pruner=FeedPruner(ctx, keep_keys_s=settings.idempotency_keep_s),
+        try_lead=store.try_lead,
     )
     return Wired(ctx, hub, generated, background)
+
+
+def shared(settings: Settings) -> bool:
+    """Whether other processes may write the channel while this one serves it: several workers, or a PostgreSQL
+    database that other machines' workers may share."""
+    return settings.workers > 1 or bool(getattr(settings, "database_url", ""))
 
 
 def track_sweeper(settings: Settings, ctx: Context) -> tracks.TrackSweeper:

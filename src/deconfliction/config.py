@@ -172,6 +172,32 @@ SETTINGS: tuple[Setting, ...] = (
         "Two tracks that both report altitudes at least this far apart (metres) are not warned of each other: "
         "300 m is the 1,000 ft vertical separation of ICAO RVSM. A track without altitude may be at any.",
     ),
+    Setting(
+        "workers",
+        int,
+        1,
+        "Worker processes `deconf serve` starts, sharing one port and one channel (see docs/scaling.md). Each keeps "
+        "the active picture in memory; one of them, the leader, runs the background jobs.",
+    ),
+    Setting(
+        "log_format",
+        str,
+        "text",
+        "How the server logs: 'text' for people, 'json' (one object a line, with the request id) for log collectors.",
+    ),
+    Setting(
+        "tls_certfile",
+        str,
+        "",
+        "PEM certificate (chain) to serve HTTPS directly. Empty: plain HTTP, e.g. behind a TLS-terminating proxy.",
+    ),
+    Setting("tls_keyfile", str, "", "PEM private key of `tls_certfile`."),
+    Setting(
+        "idempotency_keep_s",
+        float,
+        86_400.0,
+        "Seconds an `Idempotency-Key` is remembered: a retry within this time gets the first answer again.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -215,6 +241,11 @@ class Settings:
     cpa_threshold_m: float = 1_852.0
     cpa_horizon_s: float = 1_800.0
     track_vertical_separation_m: float = 300.0
+    workers: int = 1
+    log_format: str = "text"
+    tls_certfile: str = ""
+    tls_keyfile: str = ""
+    idempotency_keep_s: float = 86_400.0
 
     def ledger_key_path(self) -> Path:
         return Path(self.ledger_key_file or f"{self.db}.ledger-key.pem")
@@ -289,7 +320,23 @@ def load_settings(
         raise SettingsError(f"index must be 'grid' or 'rtree', not {settings.index!r}")
     _check_mqtt(settings)
     _check_cot(settings)
+    _check_serving(settings)
     return settings
+
+
+def _check_serving(settings: Settings) -> None:
+    if not 1 <= settings.workers <= 64:
+        raise SettingsError(f"workers must be between 1 and 64, not {settings.workers}")
+    if settings.log_format not in ("text", "json"):
+        raise SettingsError(f"log_format must be 'text' or 'json', not {settings.log_format!r}")
+    if bool(settings.tls_certfile) != bool(settings.tls_keyfile):
+        raise SettingsError("tls_certfile and tls_keyfile go together: set both to serve HTTPS, or neither")
+    for name in ("tls_certfile", "tls_keyfile"):
+        path = getattr(settings, name)
+        if path and not Path(path).is_file():
+            raise SettingsError(f"{name}: no file at {path}")
+    if settings.idempotency_keep_s <= 0:
+        raise SettingsError("idempotency_keep_s must be positive")
 
 
 def _check_mqtt(settings: Settings) -> None:

@@ -12,6 +12,7 @@ from fastapi.responses import PlainTextResponse
 from deconfliction import __version__
 from deconfliction.api import problems
 from deconfliction.api.deps import CtxDep, PrincipalDep
+from deconfliction.api.idempotency import Idempotency
 from deconfliction.api.limits import BodyLimit, RateLimit
 from deconfliction.api.metrics import CONTENT_TYPE, RequestMetrics, registry_for
 from deconfliction.api.routes_conflicts import router as conflicts_router
@@ -94,7 +95,8 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
     def healthz(ctx: CtxDep) -> dict[str, Any]:
         return {"status": "ok", "schema_version": ctx.store.schema_version(), "declarations_active": len(ctx.picture)}
 
-    # Outermost first: the body limit guards everything, then the rate limit.
+    # Innermost first: idempotency keys sit next to the routes, inside the rate limit and the body limit.
+    app.add_middleware(Idempotency, store=lambda: ctx.store)
     app.add_middleware(RateLimit, rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics, registry=registry)  # outermost: every answer counts, 413s and 429s too

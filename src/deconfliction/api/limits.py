@@ -12,10 +12,20 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from deconfliction.api.problems import PROBLEM_JSON, TYPE_BASE
 
 
-async def _send_problem(
-    send: Send, status: int, title: str, detail: str, slug: str, headers: list[tuple[bytes, bytes]] | None = None
+async def send_problem(
+    send: Send,
+    status: int,
+    title: str,
+    detail: str,
+    slug: str,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    field: str | None = None,
 ) -> None:
-    body = json.dumps({"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}).encode()
+    """Answer with Problem Details straight from an ASGI middleware."""
+    problem = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail}
+    if field is not None:
+        problem["field"] = field
+    body = json.dumps(problem).encode()
     await send(
         {
             "type": "http.response.start",
@@ -48,7 +58,7 @@ class BodyLimit:
         detail = f"the request body exceeds the limit of {self.max_bytes} bytes"
         for name, value in scope.get("headers", []):
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _send_problem(send, 413, "Too large", detail, "too-large")
+                await send_problem(send, 413, "Too large", detail, "too-large")
                 return
         chunks: list[bytes] = []
         size = 0
@@ -59,7 +69,7 @@ class BodyLimit:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_problem(send, 413, "Too large", detail, "too-large")
+                await send_problem(send, 413, "Too large", detail, "too-large")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -109,7 +119,7 @@ class RateLimit:
         wait_s = self._take(key)
         if wait_s > 0:
             retry = str(max(1, int(wait_s + 0.999)))
-            await _send_problem(
+            await send_problem(
                 send,
                 429,
                 "Too many requests",

@@ -22,6 +22,12 @@ class Chain:
     def public_key(self) -> str:
         return self.key.public_key_b64
 
+    def refresh(self, tx: Tx) -> None:
+        """Take the head as stored: another process sharing the database may have appended since (called by the
+        writer inside its transaction, before any job appends)."""
+        head = tx.ledger_head()
+        self.seq, self.hash = head if head is not None else (0, ZERO_HASH)
+
     def append(self, tx: Tx, change: Change) -> tuple[dict[str, Any], Callable[[], None]]:
         """Seal and store an entry; returns it and the action that puts the head back should the job fail."""
         before = (self.seq, self.hash)

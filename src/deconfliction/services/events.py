@@ -46,6 +46,12 @@ class EventHub:
                 continue
             loop.call_soon_threadsafe(event.set)
 
+    def notify_all(self) -> None:
+        """Wake every stream (another worker wrote, and cannot say for whom)."""
+        with self._lock:
+            parties = set(self._waiters)
+        self.notify(parties)
+
     def close(self) -> None:
         """The server is stopping: wake every stream so that it ends instead of holding the shutdown."""
         self.closing = True

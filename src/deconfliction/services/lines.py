@@ -152,7 +152,7 @@ def answer(
         at = ctx.clock()
         line = line.answered(decision, None if signed is None else signed[3], at)
         tx.save_line(line)
-        ctx.bound_lines.changed(out)
+        ctx.bound_lines.changed(out, at)
         out.record(f"line.{decision.value}", party, (line.id,), line.digest, at, {}, signed)
         view = line.view()
         out.emit(line.terms.proposer, f"line.{decision.value}", view, at)
@@ -188,7 +188,7 @@ def withdraw(ctx: Context, party: str, line_id: str) -> Callable[[Outbox], dict[
         at = ctx.clock()
         line = line.withdrawn(party, at)
         tx.save_line(line)
-        ctx.bound_lines.changed(out)
+        ctx.bound_lines.changed(out, at)
         out.record("line.withdrawn", party, (line.id,), line.digest, at)
         out.emit(line.terms.other(party), "line.withdrawn", line.view(), at)
         for conflict in tx.open_conflicts_of_declaration(line.subject):

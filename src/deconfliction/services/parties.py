@@ -93,6 +93,7 @@ def update_party(ctx: Context, party_id: str, status: str | None, public_key: st
             if final_status is PartyStatus.ACTIVE:
                 resume_waiting_on(out, party_id, at)  # messages held for this party move on
         out.after_commit.append(ctx.tokens.clear)  # a new status takes effect on the next request
+        out.changed("party", party_id, at)  # on every worker
         return updated
 
     return ctx.write(job)

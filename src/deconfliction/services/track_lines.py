@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import datetime
 
 from deconfliction.domain.geodesy import Vec3, unit_vector
 from deconfliction.domain.geometry import parse_geometry
@@ -79,10 +80,12 @@ class BoundLines:
         self._lines.clear()
         self._measured.clear()
 
-    def changed(self, out: Outbox) -> None:
-        """A job changed which lines are accepted: forget them now, and again if the job or its commit fails."""
+    def changed(self, out: Outbox, at: datetime) -> None:
+        """A job changed which lines are accepted: forget them now, and again if the job or its commit fails; the
+        other workers forget them too (services/sync.py)."""
         self.clear()
         out.on_undo(self.clear)
+        out.changed("lines", "*", at)
 
     def forget(self, track: Key) -> None:
         """A track was removed."""

@@ -13,6 +13,7 @@ marks silent tracks lost, then removed.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -73,19 +74,63 @@ def _load(picture: TrackPicture, tx: Tx) -> None:
     pairs: list[tuple[Pair, Conflict]] = []
     for conflict_id in tx.open_track_conflict_ids():
         conflict = tx.get_conflict(conflict_id)
-        if conflict is None:
-            continue
-        a, b = conflict.a, conflict.b
-        if b.declaration.startswith("track:"):
-            pairs.append((track_pair(_key(a), _key(b)), conflict))
-            continue
-        if b.declaration.startswith(SUBJECT_PREFIX):
-            pairs.append((line_pair(_key(a), b.declaration.removeprefix(SUBJECT_PREFIX)), conflict))
-            continue
-        declaration = tx.get_declaration(b.declaration)
-        if declaration is not None:
-            pairs.append((place_pair(_key(a), declaration.key), conflict))
+        pair = None if conflict is None else _pair_of(tx, conflict)
+        if pair is not None and conflict is not None:
+            pairs.append((pair, conflict))
     picture.load(tx.live_tracks(), pairs)
+
+
+def _pair_of(tx: Tx, conflict: Conflict) -> Pair | None:
+    """Which pair an open track warning is about (None if its declaration is gone)."""
+    a, b = conflict.a, conflict.b
+    if b.declaration.startswith("track:"):
+        return track_pair(_key(a), _key(b))
+    if b.declaration.startswith(SUBJECT_PREFIX):
+        return line_pair(_key(a), b.declaration.removeprefix(SUBJECT_PREFIX))
+    declaration = tx.get_declaration(b.declaration)
+    return None if declaration is None else place_pair(_key(a), declaration.key)
+
+
+def track_ref(key: Key) -> str:
+    """A track's reference on the change feed."""
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+def _changed(out: Outbox, at: datetime, *keys: Key) -> None:
+    for key in keys:
+        out.changed("track", track_ref(key), at)
+
+
+def _set_open(out: Outbox, picture: TrackPicture, pair: Pair, conflict: Conflict | None, at: datetime) -> None:
+    """Record (or forget) a pair's open warning in memory, undone with the job; other workers learn of it."""
+    out.on_undo(picture.set_open(pair, conflict))
+    _changed(out, at, *[k for k in pair[1:] if isinstance(k, tuple)])
+
+
+def reload_track(ctx: Context, tx: Tx, party: str, track_id: str) -> None:
+    """Take a track and its open warnings as stored: another process changed them (services/sync.py)."""
+    picture = picture_of(ctx, tx)
+    key = (party, track_id)
+    for pair in picture.pairs_of(key):
+        picture.set_open(pair, None)
+    track = tx.get_track(party, track_id)
+    if track is None or track.status is TrackStatus.REMOVED:
+        picture.drop(key)
+        ctx.bound_lines.forget(key)
+        return
+    picture.put(track)
+    for conflict in tx.open_conflicts_of_declaration(track.subject):
+        if conflict.a.party == party or conflict.b.party == party:
+            opened = _pair_of(tx, conflict)
+            if opened is not None:
+                picture.set_open(opened, conflict)
+
+
+def reload_all(ctx: Context, tx: Tx) -> None:
+    """Take every live track and warning as stored (a worker that fell too far behind the change feed)."""
+    fresh = TrackPicture(picture_of(ctx, tx).settings)
+    _load(fresh, tx)
+    ctx.tracks = fresh
 
 
 def _key(side: ConflictSide) -> Key:
@@ -133,6 +178,7 @@ def _ingest(ctx: Context, out: Outbox, party: str, track_id: str, reports: list[
         track = before.taking(reports, stored, source, at, picture.lost_s)
     out.tx.save_track(track)
     out.on_undo(picture.restore(track.key, picture.tracks.get(track.key)))
+    _changed(out, at, track.key)
     picture.put(track)
     return IngestResult(stored, duplicates, evaluate(ctx, out, picture, track, at))
 
@@ -165,7 +211,7 @@ def evaluate(ctx: Context, out: Outbox, picture: TrackPicture, track: Track, at:
         conflict = picture.open[pair]
         if not _still_current(ctx, out.tx, pair, conflict):
             # the declaration was revised or cancelled, or the line withdrawn, since: that write resolved the conflict
-            out.on_undo(picture.set_open(pair, None))
+            _set_open(out, picture, pair, None, at)
         elif pair not in found:
             _resolve(out, picture, pair, conflict, at)
     views = []
@@ -235,7 +281,7 @@ def _open(out: Outbox, picture: TrackPicture, pair: Pair, track: Track, found: F
         opened_at=at,
     )
     out.tx.save_conflict(conflict)
-    out.on_undo(picture.set_open(pair, conflict))
+    _set_open(out, picture, pair, conflict, at)
     return _emit_conflict(out, conflict, "conflict.opened", at)
 
 
@@ -255,12 +301,12 @@ def _open_line(
         opened_at=at,
     )
     out.tx.save_conflict(conflict)
-    out.on_undo(picture.set_open(pair, conflict))
+    _set_open(out, picture, pair, conflict, at)
     return _emit_conflict(out, conflict, "conflict.opened", at)
 
 
 def _resolve(out: Outbox, picture: TrackPicture, pair: Pair, conflict: Conflict, at: datetime) -> None:
-    out.on_undo(picture.set_open(pair, None))
+    _set_open(out, picture, pair, None, at)
     current = out.tx.get_conflict(conflict.id) or conflict  # with the acknowledgements made since it opened
     if current.resolved_at is not None:
         return
@@ -281,6 +327,7 @@ def sweep(ctx: Context) -> tuple[int, int]:
             changed = replace(track, status=status, updated_at=at)
             out.tx.save_track(changed)
             out.on_undo(picture.restore(track.key, track))
+            _changed(out, at, track.key)
             if status is TrackStatus.REMOVED:
                 picture.drop(track.key)
                 ctx.bound_lines.forget(track.key)

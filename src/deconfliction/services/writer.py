@@ -18,12 +18,13 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from deconfliction.domain.declarations import Declaration
 from deconfliction.domain.signing import Purpose
 from deconfliction.domain.timewindow import format_time
 from deconfliction.ledger.entry import Change, Detail, PartySignature
+from deconfliction.services import idempotency
 from deconfliction.services.chain import Chain
 from deconfliction.services.picture import Picture
 from deconfliction.storage.base import Store, Tx
@@ -41,6 +42,8 @@ class Outbox:
         self.picture = picture
         self.chain = chain
         self.parties: set[str] = set()
+        self.last_change = 0  # the newest row this job added to the change feed (0: none)
+        self._changed: set[tuple[str, str]] = set()
         self._undo: list[Callable[[], None]] = []
         self.after_commit: list[Callable[[], None]] = []
 
@@ -66,6 +69,12 @@ class Outbox:
         self.on_undo(undo)
         return entry
 
+    def changed(self, kind: str, ref: str, at: datetime) -> None:
+        """Note on the change feed that this job changed an object other workers hold in memory (see sync.py)."""
+        if (kind, ref) not in self._changed:
+            self._changed.add((kind, ref))
+            self.last_change = self.tx.record_change(kind, ref, at)
+
     def on_undo(self, action: Callable[[], None]) -> None:
         """Run `action` if this job or its group's commit fails: it puts back what the job changed in memory.
         Actions run in reverse order of registration."""
@@ -74,6 +83,7 @@ class Outbox:
     def stage(self, declaration: Declaration) -> None:
         """Put a declaration's new state in the picture now; undone if the job or the commit fails."""
         previous = self.picture.declarations.get(declaration.key)
+        self.changed("declaration", declaration.id, declaration.updated_at)
         self.picture.put(declaration)
         if previous is None:
             self.on_undo(lambda: self.picture.remove(declaration.key))
@@ -108,6 +118,36 @@ class _Job(Generic[T]):
     future: Future[T] = field(default_factory=Future)
 
 
+class GroupHook(Protocol):
+    """Keeps this process's memory whole when other processes write the same channel (services/sync.py)."""
+
+    def before(self, tx: Tx) -> None:
+        """At the start of a group, inside its write transaction (or a read one, to refresh): apply what others
+        committed since."""
+
+    def after(self, last_change: int) -> None:
+        """The group committed; `last_change` is the newest change-feed row it wrote (0: none)."""
+
+
+def _claiming(claim: idempotency.Claim, fn: Callable[[Outbox], T]) -> Callable[[Outbox], T]:
+    """The job of a request with an Idempotency-Key: claims the key in its own transaction (services/idempotency.py).
+    Only the request's first write job claims it; a failed job's claim is undone with it."""
+
+    def job(out: Outbox) -> T:
+        if claim.claimed:
+            return fn(out)
+        claim.take(out.tx)
+        result = fn(out)
+        claim.claimed = True
+        return result
+
+    return job
+
+
+def _refresh(out: Outbox) -> None:
+    """A marker job: asks the writer to apply what other processes committed, without writing anything."""
+
+
 class Writer:
     """Runs write jobs on one thread with group commit. Start it once; stop it at shutdown."""
 
@@ -116,6 +156,7 @@ class Writer:
         self.picture = picture
         self.chain = chain
         self.notify = notify
+        self.hook: GroupHook | None = None
         self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -131,6 +172,9 @@ class Writer:
                 if self._thread is None:
                     self._thread = threading.Thread(target=self._run, name="deconf-writer", daemon=True)
                     self._thread.start()
+        claim = idempotency.CURRENT.get()
+        if claim is not None and not claim.claimed:
+            fn = _claiming(claim, fn)
         job: _Job[T] = _Job(fn)
         self._queue.put(job)
         return job.future
@@ -138,6 +182,10 @@ class Writer:
     def run(self, fn: Callable[[Outbox], T]) -> T:
         """Submit a job and wait for its durable result (or its error)."""
         return self.submit(fn).result()
+
+    def refresh(self) -> None:
+        """Apply what other processes committed (soon, on the writer thread); used when one announces a write."""
+        self.submit(_refresh)
 
     def stop(self) -> None:
         if self._thread is not None:
@@ -172,12 +220,28 @@ class Writer:
                 return
 
     def _commit(self, group: list[_Job[Any]]) -> None:
+        refreshes = [job for job in group if job.fn is _refresh]
+        if refreshes:
+            group = [job for job in group if job.fn is not _refresh]
+            if not group:  # nothing to write: apply the others' changes under a read snapshot
+                with self.store.read() as tx:
+                    self.chain.refresh(tx)
+                    if self.hook is not None:
+                        self.hook.before(tx)
+            for job in refreshes:
+                job.future.set_result(None)
+            if not group:
+                return
         done: list[tuple[_Job[Any], Outbox, Any]] = []
         failed: list[tuple[_Job[Any], BaseException]] = []
         alone = len(group) == 1  # a job alone needs no savepoint: its failure rolls back the transaction
         started = ran = time.perf_counter()
         try:
             with self.store.write() as tx:
+                # Another process may have written since this one last did: its ledger entries, its declarations.
+                self.chain.refresh(tx)
+                if self.hook is not None:
+                    self.hook.before(tx)
                 for job in group:
                     out = Outbox(tx, self.picture, self.chain)
                     if not alone:
@@ -194,6 +258,9 @@ class Writer:
                     if not alone:
                         tx.release_savepoint()
                     done.append((job, out, result))
+                woken = set().union(*(out.parties for _, out, _ in done))
+                if woken or any(out.last_change for _, out, _ in done):
+                    tx.announce(sorted(woken))  # other workers wake their streams and apply the change feed
                 ran = time.perf_counter()
         except _Refused as refused:
             group[0].future.set_exception(refused.error)
@@ -210,6 +277,10 @@ class Writer:
         self.jobs += len(group)
         self.run_s += ran - started
         self.commit_s += time.perf_counter() - ran
+        hook = self.hook
+        if hook is not None:
+            last_change = max((out.last_change for _, out, _ in done), default=0)
+            _quietly(lambda: hook.after(last_change))
         parties: set[str] = set()
         for job, out, result in done:
             # The write is on disk: its caller gets its result even if a side effect below fails.

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from deconfliction.domain.parties import Link, Party, PartyStatus
 from deconfliction.storage.channel import ChannelTx
 from deconfliction.storage.lines import LinesTx
 from deconfliction.storage.mqtt import MqttTx
+from deconfliction.storage.sync import SyncTx
 from deconfliction.storage.tracks import TracksTx
 
 Box = tuple[float, float, float, float]
@@ -43,7 +45,7 @@ class DeclarationQuery:
     limit: int = 1_000
 
 
-class Tx(ChannelTx, MqttTx, TracksTx, LinesTx):
+class Tx(ChannelTx, MqttTx, TracksTx, LinesTx, SyncTx):
     """One transaction. Writes are durable on disk when the `write()` block exits without error."""
 
     # savepoints: one write job of a group commit can fail without undoing the others
@@ -126,6 +128,10 @@ class Tx(ChannelTx, MqttTx, TracksTx, LinesTx):
     def append_event(self, party: str, type_: str, data: dict[str, Any], at: datetime) -> int: ...
     @abc.abstractmethod
     def events_after(self, party: str, after_id: int, limit: int) -> list[StoredEvent]: ...
+    @abc.abstractmethod
+    def announce(self, parties: Sequence[str]) -> None:
+        """Tell the other workers, when this transaction commits, that these parties have new events and that the
+        change feed moved (PostgreSQL: NOTIFY; SQLite: nothing, the other workers poll)."""
 
 
 class Store(abc.ABC):
@@ -144,6 +150,16 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def read(self) -> AbstractContextManager[Tx]:
         """A read-only snapshot."""
+
+    @abc.abstractmethod
+    def watch(self, on_announce: Callable[[frozenset[str] | None], None], stop: threading.Event) -> None:
+        """Block until `stop` is set, calling `on_announce` whenever another worker's write committed: with the
+        parties it announced, or None when the backend cannot tell (then every stream should look)."""
+
+    @abc.abstractmethod
+    def try_lead(self) -> bool:
+        """Become this channel's leader (the one worker that runs the background jobs) if no live worker is; True
+        if this store holds the leadership now. Held until `close` or the process ends, whichever comes first."""
 
     @abc.abstractmethod
     def close(self) -> None: ...

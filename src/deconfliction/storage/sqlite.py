@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from importlib import resources
@@ -31,6 +33,7 @@ from deconfliction.storage.base import Box, DeclarationQuery, Store, StoredEvent
 from deconfliction.storage.sqlite_channel import SqliteChannelTx
 from deconfliction.storage.sqlite_lines import SqliteLinesTx
 from deconfliction.storage.sqlite_mqtt import SqliteMqttTx
+from deconfliction.storage.sqlite_sync import SqliteSyncTx
 from deconfliction.storage.sqlite_tracks import SqliteTracksTx
 from deconfliction.storage.sqltime import dt as _dt
 from deconfliction.storage.sqltime import dt_req as _dt_req
@@ -63,7 +66,7 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(out)
 
 
-class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Tx):
+class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, SqliteSyncTx, Tx):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.c = conn
 
@@ -386,12 +389,17 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Tx)
         )
         return [StoredEvent(r["id"], r["party"], r["type"], json.loads(r["data"]), _dt_req(r["at"])) for r in rows]
 
+    def announce(self, parties: Sequence[str]) -> None:
+        return None  # the other workers poll the file (SqliteStore.watch)
+
 
 class SqliteStore(Store):
     """One SQLite file. A connection per thread; writes serialised by SQLite's own lock (BEGIN IMMEDIATE)."""
 
-    def __init__(self, path: str | Path, checkpoint_interval_s: float = 0.5) -> None:
+    def __init__(self, path: str | Path, checkpoint_interval_s: float = 0.5, poll_s: float = 0.1) -> None:
         self.path = str(path)
+        self.poll_s = poll_s
+        self._leader: int | None = None
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -509,7 +517,49 @@ class SqliteStore(Store):
         rows = self._conn().execute("PRAGMA integrity_check").fetchall()
         return [str(r[0]) for r in rows if str(r[0]) != "ok"]
 
+    def watch(self, on_announce: Callable[[frozenset[str] | None], None], stop: threading.Event) -> None:
+        """Poll every `poll_s` for events and changes written by another process (SQLite has no NOTIFY)."""
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        try:
+            last_event, last_change = self._marks(conn)
+            while not stop.wait(self.poll_s):
+                try:
+                    event, change = self._marks(conn)
+                    parties = conn.execute(
+                        "SELECT DISTINCT party FROM events WHERE id > ? AND id <= ?", (last_event, event)
+                    ).fetchall()
+                except sqlite3.Error:  # busy or closing: the next round looks again
+                    continue
+                if event != last_event or change != last_change:
+                    on_announce(frozenset(str(r[0]) for r in parties))
+                last_event, last_change = event, change
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _marks(conn: sqlite3.Connection) -> tuple[int, int]:
+        row = conn.execute(
+            "SELECT (SELECT COALESCE(MAX(id), 0) FROM events), (SELECT COALESCE(MAX(seq), 0) FROM changes)"
+        ).fetchone()
+        return int(row[0]), int(row[1])
+
+    def try_lead(self) -> bool:
+        """Leadership is an exclusive lock on `<db>.leader`, which the kernel drops when the process ends."""
+        if self._leader is not None:
+            return True
+        fd = os.open(f"{self.path}.leader", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        self._leader = fd
+        return True
+
     def close(self) -> None:
+        if self._leader is not None:
+            os.close(self._leader)  # closing the descriptor releases the lock
+            self._leader = None
         self._stop.set()
         if self._checkpointer is not None:
             self._checkpointer.join(timeout=10)
