@@ -1,13 +1,19 @@
-"""Shared fixtures: a wired channel on a real SQLite file, an in-process HTTP client, and scenario helpers."""
+"""Shared fixtures: a wired channel on a real SQLite file (or a fresh PostgreSQL schema, for the tests that run on
+both backends), an in-process HTTP client, and scenario helpers."""
 
 from __future__ import annotations
 
+import os
+import secrets
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi.testclient import TestClient
+from psycopg import sql
 
 from deconfliction.api.app import create_app
 from deconfliction.bootstrap import Wired, wire
@@ -24,9 +30,71 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     return load_settings(env={}, overrides=values)
 
 
+# The PostgreSQL server the tests use (trust auth); they keep their data in the database `deconf_test`.
+PG_SERVER = os.environ.get("DECONF_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
+PG_DATABASE = "deconf_test"
+BACKENDS = ("sqlite", "postgresql")
+# Opt a test (or a module, as `pytestmark`) in to running once per backend; it must use `settings` or `backend`.
+BOTH_BACKENDS = pytest.mark.parametrize("backend", BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> str:
+    """The URL of the test database, created with PostGIS and btree_gist if missing. Fails (never skips) when
+    PostgreSQL or PostGIS cannot be had: the PostgreSQL backend must be tested wherever the suite runs."""
+    url = f"{PG_SERVER}/{PG_DATABASE}"
+    try:
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=5) as admin:
+            if admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,)).fetchone() is None:
+                admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(PG_DATABASE)))
+        with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis SCHEMA public")
+            conn.execute("CREATE EXTENSION IF NOT EXISTS btree_gist SCHEMA public")
+    except psycopg.Error as exc:
+        pytest.fail(
+            f"the tests on PostgreSQL need a server at {PG_SERVER} (user postgres, trust auth) with PostGIS 3 "
+            f"installed (`make test` installs it through scripts/ensure_postgis.sh; DECONF_TEST_POSTGRES names "
+            f"another server): {exc}",
+            pytrace=False,
+        )
+    return url
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def pg_url(pg_database: str) -> Iterator[str]:
+    """A DECONF_DATABASE_URL whose channel lives in a fresh, empty schema, dropped after the test."""
+    schema = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    yield f"{pg_database}?options=-csearch_path%3D{schema},public"
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The storage backend of this test: SQLite unless the test is parametrised with BOTH_BACKENDS."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Settings:
+    if backend == "postgresql":
+        return make_settings(tmp_path, database_url=request.getfixturevalue("pg_url"))
     return make_settings(tmp_path)
+
+
+def run_sql(settings: Settings, statement: str) -> None:
+    """Run one statement on the channel's database, behind the server's back (to stage an old channel)."""
+    if settings.database_url:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            conn.execute(statement)
+    else:
+        conn3 = sqlite3.connect(settings.db)
+        try:
+            conn3.executescript(statement)
+        finally:
+            conn3.close()
 
 
 @pytest.fixture

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
+import json
+import logging.config
 import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import FastAPI
 
@@ -15,6 +19,7 @@ from deconfliction.adapters.cot_server import CotListeners, build_listeners
 from deconfliction.adapters.mqtt import TrackSubscriber
 from deconfliction.adapters.webhook_http import HttpPoster
 from deconfliction.api.app import create_app
+from deconfliction.api.logs import log_config
 from deconfliction.config import Settings
 from deconfliction.domain.declarations import Declaration
 from deconfliction.domain.signing import SigningKey
@@ -56,8 +61,19 @@ def ledger_key(path: Path) -> SigningKey:
 
 
 def open_store(settings: Settings) -> Store:
-    store = SqliteStore(settings.db)
-    store.migrate()
+    """The channel's store, migrated: PostgreSQL when `database_url` is set, else the SQLite file `db`."""
+    store: Store
+    if settings.database_url:
+        from deconfliction.storage.postgres import PostgresStore  # psycopg is loaded only when it is used
+
+        store = PostgresStore(settings.database_url)
+    else:
+        store = SqliteStore(settings.db)
+    try:
+        store.migrate()
+    except BaseException:
+        store.close()
+        raise
     return store
 
 
@@ -173,6 +189,33 @@ def _load(store: Store, picture: Picture, on_loaded: Callable[[int], None] | Non
             return out
 
         picture.load(counted())
+
+
+WORKER_SETTINGS = "DECONF_WORKER_SETTINGS"  # how `deconf serve --workers N` hands its settings to each worker
+
+
+def worker_settings(settings: Settings) -> str:
+    return json.dumps(dataclasses.asdict(settings))
+
+
+def worker_app() -> FastAPI:
+    """One of the N worker processes of `deconf serve --workers N` (uvicorn calls this in each)."""
+    settings = Settings(**json.loads(os.environ[WORKER_SETTINGS]))
+    logging.config.dictConfig(log_config(settings.log_level, settings.log_format))
+    application, _ = build_app(settings)
+    return application
+
+
+def database_label(settings: Settings) -> str:
+    """Where the channel is kept, fit to print: the SQLite file, or the PostgreSQL URL without its password."""
+    url = getattr(settings, "database_url", "")
+    if not url:
+        return settings.db
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def build_app(settings: Settings) -> tuple[FastAPI, Wired]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging.config
 import os
 import threading
 import time
@@ -19,7 +20,8 @@ from rich.table import Table
 
 from deconfliction import __version__
 from deconfliction.api.app import create_app
-from deconfliction.bootstrap import Wired, wire
+from deconfliction.api.logs import log_config
+from deconfliction.bootstrap import WORKER_SETTINGS, Wired, database_label, wire, worker_settings
 from deconfliction.cli_commands import (
     cancel_cmd,
     conflicts_cmd,
@@ -113,26 +115,52 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on (DECONF_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (DECONF_PORT).")] = None,
     db: Annotated[str | None, typer.Option(help="SQLite database file (DECONF_DB).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Worker processes sharing the port and the channel (DECONF_WORKERS); see docs/scaling.md."),
+    ] = None,
     config: ConfigOpt = None,
 ) -> None:
-    """Run the channel's HTTP API. The admin token comes from DECONF_ADMIN_TOKEN, else is generated once."""
-    settings = _settings(config, host=host, port=port, db=db)
-    wired = _wire_with_progress(settings)
+    """Run the channel's HTTP API. The admin token comes from DECONF_ADMIN_TOKEN, else is generated once.
+
+    The database is the SQLite file `db`, or PostgreSQL when DECONF_DATABASE_URL is set. With --workers N, N
+    processes serve one port and one channel; HTTPS directly with DECONF_TLS_CERTFILE and DECONF_TLS_KEYFILE."""
+    settings = _settings(config, host=host, port=port, db=db, workers=workers)
+    logging.config.dictConfig(log_config(settings.log_level, settings.log_format))
+    wired = _wire_with_progress(settings)  # migrations, the admin token and the record's start happen here, once
     _print_admin_token(wired.generated_admin_token)
+    scheme = "https" if settings.tls_certfile else "http"
+    many = f" with {settings.workers} workers" if settings.workers > 1 else ""
     console.print(
-        f"deconfliction {__version__}: serving {settings.db} on http://{settings.host}:{settings.port} "
-        f"({len(wired.ctx.picture)} active declarations). API docs at /docs. Ctrl-C to stop."
+        f"deconfliction {__version__}: serving {database_label(settings)} on {scheme}://{settings.host}:"
+        f"{settings.port}{many} ({len(wired.ctx.picture)} active declarations). API docs at /docs. Ctrl-C to stop."
     )
-    application = create_app(settings, wired.ctx, wired.hub, wired.background)
-    server_config = uvicorn.Config(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        timeout_graceful_shutdown=5,
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "log_config": log_config(settings.log_level, settings.log_format),
+        "access_log": False,  # deconfliction.access logs each request, with its id
+        "timeout_graceful_shutdown": 5,
+        # a worker loading a large picture is busy for a while: do not take it for hung and restart it
+        "timeout_worker_healthcheck": 120,
+        "ssl_certfile": settings.tls_certfile or None,
+        "ssl_keyfile": settings.tls_keyfile or None,
+    }
+    if settings.workers == 1:
+        application = create_app(settings, wired.ctx, wired.hub, wired.background)
+        StreamClosingServer(uvicorn.Config(application, **options), wired.hub).run()  # type: ignore[arg-type]
+        return
+    # Each worker wires itself from the same settings (bootstrap.worker_app); this process only supervises them.
+    wired.background.stop()
+    wired.ctx.close()
+    os.environ[WORKER_SETTINGS] = worker_settings(settings)
+    uvicorn.run(
+        "deconfliction.bootstrap:worker_app",
+        factory=True,
+        workers=settings.workers,
+        **options,  # type: ignore[arg-type]
     )
-    StreamClosingServer(server_config, wired.hub).run()
 
 
 class StreamClosingServer(uvicorn.Server):

@@ -35,6 +35,13 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("db", str, "deconf.db", "Path of the SQLite database file (created if missing)."),
+    Setting(
+        "database_url",
+        str,
+        "",
+        "PostgreSQL (with PostGIS) to keep the channel in instead, e.g. 'postgresql://USER:PASSWORD@HOST/DB': "
+        "several server processes can then share one channel. Empty: the SQLite file `db`.",
+    ),
     Setting("host", str, "127.0.0.1", "Interface the HTTP server listens on."),
     Setting("port", int, 8000, "TCP port the HTTP server listens on."),
     Setting(
@@ -201,11 +208,13 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
+POSTGRES_SCHEMES = ("postgresql", "postgres")  # a database_url of these opens the PostgreSQL backend
 
 
 @dataclass(frozen=True)
 class Settings:
     db: str = "deconf.db"
+    database_url: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     admin_token: str = ""
@@ -318,6 +327,9 @@ def load_settings(
         raise SettingsError("cpa_horizon_s must be positive and cpa_threshold_m not negative")
     if settings.index not in INDEXES:
         raise SettingsError(f"index must be 'grid' or 'rtree', not {settings.index!r}")
+    if settings.database_url and urlsplit(settings.database_url).scheme not in POSTGRES_SCHEMES:
+        # not echoed: the URL may hold the database's password
+        raise SettingsError("database_url must be postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE (or empty)")
     _check_mqtt(settings)
     _check_cot(settings)
     _check_serving(settings)

@@ -8,6 +8,7 @@ and every wait is bounded.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -104,6 +105,16 @@ class Server:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s)
 
+    def kill_all(self) -> None:
+        """SIGKILL the server and every worker it started: a crash, with no chance to finish anything."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout=10)
+        if self._log_file is not None and not self._log_file.closed:
+            self._log_file.close()
+
     def stop(self, sig: int = signal.SIGTERM, timeout_s: float = 10.0) -> int | None:
         """Signal the process and wait (bounded); kill it if it does not stop. Returns its exit
         code on a clean
@@ -115,7 +126,8 @@ class Server:
                 try:
                     code = self.proc.wait(timeout=timeout_s)
                 except subprocess.TimeoutExpired:
-                    self.proc.kill()
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(self.proc.pid, signal.SIGKILL)  # the workers too
                     self.proc.wait(timeout=10)
                     code = None
             else:
@@ -135,6 +147,7 @@ def start_server(
     extra_env: dict[str, str] | None = None,
     log_name: str | None = None,
     wait_s: float = 30.0,
+    workers: int = 1,
 ) -> Server:
     """Start `deconf serve --port P --db DB` like a user, and wait (bounded) for GET /healthz to
     answer 200."""
@@ -150,14 +163,16 @@ def start_server(
     )
     log_file = open(log, "wb")  # noqa: SIM115 - closed by Server.stop
     proc = subprocess.Popen(
-        [DECONF, "serve", "--host", HOST, "--port", str(port), "--db", str(db)],
+        [DECONF, "serve", "--host", HOST, "--port", str(port), "--db", str(db), "--workers", str(workers)],
         stdout=log_file,
         stderr=subprocess.STDOUT,
         env=env,
         cwd=tmp_path,
+        start_new_session=True,  # its own process group: a test can kill the server and all its workers at once
     )
     server = Server(port, db, log, proc, admin, log_file)
     deadline = time.monotonic() + wait_s
+    answered: set[int] = set()
     try:
         while True:
             if proc.poll() is not None:
@@ -165,7 +180,10 @@ def start_server(
             try:
                 r = httpx.get(f"{server.url}/healthz", timeout=1.0)
                 if r.status_code == 200:
-                    return server
+                    answered.add(r.json()["worker"])
+                    if len(answered) >= workers:  # every worker is up (connections spread over them)
+                        return server
+                    continue
             except httpx.TransportError:
                 pass
             if time.monotonic() > deadline:

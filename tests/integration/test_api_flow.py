@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from tests.conftest import Api, feature, square
+from tests.conftest import BOTH_BACKENDS, Api, feature, square
+
+pytestmark = BOTH_BACKENDS
 
 
 def setup_sides(api: Api) -> None:

@@ -10,7 +10,9 @@ from typing import Any
 from deconfliction.api.idempotency import fingerprint
 from deconfliction.bootstrap import Wired
 from deconfliction.domain.timewindow import utcnow
-from tests.conftest import Api, feature, square
+from tests.conftest import BOTH_BACKENDS, Api, feature, square
+
+pytestmark = BOTH_BACKENDS
 
 
 def _declare(api: Api, who: str, key: str, lon: float = 40.2) -> Any:

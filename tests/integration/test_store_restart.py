@@ -11,9 +11,10 @@ from deconfliction.services import conflicts, declarations, parties
 from deconfliction.services.events import events_after
 from deconfliction.storage.base import DeclarationQuery
 from deconfliction.storage.sqlite import SqliteStore, migrations
-from tests.conftest import feature, square
+from tests.conftest import BOTH_BACKENDS, feature, run_sql, square
 
 
+@BOTH_BACKENDS
 def test_restart_keeps_declarations_conflicts_and_the_active_picture(settings: Settings) -> None:
     first = wire(settings)
     ctx = first.ctx
@@ -73,7 +74,17 @@ def test_token_is_stored_only_as_a_hash(settings: Settings) -> None:
     assert token.encode() not in raw
 
 
-def test_migration_2_backfills_the_box_index_of_an_existing_channel(settings: Settings) -> None:
+# the channel as schema version 1 left it: no box index
+WITHOUT_BOX_INDEX = {
+    "sqlite": "DROP TABLE declaration_boxes; DROP INDEX declarations_shared_with_all;"
+    " DELETE FROM schema_migrations WHERE version = 2;",
+    "postgresql": "DROP INDEX declarations_where_when, declarations_where_when_2, declarations_when,"
+    " declarations_shared_with_all; DELETE FROM schema_migrations WHERE version = 2",
+}
+
+
+@BOTH_BACKENDS
+def test_migration_2_backfills_the_box_index_of_an_existing_channel(settings: Settings, backend: str) -> None:
     first = wire(settings)
     parties.create_party(first.ctx, "sdf", "SDF", None)
     declarations.declare(first.ctx, "sdf", feature(square(40.2, 35.3)))
@@ -81,13 +92,7 @@ def test_migration_2_backfills_the_box_index_of_an_existing_channel(settings: Se
                                                   [179.99, -0.01]]]}  # fmt: skip
     declarations.declare(first.ctx, "sdf", feature(across))
     first.ctx.close()
-    # the channel as schema version 1 left it: no box index
-    conn = sqlite3.connect(settings.db)
-    conn.executescript(
-        "DROP TABLE declaration_boxes; DROP INDEX declarations_shared_with_all;"
-        " DELETE FROM schema_migrations WHERE version = 2;"
-    )
-    conn.close()
+    run_sql(settings, WITHOUT_BOX_INDEX[backend])
     second = wire(settings)
     assert second.ctx.store.schema_version() == max(version for version, _ in migrations())
 
@@ -100,6 +105,7 @@ def test_migration_2_backfills_the_box_index_of_an_existing_channel(settings: Se
     second.ctx.close()
 
 
+@BOTH_BACKENDS
 def test_a_channel_from_before_the_record_opens_it_with_its_parties_and_keys(settings: Settings) -> None:
     from deconfliction.domain.signing import SigningKey
     from deconfliction.services import ledger
@@ -110,10 +116,7 @@ def test_a_channel_from_before_the_record_opens_it_with_its_parties_and_keys(set
     parties.create_party(first.ctx, "coalition", "Coalition", None)
     parties.add_link(first.ctx, "sdf", "coalition", "auto")
     first.ctx.close()
-    conn = sqlite3.connect(settings.db)
-    conn.execute("DELETE FROM ledger")  # as migration 3 found it: parties and links, no record
-    conn.commit()
-    conn.close()
+    run_sql(settings, "DELETE FROM ledger")  # as migration 3 found it: parties and links, no record
     second = wire(settings)
     entries = ledger.entries_after(second.ctx, 0, 100)
     assert [(e["type"], e["subject"]) for e in entries] == [

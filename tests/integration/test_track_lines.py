@@ -12,9 +12,10 @@ from deconfliction.domain.timewindow import format_time, utcnow
 from deconfliction.services import tracks
 from deconfliction.services.events import events_after
 from deconfliction.services.track_picture import TrackSettings
-from tests.conftest import Api
+from tests.conftest import BOTH_BACKENDS, Api
 from tests.integration.test_lines_api import AIRPORT, EAST_BANK, accept, ledger, line_conflicts, parties, propose
 
+pytestmark = BOTH_BACKENDS
 FARTHER = (40.10, 35.22)  # south-west of the airport: deeper into saa's side
 
 

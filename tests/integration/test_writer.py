@@ -14,11 +14,12 @@ from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.parties import Party, PartyStatus
 from deconfliction.services import conflicts, declarations, parties
 from deconfliction.services.writer import Outbox
-from tests.conftest import feature, square
+from tests.conftest import BOTH_BACKENDS, feature, square
 
 AT = datetime(2017, 9, 9, tzinfo=UTC)
 
 
+@BOTH_BACKENDS
 def test_concurrent_conflicting_pairs_are_all_told_to_both_sides(wired: Wired) -> None:
     ctx = wired.ctx
     for p in ("sdf", "saa"):
@@ -41,6 +42,7 @@ def test_concurrent_conflicting_pairs_are_all_told_to_both_sides(wired: Wired) -
     assert ctx.writer.jobs >= 2 * pairs + 2
 
 
+@BOTH_BACKENDS
 def test_a_failing_job_does_not_undo_the_others_of_its_group(wired: Wired) -> None:
     ctx = wired.ctx
     gate = threading.Event()
@@ -109,6 +111,7 @@ def test_a_failed_commit_answers_every_job_with_the_error_and_unstages_the_pictu
     reopened.ctx.close()
 
 
+@BOTH_BACKENDS
 def test_a_failing_side_effect_neither_loses_the_answer_nor_stops_the_writer(wired: Wired) -> None:
     ctx = wired.ctx
 

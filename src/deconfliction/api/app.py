@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -14,6 +16,7 @@ from deconfliction.api import problems
 from deconfliction.api.deps import CtxDep, PrincipalDep
 from deconfliction.api.idempotency import Idempotency
 from deconfliction.api.limits import BodyLimit, RateLimit
+from deconfliction.api.logs import RequestLog
 from deconfliction.api.metrics import CONTENT_TYPE, RequestMetrics, registry_for
 from deconfliction.api.routes_conflicts import router as conflicts_router
 from deconfliction.api.routes_cot import router as cot_router
@@ -93,11 +96,19 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness and a few figures")
     def healthz(ctx: CtxDep) -> dict[str, Any]:
-        return {"status": "ok", "schema_version": ctx.store.schema_version(), "declarations_active": len(ctx.picture)}
+        leader = background is not None and getattr(background, "leading", True)
+        return {
+            "status": "ok",
+            "schema_version": ctx.store.schema_version(),
+            "declarations_active": len(ctx.picture),
+            "worker": os.getpid(),
+            "leader": leader,
+        }
 
     # Innermost first: idempotency keys sit next to the routes, inside the rate limit and the body limit.
     app.add_middleware(Idempotency, store=lambda: ctx.store)
     app.add_middleware(RateLimit, rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(RequestMetrics, registry=registry)  # outermost: every answer counts, 413s and 429s too
+    app.add_middleware(RequestMetrics, registry=registry)  # every answer counts, 413s and 429s too
+    app.add_middleware(RequestLog)  # outermost: every answer has a request id and a log line
     return app

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
 
 from deconfliction.domain.errors import DomainError
 
@@ -59,7 +60,72 @@ _SLUGS = {
 }
 
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "title": "Problem",
+    "description": "Problem Details (RFC 9457)",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "URN of the kind of problem, e.g. " + TYPE_BASE + "invalid-input"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "description": "The HTTP status code"},
+        "detail": {"type": "string", "description": "What is wrong, naming the offending field or coordinate"},
+        "field": {
+            "type": "string",
+            "description": "The offending field, parameter or header, e.g. properties.start or If-Match",
+        },
+        "errors": {
+            "type": "array",
+            "description": "Every validation error found, when there were several",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+
+def _document_problems(schema: dict[str, Any]) -> None:
+    """Every error answer is a Problem: say so in the OpenAPI document instead of FastAPI's `HTTPValidationError`."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    components["Problem"] = PROBLEM_SCHEMA
+    content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            responses = operation.setdefault("responses", {})
+            if "422" in responses:
+                responses["422"] = {"description": "Invalid input; `field` names the offending one", "content": content}
+            responses["4XX"] = {
+                "description": "Problem Details: 400 malformed, 401 no or unknown token, 403 outside the caller's "
+                "rights, 404 unknown or not visible, 409/412/428 state and preconditions, 413 body too large, "
+                "429 rate limited (with Retry-After)",
+                "content": content,
+            }
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route on this path: the router's own 405 names only the first route it tried."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 def install(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _document_problems(generate())  # generate() caches the document it returns as app.openapi_schema
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
@@ -78,7 +144,10 @@ def install(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug = _SLUGS.get(exc.status_code, "http-error")
         title = slug.replace("-", " ").capitalize()
-        return problem(exc.status_code, title, str(exc.detail), slug, headers=getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        if exc.status_code == 405:
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        return problem(exc.status_code, title, str(exc.detail), slug, headers=headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from deconfliction.api.deps import CtxDep, PrincipalDep
 from deconfliction.api.schemas import FEATURE_SCHEMA, DeclarationWritten
 from deconfliction.domain.errors import InvalidInput
+from deconfliction.domain.numbers import parse_whole
 from deconfliction.domain.timewindow import parse_time
 from deconfliction.services import declarations as svc
 from deconfliction.services import views
@@ -82,8 +83,7 @@ def list_(
     end_s = None if end is None else parse_time(end, "end").timestamp()
     if start_s is not None and end_s is not None and end_s <= start_s:
         raise InvalidInput("end must be after start", field="end")
-    if after is not None and not after.isdigit():
-        raise InvalidInput("after must be the cursor returned as `next`", field="after")
+    after_key = 0 if after is None else parse_whole(after, "after", "the cursor returned as `next`")
     limit = min(limit, request.app.state.settings.page_limit_max)
     query = DeclarationQuery(
         viewer=viewer,
@@ -92,7 +92,7 @@ def list_(
         end_s=end_s,
         status=None if status_ == "all" else status_,
         party=party,
-        after_key=int(after or 0),
+        after_key=after_key,
         limit=limit,
     )
     found = svc.list_visible(ctx, query)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.domain.errors import InvalidInput
+from deconfliction.domain.numbers import INT64_MAX, parse_whole
 from deconfliction.domain.timewindow import format_time
 from deconfliction.services.events import EventHub, events_after
 from deconfliction.services.views import deliverable, record_job
@@ -39,14 +39,14 @@ async def events(
     ctx: CtxDep,
     who: PrincipalDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    after: Annotated[int | None, Query(ge=0, description="resume after this event id (as Last-Event-ID)")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=INT64_MAX, description="resume after this event id (as Last-Event-ID)")
+    ] = None,
 ) -> StreamingResponse:
     party = who.require_party()
     cursor = after or 0
     if last_event_id is not None:
-        if not last_event_id.strip().isdigit():
-            raise InvalidInput("Last-Event-ID must be the id of an event received before", field="Last-Event-ID")
-        cursor = int(last_event_id)
+        cursor = parse_whole(last_event_id.strip(), "Last-Event-ID", "the id of an event received before")
     hub: EventHub = request.app.state.hub
     heartbeat_s: float = request.app.state.settings.sse_heartbeat_s
 

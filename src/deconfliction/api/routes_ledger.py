@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
+from deconfliction.domain.numbers import INT64_MAX
 from deconfliction.services import ledger as svc
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
@@ -27,7 +28,7 @@ def list_(
     ctx: CtxDep,
     who: PrincipalDep,
     request: Request,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX)] = 0,
     limit: Annotated[int, Query(ge=1)] = 500,
 ) -> Response:
     limit = min(limit, request.app.state.settings.page_limit_max)
@@ -36,5 +37,5 @@ def list_(
 
 
 @router.get("/ledger/{seq}", summary="One entry")
-def get(seq: int, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
+def get(seq: Annotated[int, Path(ge=0, le=INT64_MAX)], ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
     return svc.entry(ctx, seq)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.api.schemas import AckIn
+from deconfliction.api.schemas import AckIn, BeforeCursor
 from deconfliction.domain.lines import LineStatus
 from deconfliction.services import lines as svc
 
@@ -59,7 +59,7 @@ def list_(
     request: Request,
     status: Annotated[str | None, Query(description="proposed | accepted | rejected | withdrawn")] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="cursor from the previous page's X-Next-Before")] = None,
+    before: BeforeCursor = None,
 ) -> JSONResponse:
     limit = min(limit, request.app.state.settings.page_limit_max)
     found = svc.list_lines(ctx, who.require_party(), status, limit, before)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.api.schemas import AckIn, RelayIn
+from deconfliction.api.schemas import AckIn, BeforeCursor, RelayIn
 from deconfliction.services import messages as svc
 
 router = APIRouter(prefix="/v1", tags=["messages"])
@@ -50,7 +50,7 @@ def list_(
     box: Annotated[str, Query(description="inbox | outbox | relay (awaiting your review) | all")] = "inbox",
     overdue: Annotated[bool | None, Query(description="only overdue (true) or only not overdue (false)")] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="cursor from the previous page's X-Next-Before")] = None,
+    before: BeforeCursor = None,
 ) -> JSONResponse:
     limit = min(limit, request.app.state.settings.page_limit_max)
     found = svc.list_box(ctx, who.require_party(), box, limit, before)

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.api.schemas import AckIn
+from deconfliction.api.schemas import AckIn, BeforeCursor
+from deconfliction.domain.numbers import INT64_MAX
 from deconfliction.services import notifications as svc
 from deconfliction.services import views
 
@@ -24,7 +25,7 @@ def list_(
         str | None, Query(description="pending | overdue | acknowledged | superseded | unacknowledged")
     ] = None,
     limit: Annotated[int, Query(ge=1)] = 100,
-    before: Annotated[int | None, Query(ge=1, description="cursor from the previous page's X-Next-Before")] = None,
+    before: BeforeCursor = None,
 ) -> JSONResponse:
     limit = min(limit, request.app.state.settings.page_limit_max)
     found = svc.list_for(ctx, who.require_party(), status, limit, before)
@@ -60,7 +61,7 @@ def views_of(
     ctx: CtxDep,
     who: PrincipalDep,
     request: Request,
-    after: Annotated[int, Query(ge=0, description="cursor: the last `seq` of the previous page")] = 0,
+    after: Annotated[int, Query(ge=0, le=INT64_MAX, description="cursor: the last `seq` of the previous page")] = 0,
     limit: Annotated[int, Query(ge=1)] = 500,
 ) -> list[dict[str, Any]]:
     limit = min(limit, request.app.state.settings.page_limit_max)

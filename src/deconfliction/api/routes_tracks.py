@@ -8,28 +8,44 @@ from fastapi import APIRouter, Body, Query, Request, status
 from fastapi.responses import JSONResponse
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
+from deconfliction.domain.tracks import ALT_RANGE_M, MAX_REPORTS, MAX_SPEED_MPS
 from deconfliction.services import tracks as svc
 
 router = APIRouter(prefix="/v1", tags=["tracks"])
 
+# Optional members may be null, which means absent (as the parser reads them).
 _REPORT_SCHEMA = {
     "type": "object",
     "required": ["t", "lon", "lat"],
+    "additionalProperties": False,
     "properties": {
         "t": {"type": "string", "format": "date-time", "description": "RFC 3339 time of the fix"},
         "lon": {"type": "number", "minimum": -180, "maximum": 180},
         "lat": {"type": "number", "minimum": -90, "maximum": 90},
-        "alt_m": {"type": "number"},
-        "speed_mps": {"type": "number", "minimum": 0},
-        "course_deg": {"type": "number", "minimum": 0, "maximum": 360, "description": "clockwise from true north"},
-        "separation_m": {"type": "number", "minimum": 0},
-        "stale": {"type": "string", "format": "date-time", "description": "the fix is no longer valid after this"},
+        "alt_m": {"type": ["number", "null"], "minimum": ALT_RANGE_M[0], "maximum": ALT_RANGE_M[1]},
+        "speed_mps": {"type": ["number", "null"], "minimum": 0, "maximum": MAX_SPEED_MPS},
+        "course_deg": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "maximum": 360,
+            "description": "clockwise from true north",
+        },
+        "separation_m": {"type": ["number", "null"], "minimum": 0},
+        "stale": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "the fix is no longer valid after this",
+        },
     },
 }
 _BODY = {
     "requestBody": {
         "required": True,
-        "content": {"application/json": {"schema": {"type": "array", "items": _REPORT_SCHEMA, "minItems": 1}}},
+        "content": {
+            "application/json": {
+                "schema": {"type": "array", "items": _REPORT_SCHEMA, "minItems": 1, "maxItems": MAX_REPORTS}
+            }
+        },
     }
 }
 ReportsBody = Annotated[Any, Body(description="A JSON array of position reports (see schema)")]

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
+
+from deconfliction.domain.numbers import INT64_MAX
+
+# Page cursors are row keys: bounded like them, so that a larger one is a 422 naming it, not a store error.
+BeforeCursor = Annotated[
+    int | None, Query(ge=1, le=INT64_MAX, description="cursor from the previous page's X-Next-Before")
+]
 
 
 class Strict(BaseModel):
@@ -98,6 +106,31 @@ class Health(BaseModel):
     status: str
     schema_version: int
     declarations_active: int
+    worker: int = Field(description="Process id of the worker that answered (`deconf serve --workers N` runs N)")
+    leader: bool = Field(description="Whether that worker runs the background jobs (one worker does)")
+
+
+_POSITION: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "number"},
+    "minItems": 2,
+    "maxItems": 3,
+    "description": "[lon, lat] or [lon, lat, alt]: lon within ±180, lat within ±90",
+}
+_POLYGON: dict[str, Any] = {
+    "type": "array",
+    "minItems": 1,
+    "description": "Linear rings: the outer one first, then holes; each closed (last position = first)",
+    "items": {"type": "array", "items": _POSITION, "minItems": 4},
+}
+
+
+def _geometry(kind: str, coordinates: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["type", "coordinates"],
+        "properties": {"type": {"const": kind}, "coordinates": coordinates},
+    }
 
 
 FEATURE_SCHEMA: dict[str, Any] = {
@@ -106,14 +139,14 @@ FEATURE_SCHEMA: dict[str, Any] = {
     "properties": {
         "type": {"const": "Feature"},
         "geometry": {
-            "type": "object",
-            "required": ["type", "coordinates"],
             "description": "GeoJSON Point, LineString, Polygon or MultiPolygon, WGS84 [lon, lat]. Edges are "
             "great-circle arcs; rings may cross ±180°.",
-            "properties": {
-                "type": {"enum": ["Point", "LineString", "Polygon", "MultiPolygon"]},
-                "coordinates": {"type": "array", "items": {}},
-            },
+            "oneOf": [
+                _geometry("Point", _POSITION),
+                _geometry("LineString", {"type": "array", "items": _POSITION, "minItems": 2}),
+                _geometry("Polygon", _POLYGON),
+                _geometry("MultiPolygon", {"type": "array", "items": _POLYGON, "minItems": 1}),
+            ],
         },
         "properties": {
             "type": "object",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -11,7 +12,9 @@ from typing import Any
 
 from deconfliction.domain.altitude import AltitudeBand
 from deconfliction.domain.errors import InvalidInput
+from deconfliction.domain.geodesy import distance_m
 from deconfliction.domain.geometry import Shape, parse_geometry
+from deconfliction.domain.numbers import finite_float
 from deconfliction.domain.timewindow import TimeWindow, format_time, parse_time
 
 
@@ -121,6 +124,8 @@ class Declaration:
         return {"type": "Feature", "id": self.id, "geometry": s.shape.geojson(), "properties": props}
 
 
+_LAST_S = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
+
 _KNOWN_PROPERTIES = {
     "kind", "name", "start", "end", "altitude", "radius_m", "separation_m", "audience",
     "speed_mps", "times",
@@ -132,8 +137,8 @@ _KNOWN_PROPERTIES = {
 def _number(value: object, field: str, *, minimum: float, maximum: float) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidInput(f"{field} must be a number", field=field)
-    number = float(value)
-    if not math.isfinite(number):
+    number = finite_float(value)
+    if number is None:
         raise InvalidInput(f"{field} must be a finite number", field=field)
     if number < minimum or number > maximum:
         raise InvalidInput(f"{field} is {number:g}; it must be between {minimum:g} and {maximum:g}", field=field)
@@ -182,7 +187,7 @@ def _parse_audience(value: object, limits: DeclarationLimits) -> Audience:
     )
 
 
-def _parse_timing(props: Mapping[str, Any], kind: Kind, shape: Shape) -> RouteTiming | None:
+def _parse_timing(props: Mapping[str, Any], kind: Kind, shape: Shape, start: datetime) -> RouteTiming | None:
     speed, times = props.get("speed_mps"), props.get("times")
     if speed is None and times is None:
         return None
@@ -192,7 +197,9 @@ def _parse_timing(props: Mapping[str, Any], kind: Kind, shape: Shape) -> RouteTi
     if speed is not None and times is not None:
         raise InvalidInput("give either properties.speed_mps or properties.times, not both", field="properties.times")
     if speed is not None:
-        return RouteTiming(speed_mps=_number(speed, "properties.speed_mps", minimum=1e-3, maximum=1e4))
+        speed_mps = _number(speed, "properties.speed_mps", minimum=1e-3, maximum=1e4)
+        _check_arrival(shape, start, speed_mps)
+        return RouteTiming(speed_mps=speed_mps)
     if not isinstance(times, list):
         raise InvalidInput(
             "properties.times must be a list of RFC 3339 times, one per vertex", field="properties.times"
@@ -209,6 +216,16 @@ def _parse_timing(props: Mapping[str, Any], kind: Kind, shape: Shape) -> RouteTi
                 f"properties.times[{i}] is earlier than the time before it", field=f"properties.times[{i}]"
             )
     return RouteTiming(times=parsed)
+
+
+def _check_arrival(shape: Shape, start: datetime, speed_mps: float) -> None:
+    """The route's schedule must end where times can be told (year 9999): its conflicts carry times on it."""
+    length_m = sum(distance_m(*a, *b) for a, b in itertools.pairwise(shape.lonlat))
+    if start.timestamp() + length_m / speed_mps > _LAST_S:
+        raise InvalidInput(
+            f"at properties.speed_mps {speed_mps:g} the route would arrive after the year 9999",
+            field="properties.speed_mps",
+        )
 
 
 def parse_feature(obj: object, limits: DeclarationLimits, *, trusted: bool = False) -> DeclarationSpec:
@@ -267,7 +284,7 @@ def parse_feature(obj: object, limits: DeclarationLimits, *, trusted: bool = Fal
         radius_m=radius_m,
         separation_m=separation_m,
         audience=_parse_audience(props.get("audience"), limits),
-        timing=_parse_timing(props, kind, shape),
+        timing=_parse_timing(props, kind, shape, start),
     )
 
 

@@ -54,6 +54,7 @@ from deconfliction.domain.geometry_shape import (
     polygons_area_m2,
     representative_point,
 )
+from deconfliction.domain.numbers import finite_float
 
 __all__ = ["Box", "Nearest", "Shape", "nearest", "parse_geometry"]
 
@@ -191,7 +192,7 @@ def _position(raw: Sequence[Any], path: str) -> LonLat:
     for axis, v in enumerate(raw):
         if isinstance(v, bool) or not isinstance(v, int | float):
             raise InvalidInput(f"{_AXES[axis]} at {path} is {_kind(v)}, not a number", field=path)
-        if not math.isfinite(v):
+        if finite_float(v) is None:
             raise InvalidInput(
                 f"{_AXES[axis]} at {path} is not a finite number ({v!r})".replace("nan)", "NaN)"),
                 field=path,

@@ -7,7 +7,6 @@ is in line_sides.py.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -18,6 +17,7 @@ from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.geodesy import Vec3
 from deconfliction.domain.geometry import Shape, parse_geometry
 from deconfliction.domain.line_sides import Crossing, Keep, LineGeometry
+from deconfliction.domain.numbers import finite_float
 from deconfliction.domain.parties import check_party_id
 from deconfliction.domain.signing import digest_of
 from deconfliction.domain.timewindow import format_time
@@ -221,8 +221,9 @@ def _sides(body: dict[str, Any], proposer: str, partner: str) -> tuple[str, str]
 
 
 def _tolerance(value: object, limits: LineLimits) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = finite_float(value)
+    if number is None:
         raise InvalidInput("tolerance_m must be a number of metres", field="tolerance_m")
-    if not 0 <= value <= limits.max_tolerance_m:
+    if not 0 <= number <= limits.max_tolerance_m:
         raise InvalidInput(f"tolerance_m must be between 0 and {limits.max_tolerance_m:g} metres", field="tolerance_m")
-    return float(value)
+    return number

@@ -31,7 +31,10 @@ def parse_time(value: object, field: str) -> datetime:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
         raise InvalidInput(f"{field} {value!r} is not a valid date-time: {exc}", field=field) from exc
-    return parsed.astimezone(UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError as exc:  # 0001-01-01T00:00:00+01:00 is in year 0 in UTC, which datetime cannot hold
+        raise InvalidInput(f"{field} {value!r} is outside the years 1 to 9999 in UTC", field=field) from exc
 
 
 def format_time(value: datetime) -> str:

@@ -7,7 +7,6 @@ one moves the track; one with the time of a report already known is a duplicate 
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -17,6 +16,7 @@ from typing import Any
 
 from deconfliction.domain.cpa import Motion, motion_between
 from deconfliction.domain.errors import InvalidInput
+from deconfliction.domain.numbers import finite_float
 from deconfliction.domain.timewindow import format_time, parse_time
 
 MAX_REPORTS = 1_000  # reports in one batch
@@ -83,11 +83,12 @@ def _number(item: Mapping[str, Any], name: str, path: str, low: float, high: flo
         if required:
             raise InvalidInput(f"{path}.{name} is required", field=f"{path}.{name}")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    number = finite_float(value)
+    if number is None:
         raise InvalidInput(f"{path}.{name} must be a finite number", field=f"{path}.{name}")
-    if not low <= value <= high:
+    if not low <= number <= high:
         raise InvalidInput(f"{path}.{name} must be within [{low:g}, {high:g}]", field=f"{path}.{name}")
-    return float(value)
+    return number
 
 
 def parse_report(item: object, path: str, now: datetime, max_separation_m: float) -> Report:

@@ -24,7 +24,11 @@ BACKOFF_MAX_S = 300.0
 def check_url(value: object) -> str:
     if not isinstance(value, str) or len(value) > MAX_URL_CHARS:
         raise InvalidInput("url must be an http(s) URL string", field="url")
-    parts = urlsplit(value)
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port outside 0..65535
+    except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 host
+        raise InvalidInput(f"url {value!r} is not a valid URL: {exc}", field="url") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput(f"url {value!r} is not an http:// or https:// URL with a host", field="url")
     return value

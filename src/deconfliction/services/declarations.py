@@ -25,6 +25,7 @@ from deconfliction.domain.errors import (
     StateConflict,
 )
 from deconfliction.domain.notifications import declaration_digest
+from deconfliction.domain.numbers import parse_whole
 from deconfliction.domain.signing import new_salt
 from deconfliction.services import lines as line_rules
 from deconfliction.services.context import Context
@@ -173,10 +174,7 @@ def parse_if_match(value: str | None) -> int:
     text = value.strip()
     if text.startswith("W/"):
         text = text[2:]
-    text = text.strip('"')
-    if not text.isdigit():
-        raise InvalidInput(f'If-Match {value!r} is not a version such as "3"', field="If-Match")
-    return int(text)
+    return parse_whole(text.strip('"'), "If-Match", 'a version such as "3"')
 
 
 def revise(ctx: Context, party: str, declaration_id: str, if_match: str | None, feature: object) -> Written:

@@ -400,6 +400,8 @@ class SqliteStore(Store):
         self.path = str(path)
         self.poll_s = poll_s
         self._leader: int | None = None
+        self._writer: int | None = None
+        self._write_lock = threading.Lock()
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
@@ -486,14 +488,26 @@ class SqliteStore(Store):
     def write(self) -> Iterator[Tx]:
         self._start_checkpointer()
         conn = self._conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield SqliteTx(conn)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+        # Writers queue on a lock file first: SQLite's own busy handler would poll with sleeps of up to 100 ms when
+        # several worker processes write, where the kernel hands a released lock on at once.
+        with self._write_lock:
+            fcntl.flock(self._writer_fd(), fcntl.LOCK_EX)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield SqliteTx(conn)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    raise
+            finally:
+                fcntl.flock(self._writer_fd(), fcntl.LOCK_UN)
+
+    def _writer_fd(self) -> int:
+        if self._writer is None:
+            self._writer = os.open(f"{self.path}.writer", os.O_RDWR | os.O_CREAT, 0o600)
+        return self._writer
 
     @contextmanager
     def read(self) -> Iterator[Tx]:
@@ -557,6 +571,9 @@ class SqliteStore(Store):
         return True
 
     def close(self) -> None:
+        if self._writer is not None:
+            os.close(self._writer)
+            self._writer = None
         if self._leader is not None:
             os.close(self._leader)  # closing the descriptor releases the lock
             self._leader = None

@@ -1,0 +1,274 @@
+"""PostgreSQL implementation of declarations and conflicts: PostGIS boxes and float8 ranges under GiST indexes."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
+
+from psycopg import Connection
+from psycopg.rows import DictRow
+
+from deconfliction.domain.conflicts import Conflict, ConflictKind, ConflictSide, ResolvedReason
+from deconfliction.domain.declarations import (
+    AUDIENCE_ALL,
+    Declaration,
+    DeclarationLimits,
+    DeclarationStatus,
+    parse_feature,
+)
+from deconfliction.domain.timewindow import TimeWindow
+from deconfliction.storage.base import Box, DeclarationQuery
+from deconfliction.storage.pgtime import dt as _dt
+from deconfliction.storage.pgtime import dt_req as _req
+from deconfliction.storage.pgtime import ts as _ts
+
+# As in the SQLite backend: stored declarations were valid when written, so they reload with no limits.
+_RELOAD_LIMITS = DeclarationLimits(
+    max_vertices=10**9,
+    max_area_m2=float("inf"),
+    max_radius_m=float("inf"),
+    max_separation_m=float("inf"),
+    max_name_chars=10**9,
+    max_audience=10**9,
+)
+_BATCH = 2_000
+_ENVELOPE = "ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
+
+
+def _window(start: datetime, end: datetime | None) -> TimeWindow:
+    """A conflict's window: an instant (a closest approach) when end == start."""
+    return TimeWindow.instant(start) if end == start else TimeWindow(start, end)
+
+
+def _declaration(row: DictRow) -> Declaration:
+    spec = parse_feature(json.loads(row["feature"]), _RELOAD_LIMITS, trusted=True)
+    return Declaration(
+        key=row["key"],
+        id=row["id"],
+        party=row["party"],
+        version=row["version"],
+        spec=spec,
+        status=DeclarationStatus(row["status"]),
+        created_at=_req(row["created_at"]),
+        updated_at=_req(row["updated_at"]),
+    )
+
+
+def _conflict(row: DictRow) -> Conflict:
+    def side(p: str) -> ConflictSide:
+        return ConflictSide(
+            row[f"{p}_party"],
+            row[f"{p}_decl"],
+            row[f"{p}_version"],
+            (row[f"{p}_lon"], row[f"{p}_lat"]),
+            _dt(row[f"{p}_ack_at"]),
+            row[f"{p}_ack_sig"],
+        )
+
+    reason = row["resolved_reason"]
+    return Conflict(
+        id=row["id"],
+        kind=ConflictKind(row["kind"]),
+        a=side("a"),
+        b=side("b"),
+        distance_m=row["distance_m"],
+        required_m=row["required_m"],
+        window=_window(_req(row["start_at"]), _dt(row["end_at"])),
+        opened_at=_req(row["opened_at"]),
+        resolved_at=_dt(row["resolved_at"]),
+        resolved_reason=None if reason is None else ResolvedReason(reason),
+    )
+
+
+class PostgresDeclarationsTx:
+    c: Connection[DictRow]
+
+    # declarations ----------------------------------------------------------------------------------------------
+    def next_declaration_key(self) -> int:
+        row = self.c.execute("SELECT COALESCE(MAX(key), 0) + 1 AS key FROM declarations").fetchone()
+        assert row is not None
+        return int(row["key"])
+
+    def save_declaration(self, declaration: Declaration, boxes: Sequence[Box]) -> None:
+        d, s = declaration, declaration.spec
+        feature = json.dumps(d.to_feature(), separators=(",", ":"))
+        b2: Sequence[float | None] = boxes[1] if len(boxes) > 1 else (None, None, None, None)
+        end_s = None if s.window.end is None else s.window.end_s
+        self.c.execute(
+            "INSERT INTO declarations (key, id, party, version, status, kind, feature, audience_all, box1, box2,"
+            f" during_s, altitude_m, created_at, updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, {_ENVELOPE},"
+            f" {_ENVELOPE}, deconf_float8range(%s, %s, '[)'), deconf_float8range(%s, %s, '[]'), %s, %s)"
+            " ON CONFLICT (key) DO UPDATE SET version = excluded.version, status = excluded.status,"
+            " kind = excluded.kind, feature = excluded.feature, audience_all = excluded.audience_all,"
+            " box1 = excluded.box1, box2 = excluded.box2, during_s = excluded.during_s,"
+            " altitude_m = excluded.altitude_m, updated_at = excluded.updated_at",
+            (
+                d.key,
+                d.id,
+                d.party,
+                d.version,
+                d.status.value,
+                s.kind.value,
+                feature,
+                s.audience == AUDIENCE_ALL,
+                *boxes[0],
+                *b2,
+                s.window.start_s,
+                end_s,
+                s.altitude.lower_m,
+                s.altitude.upper_m,
+                _ts(d.created_at),
+                _ts(d.updated_at),
+            ),
+        )
+        if d.version > 1:
+            self.c.execute("DELETE FROM declaration_audience WHERE key = %s", (d.key,))
+        if isinstance(s.audience, tuple):
+            with self.c.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO declaration_audience (party, key) VALUES (%s, %s)", [(p, d.key) for p in s.audience]
+                )
+        self.c.execute(
+            "INSERT INTO declaration_versions (key, version, status, feature, at) VALUES (%s, %s, %s, %s, %s)",
+            (d.key, d.version, d.status.value, feature, _ts(d.updated_at)),
+        )
+
+    def get_declaration(self, declaration_id: str) -> Declaration | None:
+        row = self.c.execute("SELECT * FROM declarations WHERE id = %s", (declaration_id,)).fetchone()
+        return None if row is None else _declaration(row)
+
+    def list_declarations(self, query: DeclarationQuery) -> list[tuple[int, dict[str, Any]]]:
+        # What the viewer may see (own, shared with all, shared with it) is read through btree indexes; boxes, time
+        # and status through the GiST indexes: never a scan of the whole table.
+        where = [
+            "key IN (SELECT key FROM declarations WHERE party = %s UNION ALL SELECT key FROM declarations"
+            " WHERE audience_all UNION ALL SELECT key FROM declaration_audience WHERE party = %s)",
+            "key > %s",
+        ]
+        args: list[Any] = [query.viewer, query.viewer, query.after_key]
+        if query.boxes:
+            one = f"box1 && {_ENVELOPE} OR box2 && {_ENVELOPE}"
+            where.append("(" + " OR ".join([one] * len(query.boxes)) + ")")
+            for box in query.boxes:
+                args.extend([*box, *box])
+        if query.status is not None:
+            where.append("status = %s")
+            args.append(query.status)
+        if query.party is not None:
+            where.append("party = %s")
+            args.append(query.party)
+        # two half-bounded ranges rather than one: the same answer as SQLite's comparisons whatever the bounds
+        if query.end_s is not None:
+            where.append("during_s && deconf_float8range(NULL, %s, '()')")
+            args.append(query.end_s)
+        if query.start_s is not None:
+            where.append("during_s && deconf_float8range(%s, NULL, '()')")
+            args.append(query.start_s)
+        sql = f"SELECT key, feature FROM declarations WHERE {' AND '.join(where)} ORDER BY key LIMIT %s"
+        args.append(query.limit)
+        # The stored Feature is what the API shows: no need to rebuild the declaration to list it.
+        return [(int(r["key"]), json.loads(r["feature"])) for r in self.c.execute(sql, args)]
+
+    def visible_declaration_ids(self, viewer: str, declaration_ids: Sequence[str]) -> set[str]:
+        if not declaration_ids:
+            return set()
+        rows = self.c.execute(
+            "SELECT id FROM declarations WHERE id = ANY(%s) AND (party = %s OR audience_all OR key IN"
+            " (SELECT key FROM declaration_audience WHERE party = %s))",
+            (list(declaration_ids), viewer, viewer),
+        )
+        return {str(r["id"]) for r in rows}
+
+    def active_declarations(self) -> Iterator[Declaration]:
+        # In batches, by key: a large channel is never held twice in memory, and no cursor outlives a batch.
+        after = 0
+        while True:
+            rows = self.c.execute(
+                "SELECT * FROM declarations WHERE status = 'active' AND key > %s ORDER BY key LIMIT %s",
+                (after, _BATCH),
+            ).fetchall()
+            for row in rows:
+                yield _declaration(row)
+            if len(rows) < _BATCH:
+                return
+            after = rows[-1]["key"]
+
+    def count_active_declarations(self) -> int:
+        row = self.c.execute("SELECT COUNT(*) AS n FROM declarations WHERE status = 'active'").fetchone()
+        assert row is not None
+        return int(row["n"])
+
+    # conflicts -------------------------------------------------------------------------------------------------
+    def save_conflict(self, conflict: Conflict) -> None:
+        k, a, b = conflict, conflict.a, conflict.b
+        self.c.execute(
+            "INSERT INTO conflicts (seq, id, kind, a_party, a_decl, a_version, a_lon, a_lat, a_ack_at, b_party,"
+            " b_decl, b_version, b_lon, b_lat, b_ack_at, distance_m, required_m, start_at, end_at, opened_at,"
+            " resolved_at, resolved_reason, a_ack_sig, b_ack_sig) VALUES"
+            " ((SELECT COALESCE(MAX(seq), 0) + 1 FROM conflicts), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
+            " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+            " a_ack_at = excluded.a_ack_at, b_ack_at = excluded.b_ack_at, a_ack_sig = excluded.a_ack_sig,"
+            " b_ack_sig = excluded.b_ack_sig, resolved_at = excluded.resolved_at,"
+            " resolved_reason = excluded.resolved_reason",
+            (
+                k.id,
+                k.kind.value,
+                a.party,
+                a.declaration,
+                a.declaration_version,
+                a.location[0],
+                a.location[1],
+                _ts(a.acknowledged_at),
+                b.party,
+                b.declaration,
+                b.declaration_version,
+                b.location[0],
+                b.location[1],
+                _ts(b.acknowledged_at),
+                k.distance_m,
+                k.required_m,
+                _ts(k.window.start),
+                _ts(k.window.end),
+                _ts(k.opened_at),
+                _ts(k.resolved_at),
+                None if k.resolved_reason is None else k.resolved_reason.value,
+                a.ack_signature,
+                b.ack_signature,
+            ),
+        )
+
+    def get_conflict(self, conflict_id: str) -> Conflict | None:
+        row = self.c.execute("SELECT * FROM conflicts WHERE id = %s", (conflict_id,)).fetchone()
+        return None if row is None else _conflict(row)
+
+    def open_conflicts_of_declaration(self, declaration_id: str) -> list[Conflict]:
+        rows = self.c.execute(
+            "SELECT * FROM conflicts WHERE resolved_at IS NULL AND a_decl = %s UNION ALL "
+            "SELECT * FROM conflicts WHERE resolved_at IS NULL AND b_decl = %s ORDER BY seq",
+            (declaration_id, declaration_id),
+        )
+        return [_conflict(r) for r in rows]
+
+    def list_conflicts(
+        self, party: str, status: str | None, limit: int, before_seq: int | None = None
+    ) -> list[Conflict]:
+        out: list[tuple[int, Conflict]] = []
+        for side, other in (("a", "b"), ("b", "a")):
+            where = [f"{side}_party = %s", f"{other}_party <> %s"]
+            args: list[Any] = [party, party]
+            if before_seq is not None:
+                where.append("seq < %s")
+                args.append(before_seq)
+            if status == "resolved":
+                where.append("resolved_at IS NOT NULL")
+            elif status == "open":
+                where.append(f"resolved_at IS NULL AND {side}_ack_at IS NULL")
+            elif status == "acknowledged":
+                where.append(f"resolved_at IS NULL AND {side}_ack_at IS NOT NULL")
+            sql = f"SELECT * FROM conflicts WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT %s"
+            args.append(limit)
+            out.extend((int(r["seq"]), _conflict(r)) for r in self.c.execute(sql, args))
+        out.sort(key=lambda pair: pair[0], reverse=True)
+        return [c for _, c in out[:limit]]
