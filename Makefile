@@ -4,9 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast bench check clean
+.PHONY: install postgis demo test test-fast bench check clean
 
-install: $(STAMP)
+install: $(STAMP) postgis
+
+postgis:
+	sh scripts/ensure_postgis.sh
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed")'
@@ -25,8 +28,6 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -x -q
 
 bench: install
-	$(BIN)/python -c 'import psycopg' 2>/dev/null || $(BIN)/python -m pip install --quiet -e '.[bench]'
-	-sh bench/ensure_postgis.sh
 	$(BIN)/python bench/run.py
 
 check: install

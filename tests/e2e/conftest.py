@@ -107,10 +107,8 @@ class Server:
 
     def kill_all(self) -> None:
         """SIGKILL the server and every worker it started: a crash, with no chance to finish anything."""
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait(timeout=10)
         if self._log_file is not None and not self._log_file.closed:
             self._log_file.close()
@@ -154,13 +152,8 @@ def start_server(
     port = port or free_port()
     db = db or tmp_path / "x.db"
     log = tmp_path / (log_name or f"serve-{port}-{time.monotonic_ns()}.log")
-    env = clean_env(
-        DECONF_ADMIN_TOKEN=admin,
-        DECONF_SSE_HEARTBEAT_S="0.3",
-        DECONF_RATE_LIMIT_PER_S="0",
-        DECONF_LOG_LEVEL="warning",
-        **(extra_env or {}),
-    )
+    defaults = {"DECONF_SSE_HEARTBEAT_S": "0.3", "DECONF_RATE_LIMIT_PER_S": "0", "DECONF_LOG_LEVEL": "warning"}
+    env = clean_env(DECONF_ADMIN_TOKEN=admin, **{**defaults, **(extra_env or {})})  # extra_env may override them
     log_file = open(log, "wb")  # noqa: SIM115 - closed by Server.stop
     proc = subprocess.Popen(
         [DECONF, "serve", "--host", HOST, "--port", str(port), "--db", str(db), "--workers", str(workers)],

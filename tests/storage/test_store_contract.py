@@ -109,6 +109,7 @@ def test_declarations_are_listed_by_what_the_viewer_may_see_and_by_place_time_st
     assert _keys(store, "sdf", end_s=oct_1) == [1, 3]
     assert _keys(store, "sdf", start_s=sept_20 - 1, end_s=oct_1 + 1) == [1, 2, 3]
     assert _keys(store, "sdf", start_s=oct_1 + 1e6, end_s=oct_1 + 2e6) == [2]
+    assert _keys(store, "sdf", start_s=sept_20 - 1, end_s=sept_20 - 2) == [1, 3]  # an end before the start
     with store.read() as tx:
         listed = dict(tx.list_declarations(DeclarationQuery(viewer="sdf")))
         stored = tx.get_declaration("d2")
@@ -179,6 +180,7 @@ def test_conflicts_are_upserted_and_listed_per_side(store: Store) -> None:
     c3 = conflict(3, ("sdf", "d1"), ("coalition", "d4"))
     own = conflict(4, ("sdf", "d1"), ("sdf", "d5"))
     with store.write() as tx:
+        assert tx.conflicts_opened() == 0
         for c in (c1, c2, c3, own):
             tx.save_conflict(c)
     acked = c1.acknowledged_by("saa", AT + timedelta(minutes=1), "sig-saa")
@@ -190,6 +192,7 @@ def test_conflicts_are_upserted_and_listed_per_side(store: Store) -> None:
     with store.read() as tx:
         assert tx.get_conflict("c1") == acked and tx.get_conflict("c3") == resolved
         assert tx.get_conflict("c9") is None
+        assert tx.conflicts_opened() == 4  # resolved ones included
         assert tx.open_conflicts_of_declaration("d1") == [acked, own]
         assert tx.open_conflicts_of_declaration("d4") == [c2]
         assert [c.id for c in tx.list_conflicts("sdf", None, 10)] == ["c3", "c1"]  # newest first; not its own

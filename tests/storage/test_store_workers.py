@@ -158,3 +158,32 @@ def test_a_listener_whose_connection_drops_reconnects_and_says_everyone(store: S
     add_parties(store, "x")  # the store itself goes on
     with store.read() as tx:
         assert tx.get_party("x") == party("x")
+
+
+@POSTGRESQL_ONLY
+def test_a_write_waiting_longer_than_the_lock_timeout_fails_as_on_sqlite(store: Store) -> None:
+    assert isinstance(store, postgres.PostgresStore)
+    impatient = postgres.PostgresStore(store.url, lock_timeout_s=0.2)
+    try:
+        with store.write(), pytest.raises(psycopg.errors.LockNotAvailable), impatient.write():
+            pass
+        with impatient.write() as tx:  # free again
+            tx.set_meta("k", "v")
+    finally:
+        impatient.close()
+
+
+@POSTGRESQL_ONLY  # SQLite's leadership is a file lock: it goes only with the process (or close)
+def test_a_leader_whose_session_is_lost_leads_no_more(opener: Opener) -> None:
+    first, second = opener(), opener()
+    assert first.try_lead() is True and second.try_lead() is False
+    assert isinstance(first, postgres.PostgresStore)
+    with psycopg.connect(first.url, autocommit=True) as admin:
+        holders = admin.execute(
+            "SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE l.locktype = 'advisory' AND l.granted AND a.application_name = 'deconf-leader'"
+            " AND a.datname = current_database()"
+        ).fetchall()
+    assert len(holders) == 1
+    assert second.try_lead() is True
+    assert first.try_lead() is False  # it finds its session gone, and the lock taken

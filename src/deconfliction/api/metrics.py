@@ -106,8 +106,39 @@ def registry_for(ctx: Context, hub: EventHub) -> Registry:
         ("deconf_writer_jobs_total", "counter", "Write jobs committed by the single writer.", lambda: ctx.writer.jobs),
         ("deconf_writer_groups_total", "counter", "Group commits (one fsync each).", lambda: ctx.writer.groups),
         ("deconf_event_streams", "gauge", "Open event streams (SSE).", hub.subscribers),
+        (
+            "deconf_webhook_events_queued",
+            "gauge",
+            f"Events waiting for webhook delivery, over all live webhooks (each counted up to {_QUEUE_CAP}).",
+            lambda: _webhook_backlog(ctx),
+        ),
+        (
+            "deconf_conflicts_opened_total",
+            "counter",
+            "Conflicts opened on the channel (any worker), as recorded.",
+            lambda: _conflicts_opened(ctx),
+        ),
+        ("deconf_change_feed_applied_total", "counter", "Changes applied from other workers.", lambda: _applied(ctx)),
     ]
     return registry
+
+
+_QUEUE_CAP = 10_000
+
+
+def _webhook_backlog(ctx: Context) -> int:
+    with ctx.store.read() as tx:
+        return sum(len(tx.events_after(w.party, w.cursor, _QUEUE_CAP)) for w in tx.list_webhooks(None))
+
+
+def _conflicts_opened(ctx: Context) -> int:
+    with ctx.store.read() as tx:
+        return tx.conflicts_opened()
+
+
+def _applied(ctx: Context) -> int:
+    hook = ctx.writer.hook
+    return int(getattr(hook, "applied", 0))
 
 
 def _tracks_known(ctx: Context) -> int:

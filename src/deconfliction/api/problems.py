@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import BaseRoute, Match
 
 from deconfliction.domain.errors import DomainError
 
@@ -107,13 +108,20 @@ def _document_problems(schema: dict[str, Any]) -> None:
             }
 
 
-def _allowed_methods(request: Request) -> str:
-    """Every method of every route on this path: the router's own 405 names only the first route it tried."""
+def _allowed_methods(request: Request, fallback: str | None) -> str | None:
+    """Every method the OpenAPI document lists for this path: the router's 405 names only the first route tried."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        if isinstance(route, BaseRoute) and route.matches(request.scope)[0] is not Match.NONE:
-            methods |= getattr(route, "methods", None) or set()
-    return ", ".join(sorted(methods))
+    for template, item in request.app.openapi().get("paths", {}).items():
+        if _template(template).fullmatch(request.url.path):
+            methods |= {method.upper() for method in item}
+    if "GET" in methods:
+        methods.add("HEAD")  # served for every GET
+    return ", ".join(sorted(methods)) if methods else fallback
+
+
+@functools.cache
+def _template(path: str) -> re.Pattern[str]:
+    return re.compile(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(path)))
 
 
 def install(app: FastAPI) -> None:
@@ -146,7 +154,8 @@ def install(app: FastAPI) -> None:
         title = slug.replace("-", " ").capitalize()
         headers = getattr(exc, "headers", None)
         if exc.status_code == 405:
-            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+            allow = _allowed_methods(request, (headers or {}).get("Allow"))
+            headers = {**(headers or {}), **({"Allow": allow} if allow else {})}
         return problem(exc.status_code, title, str(exc.detail), slug, headers=headers)
 
     @app.exception_handler(Exception)

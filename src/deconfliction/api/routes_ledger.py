@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.domain.numbers import INT64_MAX
+from deconfliction.domain.numbers import INT64_MAX, INT64_MIN
 from deconfliction.services import ledger as svc
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
@@ -37,5 +37,5 @@ def list_(
 
 
 @router.get("/ledger/{seq}", summary="One entry")
-def get(seq: Annotated[int, Path(ge=0, le=INT64_MAX)], ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
+def get(seq: Annotated[int, Path(ge=INT64_MIN, le=INT64_MAX)], ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
     return svc.entry(ctx, seq)

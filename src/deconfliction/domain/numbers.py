@@ -10,6 +10,7 @@ from deconfliction.domain.errors import InvalidInput
 # SQLite's INTEGER (PostgreSQL's bigint): no id, seq, cursor or version beyond it can exist, and a larger one
 # would fail inside the store rather than be refused at the edge.
 INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
 _WHOLE = re.compile(r"[0-9]{1,19}")  # ASCII only: str.isdigit() also accepts '²', which int() refuses
 
 

@@ -116,6 +116,10 @@ class Tx(ChannelTx, MqttTx, TracksTx, LinesTx, SyncTx):
     @abc.abstractmethod
     def get_conflict(self, conflict_id: str) -> Conflict | None: ...
     @abc.abstractmethod
+    def conflicts_opened(self) -> int:
+        """How many conflicts were ever opened on the channel (resolved ones included)."""
+
+    @abc.abstractmethod
     def open_conflicts_of_declaration(self, declaration_id: str) -> list[Conflict]: ...
     @abc.abstractmethod
     def list_conflicts(

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any, LiteralString
 
 import psycopg
-from psycopg import Connection
+from psycopg import Connection, sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
@@ -72,10 +72,15 @@ def _rollback(conn: Connection[Any]) -> None:
         conn.execute("ROLLBACK")
 
 
-def _configure(conn: Connection[DictRow]) -> None:
-    # durable at COMMIT whatever the database's default; times come back in UTC
-    conn.execute("SET synchronous_commit = on")
-    conn.execute("SET TimeZone = 'UTC'")
+def _configurer(lock_timeout_s: float) -> Callable[[Connection[DictRow]], None]:
+    def configure(conn: Connection[DictRow]) -> None:
+        # durable at COMMIT whatever the database's default; times come back in UTC; a write waiting for the write
+        # lock longer than SQLite's busy timeout fails as SQLite's would
+        conn.execute("SET synchronous_commit = on")
+        conn.execute("SET TimeZone = 'UTC'")
+        conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(f"{round(lock_timeout_s * 1000)}ms")))
+
+    return configure
 
 
 class PostgresTx(
@@ -197,11 +202,14 @@ class PostgresTx(
 class PostgresStore(Store):
     """One PostgreSQL database (the schema first on the URL's search_path) holding one channel."""
 
-    def __init__(self, url: str, max_connections: int = 8, connect_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, url: str, max_connections: int = 8, connect_timeout_s: float = 10.0, lock_timeout_s: float = 30.0
+    ) -> None:
         self.url = url
         self.connect_timeout_s = connect_timeout_s
         self._closed = threading.Event()
-        self._leader: Connection[Any] | None = None
+        self._leader: Connection[Any] | None = None  # the connection that holds, or asks for, the leadership
+        self._leading = False
         self._lead_lock = threading.Lock()
         self._pool: ConnectionPool[Connection[DictRow]] = ConnectionPool(
             conninfo(url, "deconf"),
@@ -209,7 +217,7 @@ class PostgresStore(Store):
             kwargs={"autocommit": True, "row_factory": dict_row},  # transactions are begun and ended explicitly
             min_size=1,
             max_size=max_connections,
-            configure=_configure,
+            configure=_configurer(lock_timeout_s),
             check=ConnectionPool.check_connection,  # a connection the server dropped is replaced, not handed out
             name="deconf",
             open=False,
@@ -248,9 +256,7 @@ class PostgresStore(Store):
             for version, script in [(0, ""), *migrations()]:
                 conn.execute("BEGIN")
                 try:
-                    # Not waiting for the disk is safe here: a migration lost in a crash is applied again at the next
-                    # start (its schema_migrations row goes with it), and a later durable commit flushes it anyway.
-                    conn.execute("SET LOCAL synchronous_commit = off")
+                    conn.execute("SET LOCAL lock_timeout = 0")  # a long migration is waited for, however long
                     conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
                     if version == 0:
                         conn.execute(
@@ -311,13 +317,15 @@ class PostgresStore(Store):
         with self._lead_lock:
             if self._closed.is_set():
                 return False
-            self._leader = lead(self.url, self._leader, self._lead_lock_id, self.connect_timeout_s)
-            return self._leader is not None
+            self._leader, self._leading = lead(
+                self.url, self._leader, self._leading, self._lead_lock_id, self.connect_timeout_s
+            )
+            return self._leading
 
     def close(self) -> None:
         self._closed.set()
         with self._lead_lock:
             if self._leader is not None:
                 self._leader.close()  # the lock goes with the session
-                self._leader = None
+                self._leader, self._leading = None, False
         self._pool.close()

@@ -74,25 +74,31 @@ def listen(
             conn.close()
 
 
-def lead(url: str, held: Connection[Any] | None, lock_id: int, timeout_s: float) -> Connection[Any] | None:
-    """The connection holding the session advisory lock `lock_id`: `held` while it is alive, else a new one if the
-    lock is free; None if another session holds it (or the server cannot be reached)."""
-    if held is not None:
+def lead(
+    url: str, conn: Connection[Any] | None, held: bool, lock_id: int, timeout_s: float
+) -> tuple[Connection[Any] | None, bool]:
+    """(connection, whether it holds the session advisory lock `lock_id`): the lock is asked for on `conn` (or on a
+    new connection if it has none, or it dropped) unless it is `held` there already and the session still lives.
+    The connection is kept either way, so that asking again costs no new connection."""
+    if conn is not None:
         try:
-            held.execute("SELECT 1")
-            return held
+            if held:
+                conn.execute("SELECT 1")
+                return conn, True
+            return conn, _try_lock(conn, lock_id)
         except psycopg.Error:  # the session is gone, and the lock with it
-            held.close()
+            conn.close()
     try:
         conn = _connect(url, "deconf-leader", timeout_s)
     except psycopg.Error:
-        return None
+        return None, False
     try:
-        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
+        return conn, _try_lock(conn, lock_id)
     except psycopg.Error:
         conn.close()
-        return None
-    if row is not None and row[0] is True:
-        return conn
-    conn.close()
-    return None
+        return None, False
+
+
+def _try_lock(conn: Connection[Any], lock_id: int) -> bool:
+    row = conn.execute("SELECT pg_try_advisory_lock(%s)", (lock_id,)).fetchone()
+    return row is not None and row[0] is True

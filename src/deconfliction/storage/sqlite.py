@@ -344,6 +344,9 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
         row = self.c.execute("SELECT * FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
         return None if row is None else self._conflict(row)
 
+    def conflicts_opened(self) -> int:
+        return int(self.c.execute("SELECT COALESCE(MAX(seq), 0) FROM conflicts").fetchone()[0])
+
     def open_conflicts_of_declaration(self, declaration_id: str) -> list[Conflict]:
         rows = self.c.execute(
             "SELECT * FROM conflicts WHERE resolved_at IS NULL AND a_decl = ? UNION ALL "
