@@ -123,7 +123,7 @@ def test_announcements_too_long_for_notify_say_everyone() -> None:
     assert parties_of("null") is None and parties_of("{") is None and parties_of('["a"]') == frozenset({"a"})
 
 
-@POSTGRESQL_ONLY  # SqliteStore.migrate reads what is done before it takes SQLite's write lock
+@BOTH_BACKENDS
 def test_migrations_of_workers_starting_together_take_turns(opener: Opener) -> None:
     stores = [opener() for _ in range(3)]
     applied: list[list[int]] = []

@@ -449,6 +449,10 @@ class SqliteStore(Store):
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
+                # another process may have applied it while this one waited for the write lock
+                if conn.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)).fetchone():
+                    conn.execute("COMMIT")
+                    continue
                 for statement in filter(str.strip, script.split(";\n")):
                     conn.execute(statement)
                 conn.execute(
