@@ -161,3 +161,14 @@ def test_timed_routes_report_the_instant_of_closest_approach_to_both_sides(api: 
     assert mine["time"]["start"] == mine["time"]["end"] and mine["time"]["start"].startswith("2017-09-10T06:0")
     [theirs] = api.call("sdf", "GET", "/v1/conflicts").json()  # read back from the store
     assert theirs["kind"] == "convergence" and theirs["time"] == mine["time"]
+
+
+def test_control_characters_in_stored_text_are_422_on_both_backends(api: Api) -> None:
+    """PostgreSQL's text cannot hold NUL: a name or URL carrying one must be refused, not turned into a 500."""
+    api.add_party("sdf")
+    r = api.call("admin", "POST", "/v1/parties", json={"id": "saa", "name": "S\x00AA"})
+    assert r.status_code == 422 and r.json()["field"] == "name"
+    r = api.call("sdf", "POST", "/v1/webhooks", json={"url": "https://example.org/\x00hook"})
+    assert r.status_code == 422 and r.json()["field"] == "url"
+    assert api.call("sdf", "GET", "/v1/webhooks").json() == []
+    assert [p["id"] for p in api.call("sdf", "GET", "/v1/parties").json()] == ["sdf"]

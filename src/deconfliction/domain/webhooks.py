@@ -24,6 +24,8 @@ BACKOFF_MAX_S = 300.0
 def check_url(value: object) -> str:
     if not isinstance(value, str) or len(value) > MAX_URL_CHARS:
         raise InvalidInput("url must be an http(s) URL string", field="url")
+    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in value):
+        raise InvalidInput("url must not contain spaces or control characters (percent-encode them)", field="url")
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 - raises ValueError for a port outside 0..65535

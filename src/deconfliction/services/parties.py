@@ -35,6 +35,8 @@ def create_party(ctx: Context, party_id: str, name: str, public_key: str | None)
     check_party_id(party_id)
     if not name.strip():
         raise InvalidInput("name must not be empty", field="name")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+        raise InvalidInput("name must not contain control characters (line breaks, NUL, …)", field="name")
     key = check_public_key(public_key)
     token = new_token()
 
