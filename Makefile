@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install postgis demo test test-fast bench check clean
 
-install: $(STAMP) postgis
+install: $(STAMP)
 
 postgis:
 	sh scripts/ensure_postgis.sh
@@ -21,13 +21,13 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/deconf demo
 
-test: install
+test: install postgis
 	$(BIN)/python -m pytest
 
 test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -x -q
 
-bench: install
+bench: install postgis
 	$(BIN)/python bench/run.py
 
 check: install

@@ -17,7 +17,7 @@ import pytest
 
 from deconfliction.domain.signing import canonical_plain
 from deconfliction.ledger.verify import verify_lines
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, SseStream
 
 pytestmark = pytest.mark.slow
 
@@ -184,3 +184,43 @@ def test_a_sigkill_under_write_load_loses_no_answered_write(
     report = verify_lines(entries, key)
     assert report.ok, str(report.failure)
     assert report.entries == len(entries) >= len(answered)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_every_stream_on_every_worker_sees_a_change_made_through_any_worker(
+    backend: str, request: pytest.FixtureRequest, server_factory: Callable[..., Server]
+) -> None:
+    server = server_factory(workers=4, extra_env=_backend_env(backend, request), wait_s=90)
+    tokens = _parties(server, ["sdf", "saa"])
+    with server.client(tokens["saa"]) as saa:
+        assert saa.post("/v1/declarations", json=_area(7, "saa area")).status_code == 201
+    streams: list[SseStream] = []
+    holders: set[str] = set()
+    try:
+        while len(streams) < 16 and (len(holders) < 3 or len(streams) < 8):
+            stream = SseStream(server.url, tokens["saa"])
+            streams.append(stream)
+            holders.add(_holder(stream))
+        assert len(holders) >= 2, "the streams did not spread over several workers"
+        for _ in range(4):  # through whichever workers the connections reach
+            with server.client(tokens["sdf"]) as sdf:
+                r = sdf.post("/v1/declarations", json=_area(7, "sdf area"))
+                assert r.status_code == 201 and len(r.json()["conflicts"]) == 1
+        for stream in streams:
+            for n in range(4):
+                event, _ = stream.wait_for(lambda e: e.event == "conflict.opened", timeout_s=5)
+                assert event is not None, f"the stream on {_holder(stream)} missed conflict {n + 1} of 4"
+    finally:
+        for stream in streams:
+            stream.close()
+
+
+def _holder(stream: SseStream) -> str:
+    """The worker holding a stream: it says so in a comment after `retry:`."""
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        for line in list(stream.raw):
+            if line.startswith(": worker"):
+                return line
+        time.sleep(0.01)
+    raise AssertionError(f"the stream did not name its worker: {stream.raw[:5]}")

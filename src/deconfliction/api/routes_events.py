@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -54,7 +55,7 @@ async def events(
         nonlocal cursor
         wake = hub.subscribe(party)  # before the first read, so nothing committed in between is missed
         try:
-            yield b"retry: 3000\n\n"
+            yield f"retry: 3000\n: worker {os.getpid()}\n\n".encode()  # which worker holds the stream
             while True:
                 wake.clear()
                 batch = await anyio.to_thread.run_sync(events_after, ctx, party, cursor)
