@@ -15,6 +15,7 @@ import queue
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -93,17 +94,19 @@ class Server:
     proc: subprocess.Popen[bytes]
     admin: str | None
     _log_file: Any = field(repr=False, default=None)
+    tls_ca: Path | None = None  # served over HTTPS with a certificate this CA file verifies
 
     @property
     def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
+        return f"{'https' if self.tls_ca else 'http'}://{HOST}:{self.port}"
 
     def output(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
     def client(self, token: str | None = None, timeout_s: float = 10.0) -> httpx.Client:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s)
+        verify: Any = ssl.create_default_context(cafile=str(self.tls_ca)) if self.tls_ca else True
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s, verify=verify)
 
     def kill_all(self) -> None:
         """SIGKILL the server and every worker it started: a crash, with no chance to finish anything."""
@@ -146,6 +149,7 @@ def start_server(
     log_name: str | None = None,
     wait_s: float = 30.0,
     workers: int = 1,
+    tls_ca: Path | None = None,
 ) -> Server:
     """Start `deconf serve --port P --db DB` like a user, and wait (bounded) for GET /healthz to
     answer 200."""
@@ -163,7 +167,7 @@ def start_server(
         cwd=tmp_path,
         start_new_session=True,  # its own process group: a test can kill the server and all its workers at once
     )
-    server = Server(port, db, log, proc, admin, log_file)
+    server = Server(port, db, log, proc, admin, log_file, tls_ca)
     deadline = time.monotonic() + wait_s
     answered: set[int] = set()
     try:
@@ -171,7 +175,8 @@ def start_server(
             if proc.poll() is not None:
                 raise AssertionError(f"deconf serve exited with {proc.returncode}:\n{server.output()}")
             try:
-                r = httpx.get(f"{server.url}/healthz", timeout=1.0)
+                with server.client(timeout_s=1.0) as probe:
+                    r = probe.get("/healthz")
                 if r.status_code == 200:
                     answered.add(r.json()["worker"])
                     if len(answered) >= workers:  # every worker is up (connections spread over them)
