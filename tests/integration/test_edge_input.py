@@ -61,6 +61,12 @@ def test_a_cursor_beyond_what_the_store_holds_is_422(two: Api, path: str, field:
     assert_422(two.call("sdf", "GET", path), field)
 
 
+@pytest.mark.parametrize("seq", [str(-(2**63)), "-1", "0", str(2**63 - 1)])
+def test_a_ledger_seq_within_64_bits_but_never_written_is_404(two: Api, seq: str) -> None:
+    r = two.call("sdf", "GET", f"/v1/ledger/{seq}")
+    assert r.status_code == 404, r.text
+
+
 def test_a_cursor_at_the_largest_row_key_is_an_empty_page(two: Api) -> None:
     largest = str(2**63 - 1)
     assert two.call("sdf", "GET", f"/v1/ledger?after={largest}").json() == []

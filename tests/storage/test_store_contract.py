@@ -117,6 +117,10 @@ def test_declarations_are_listed_by_what_the_viewer_may_see_and_by_place_time_st
         assert listed[2] == declaration(2, "saa", square(40.2, 35.0), audience="all", start="2017-10-01T00:00:00Z",
                                         end=None).to_feature()  # fmt: skip
         assert tx.get_declaration("d9") is None
+        many = tx.get_declarations(["d3", "d9", "d1"])
+        assert sorted(d.id for d in many) == ["d1", "d3"] and tx.get_declarations([]) == []
+        one = tx.get_declaration("d1")
+        assert one is not None and next(d for d in many if d.id == "d1").to_feature() == one.to_feature()
 
 
 def test_a_new_version_replaces_place_time_and_audience(store: Store) -> None:

@@ -21,6 +21,8 @@ def entries_text_after(ctx: Context, after_seq: int, limit: int) -> list[str]:
 
 
 def entry(ctx: Context, seq: int) -> dict[str, Any]:
+    if seq < 1:  # entries count from 1; and seq - 1 below must stay a 64-bit integer
+        raise NotFound(f"no ledger entry {seq}")
     found = entries_after(ctx, seq - 1, 1)
     if not found or found[0]["seq"] != seq:
         raise NotFound(f"no ledger entry {seq}")

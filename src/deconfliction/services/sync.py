@@ -76,10 +76,8 @@ class Sync:
             elif row.kind == "party":
                 parties = True
         picture = self.ctx.picture
-        for declaration_id in sorted(declarations):
-            declaration = tx.get_declaration(declaration_id)
-            if declaration is not None:
-                picture.put(declaration)  # an inactive one leaves the picture
+        for declaration in tx.get_declarations(sorted(declarations)):
+            picture.put(declaration)  # an inactive one leaves the picture
         if lines:
             self.ctx.bound_lines.clear()
         if parties:

@@ -157,6 +157,7 @@ class Writer:
         self.chain = chain
         self.notify = notify
         self.hook: GroupHook | None = None
+        self._refresh_queued = False
         self._queue: queue.SimpleQueue[_Job[Any] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -184,7 +185,12 @@ class Writer:
         return self.submit(fn).result()
 
     def refresh(self) -> None:
-        """Apply what other processes committed (soon, on the writer thread); used when one announces a write."""
+        """Apply what other processes committed (soon, on the writer thread); used when one announces a write.
+        Announcements come in bursts: one refresh waiting is enough for all of them."""
+        with self._start_lock:
+            if self._refresh_queued:
+                return
+            self._refresh_queued = True
         self.submit(_refresh)
 
     def stop(self) -> None:
@@ -222,6 +228,8 @@ class Writer:
     def _commit(self, group: list[_Job[Any]]) -> None:
         refreshes = [job for job in group if job.fn is _refresh]
         if refreshes:
+            with self._start_lock:
+                self._refresh_queued = False  # announcements from now on need another look
             group = [job for job in group if job.fn is not _refresh]
             if not group:  # nothing to write: apply the others' changes under a read snapshot
                 with self.store.read() as tx:

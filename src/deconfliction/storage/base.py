@@ -96,6 +96,10 @@ class Tx(ChannelTx, MqttTx, TracksTx, LinesTx, SyncTx):
     @abc.abstractmethod
     def get_declaration(self, declaration_id: str) -> Declaration | None: ...
     @abc.abstractmethod
+    def get_declarations(self, declaration_ids: Sequence[str]) -> list[Declaration]:
+        """Those of these declarations that exist, in any order (one query)."""
+
+    @abc.abstractmethod
     def list_declarations(self, query: DeclarationQuery) -> list[tuple[int, dict[str, Any]]]:
         """(key, stored Feature) of what the viewer may see, by key, after `after_key`, at most `limit`."""
 

@@ -157,6 +157,12 @@ class PostgresDeclarationsTx:
         row = self.c.execute("SELECT * FROM declarations WHERE id = %s", (declaration_id,)).fetchone()
         return None if row is None else _declaration(row)
 
+    def get_declarations(self, declaration_ids: Sequence[str]) -> list[Declaration]:
+        if not declaration_ids:
+            return []
+        rows = self.c.execute("SELECT * FROM declarations WHERE id = ANY(%s)", (list(declaration_ids),)).fetchall()
+        return [_declaration(r) for r in rows]
+
     def list_declarations(self, query: DeclarationQuery) -> list[tuple[int, dict[str, Any]]]:
         # Never a scan of the whole table. Given neither place nor time, what the viewer may see is read through the
         # btree indexes (own, shared with all, shared with it), as the SQLite backend does. Given a place or a time,

@@ -224,6 +224,15 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
         row = self.c.execute("SELECT * FROM declarations WHERE id = ?", (declaration_id,)).fetchone()
         return None if row is None else self._declaration(row)
 
+    def get_declarations(self, declaration_ids: Sequence[str]) -> list[Declaration]:
+        out: list[Declaration] = []
+        for start in range(0, len(declaration_ids), 500):
+            chunk = declaration_ids[start : start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = self.c.execute(f"SELECT * FROM declarations WHERE id IN ({marks})", tuple(chunk))
+            out.extend(self._declaration(r) for r in rows)
+        return out
+
     def list_declarations(self, query: DeclarationQuery) -> list[tuple[int, dict[str, Any]]]:
         # Each condition is a set of keys read through an index: what the viewer may see (own, shared with all,
         # shared with it), and the R*Tree's boxes; never a scan of the whole table.
