@@ -268,6 +268,7 @@ class SseStream:
             self.headers["Last-Event-ID"] = last_event_id
         self.raw: list[str] = []
         self.status: int | None = None
+        self.worker: str | None = None  # the pid of the server worker holding the stream
         self.error: BaseException | None = None
         self._q: queue.Queue[Any] = queue.Queue()
         self._stop = threading.Event()
@@ -289,6 +290,7 @@ class SseStream:
                 client.stream("GET", f"{self.url}/v1/events", headers=self.headers) as response,
             ):
                 self.status = response.status_code
+                self.worker = response.headers.get("x-deconf-worker")
                 if response.status_code != 200:
                     self.raw.append(response.read().decode(errors="replace"))
                     return

@@ -55,7 +55,7 @@ async def events(
         nonlocal cursor
         wake = hub.subscribe(party)  # before the first read, so nothing committed in between is missed
         try:
-            yield f"retry: 3000\n: worker {os.getpid()}\n\n".encode()  # which worker holds the stream
+            yield b"retry: 3000\n\n"
             while True:
                 wake.clear()
                 batch = await anyio.to_thread.run_sync(events_after, ctx, party, cursor)
@@ -80,5 +80,8 @@ async def events(
             hub.unsubscribe(party, wake)
 
     return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        stream(),
+        media_type="text/event-stream",
+        # X-Deconf-Worker: which worker process holds the stream (`deconf serve --workers N`)
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "X-Deconf-Worker": str(os.getpid())},
     )
