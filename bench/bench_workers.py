@@ -202,7 +202,7 @@ def drive(server: Server, clients: int, seconds: float, tokens: list[str]) -> di
                 barrier,
                 results,
             ),
-        )  # fmt: skip
+        )
         for i in range(clients)
     ]
     for p in procs:

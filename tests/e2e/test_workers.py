@@ -221,3 +221,21 @@ def _holder(stream: SseStream) -> str:
     """The worker holding a stream: it says so in a header."""
     assert stream.worker is not None and stream.worker.isdigit()
     return stream.worker
+
+
+def test_when_the_leader_dies_another_worker_takes_over(server_factory: Callable[..., Server]) -> None:
+    server = server_factory(workers=3, wait_s=90)
+
+    def leader(within_s: float, besides: int | None = None) -> int:
+        deadline = time.monotonic() + within_s
+        while time.monotonic() < deadline:
+            with server.client() as c:  # a new connection each time: it may reach any worker
+                health = c.get("/healthz").json()
+            if health["leader"] and health["worker"] != besides:
+                return int(health["worker"])
+            time.sleep(0.05)
+        raise AssertionError(f"no worker besides {besides} leads after {within_s} s")
+
+    first = leader(30)
+    os.kill(first, signal.SIGKILL)
+    assert leader(30, besides=first) != first
