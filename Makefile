@@ -28,6 +28,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow" -x -q
 
 bench: install postgis
+	command -v wrk >/dev/null || (apt-get install -y -qq wrk >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq wrk)) || echo "wrk not installed: the workers bench uses Python clients"
 	$(BIN)/python bench/run.py
 
 check: install

@@ -3,9 +3,10 @@
     .venv/bin/python bench/bench_workers.py [--backends sqlite,postgresql] [--workers 1,4] [--seconds 10]
                                             [--clients 16]
 
-Each scenario starts `deconf serve --workers W` as a user does, on a fresh database, and drives it from
-`--clients` load processes (one keep-alive connection each, random declarations from 10 parties, as
-bench_http.py does). Beside each figure, measured in the same run:
+Each scenario starts `deconf serve --workers W` as a user does, on a fresh database, and drives it with
+`--clients` keep-alive connections posting random small areas from 10 parties: from wrk (bench/wrk_declare.lua)
+when it is installed — C, a fraction of one core — else from Python load processes as bench_http.py does.
+Beside each figure, measured in the same run:
 
 - the framework floor: `GET /healthz` per second from the same clients against the same W workers (no write);
 - the database's durable-commit floor: one-row `INSERT` + `COMMIT` per second from the same number of threads,
@@ -23,6 +24,7 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -222,6 +224,30 @@ def drive(server: Server, clients: int, seconds: float, tokens: list[str]) -> di
     }
 
 
+def drive_wrk(server: Server, clients: int, seconds: float, tokens: list[str]) -> dict[str, Any]:
+    """The same load from wrk (C, a fraction of a core): the workers keep the machine's CPU to themselves."""
+    env = dict(os.environ, BENCH_TOKENS=",".join(tokens))
+    threads = min(clients, 8)
+    cmd = ["wrk", f"-t{threads}", f"-c{clients}", f"-d{seconds:g}s", "--latency", "-s", str(HERE / "wrk_declare.lua"),
+           f"http://{HOST}:{server.port}/"]  # fmt: skip
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 120, check=True).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRK_RESULT"))
+    requests, duration_us, p50_ms, p99_ms, errors = line.split()[1:]
+    return {
+        "per_s": (int(requests) - int(errors)) / (int(duration_us) / 1e6),
+        "p50_ms": float(p50_ms),
+        "p99_ms": float(p99_ms),
+        "errors": int(errors),
+        "sample_error": "" if errors == "0" else out[-500:],
+    }
+
+
+def floor_wrk(server: Server, clients: int, seconds: float) -> float:
+    cmd = ["wrk", f"-t{min(clients, 8)}", f"-c{clients}", f"-d{seconds:g}s", f"http://{HOST}:{server.port}/healthz"]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=True).stdout
+    return float(next(x for x in out.splitlines() if x.startswith("Requests/sec")).split()[1])
+
+
 def floor_http(server: Server, clients: int, seconds: float) -> float:
     ctx = mp.get_context("spawn")
     results = ctx.Queue()
@@ -246,8 +272,12 @@ def scenario(backend: str, workers: int, args: argparse.Namespace, folder: Path)
             status, body = request_json(server.port, "POST", "/v1/parties", {"id": f"p{i}", "name": f"P{i}"}, ADMIN)
             assert status == 201, body
             tokens.append(body["token"])
-        declares = drive(server, args.clients, args.seconds, tokens)
-        declares["healthz_per_s"] = floor_http(server, args.clients, min(args.seconds, 5.0))
+        if args.client == "wrk":
+            declares = drive_wrk(server, args.clients, args.seconds, tokens)
+            declares["healthz_per_s"] = floor_wrk(server, args.clients, min(args.seconds, 5.0))
+        else:
+            declares = drive(server, args.clients, args.seconds, tokens)
+            declares["healthz_per_s"] = floor_http(server, args.clients, min(args.seconds, 5.0))
     finally:
         server.stop()
     declares["commit_floor_per_s"] = commit_floor(
@@ -261,8 +291,15 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--workers", default="1,4")
     parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=16, help="concurrent connections")
+    parser.add_argument(
+        "--client",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="load generator: wrk (Debian's `wrk`, installed by `make bench`) or Python processes",
+    )
     args = parser.parse_args()
+    console.print(f"  load    {args.client}, {args.clients} connections")
     for key, value in machine_facts().items():
         console.print(f"  {key:<7} {value}")
     rows: dict[tuple[str, int], dict[str, Any]] = {}

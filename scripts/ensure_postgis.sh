@@ -2,7 +2,7 @@
 # Make PostGIS available to the local PostgreSQL 15: the PostgreSQL backend's tests and the bench need it
 # (idempotent).
 #
-# Run by `make install` (so by `make test` and `make bench`). If PostGIS is already installed this does nothing.
+# Run by `make test` and `make bench`. If PostGIS is already installed this does nothing.
 # Otherwise, as root, it runs `apt-get update` and installs Debian's postgresql-15-postgis-3. It never fails the
 # build: on any problem it prints why and exits 0; the tests on PostgreSQL then fail saying PostGIS is missing, and
 # bench_index.py skips its PostGIS row with the reason.

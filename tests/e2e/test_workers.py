@@ -133,6 +133,7 @@ def test_a_sigkill_under_write_load_loses_no_answered_write(
     server = server_factory(workers=4, extra_env=env, wait_s=90)
     tokens = _parties(server, ["sdf", "saa"])
     answered: list[tuple[str, str]] = []
+    unanswered: list[tuple[str, str, dict[str, Any]]] = []
     stop = threading.Event()
     lock = threading.Lock()
 
@@ -142,11 +143,13 @@ def test_a_sigkill_under_write_load_loses_no_answered_write(
             i = 0
             while not stop.is_set():
                 i += 1
+                body, key = _area(n * 5_000 + i, f"load {n}-{i}"), f"{n}-{i}"
                 try:
-                    r = c.post("/v1/declarations", json=_area(n * 5_000 + i, f"load {n}-{i}"),
-                               headers={"Idempotency-Key": f"{n}-{i}"})  # fmt: skip
+                    r = c.post("/v1/declarations", json=body, headers={"Idempotency-Key": key})
                 except httpx.TransportError:
-                    return  # the server died under us: this one was never answered
+                    with lock:
+                        unanswered.append((party, key, body))  # committed or not: the client cannot tell
+                    return
                 assert r.status_code == 201, r.text
                 with lock:
                     answered.append((party, r.json()["id"]))
@@ -173,6 +176,20 @@ def test_a_sigkill_under_write_load_loses_no_answered_write(
         for client in clients.values():
             client.close()
     assert missing == [], f"{len(missing)} of {len(answered)} answered declarations lost: {missing[:3]}"
+    # The clients whose requests were cut off retry them with the same keys: none is written twice.
+    assert unanswered
+    for party, key, body in unanswered:
+        with restarted.client(tokens[party]) as c:
+            retry = c.post("/v1/declarations", json=body, headers={"Idempotency-Key": key})
+            again = c.post("/v1/declarations", json=body, headers={"Idempotency-Key": key})
+        assert retry.status_code in (201, 409), retry.text  # written now, or written before the kill
+        assert again.status_code == retry.status_code
+        if retry.status_code == 201:
+            assert again.headers["idempotent-replayed"] == "true" and again.json()["id"] == retry.json()["id"]
+    for party, token in tokens.items():
+        with restarted.client(token) as c:
+            names = [f["properties"]["name"] for f in _all_declarations(c, party)]
+        assert len(names) == len(set(names)), f"{party}: {len(names) - len(set(names))} declarations written twice"
     with restarted.client(tokens["sdf"]) as c:
         entries: list[bytes] = []
         while True:
@@ -215,6 +232,18 @@ def test_every_stream_on_every_worker_sees_a_change_made_through_any_worker(
     finally:
         for stream in streams:
             stream.close()
+
+
+def _all_declarations(c: httpx.Client, party: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    after = None
+    while True:
+        params: dict[str, Any] = {"party": party, "limit": 1000, **({"after": after} if after else {})}
+        page = c.get("/v1/declarations", params=params).json()
+        out.extend(page["features"])
+        after = page.get("next")
+        if not after:
+            return out
 
 
 def _holder(stream: SseStream) -> str:

@@ -79,15 +79,17 @@ class Idempotency:
                 kept.extend((k, v) for k, v in message.get("headers", []) if k.lower() in _KEPT_HEADERS)
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
+                if not message.get("more_body", False) and claim.claimed and status < 500:
+                    # Keep the answer before its last byte leaves: a retry sent the moment the client has it
+                    # must find it.
+                    answer = json.dumps({k.decode("latin-1"): v.decode("latin-1") for k, v in kept})
+                    await run_in_threadpool(self._complete, owner, key, status, b"".join(chunks), answer)
             await send(message)
 
         try:
             await self.app(scope, replay, capture)
         finally:
             idempotency.CURRENT.reset(token)
-        if claim.claimed and status and status < 500:
-            answer = json.dumps({k.decode("latin-1"): v.decode("latin-1") for k, v in kept})
-            await run_in_threadpool(self._complete, owner, key, status, b"".join(chunks), answer)
 
     def _find(self, owner: str, key: str) -> IdempotencyRecord | None:
         with self.store().read() as tx:
