@@ -7,6 +7,9 @@ import gc
 import json
 import logging.config
 import os
+import signal
+import threading
+import time
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -202,8 +205,26 @@ def worker_app() -> FastAPI:
     """One of the N worker processes of `deconf serve --workers N` (uvicorn calls this in each)."""
     settings = Settings(**json.loads(os.environ[WORKER_SETTINGS]))
     logging.config.dictConfig(log_config(settings.log_level, settings.log_format))
+    _exit_with_parent()
     application, _ = build_app(settings)
     return application
+
+
+def _exit_with_parent() -> None:
+    """A worker whose supervisor died (even by SIGKILL) stops too, rather than serve on alone, unsupervised, on
+    the port a restarted server needs."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                logging.getLogger("deconfliction.worker").warning("the supervisor is gone: this worker stops")
+                os.kill(os.getpid(), signal.SIGTERM)
+                time.sleep(10.0)
+                os._exit(1)  # still here: the graceful stop hung
+
+    threading.Thread(target=watch, name="deconf-parent-watch", daemon=True).start()
 
 
 def database_label(settings: Settings) -> str:

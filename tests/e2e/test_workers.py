@@ -268,3 +268,27 @@ def test_when_the_leader_dies_another_worker_takes_over(server_factory: Callable
     first = leader(30)
     os.kill(first, signal.SIGKILL)
     assert leader(30, besides=first) != first
+
+
+def test_workers_stop_when_their_supervisor_is_killed(server_factory: Callable[..., Server]) -> None:
+    server = server_factory(workers=2, wait_s=90)
+    workers = set()
+    deadline = time.monotonic() + 30
+    while len(workers) < 2 and time.monotonic() < deadline:
+        with server.client() as c:
+            workers.add(c.get("/healthz").json()["worker"])
+    os.kill(server.proc.pid, signal.SIGKILL)  # the supervisor only, as an OOM killer might
+    server.proc.wait(timeout=10)
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(_alive(pid) for pid in workers), "orphaned workers still serve"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with open(f"/proc/{pid}/stat") as f:  # a zombie has exited
+        return f.read().split(")")[-1].split()[0] != "Z"
