@@ -8,9 +8,9 @@ import json
 import logging.config
 import os
 import signal
+import sqlite3
 import threading
 import time
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
