@@ -29,15 +29,15 @@ import struct
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import psycopg
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from psycopg.copy import QueuedLibpqWriter
 from rich.table import Table
 
 from bench_index import (
@@ -53,8 +53,10 @@ from bench_index import (
     _wkt,
     build_declarations,
     check_fast,
+    console,
     generate,
     percentiles_ms,
+    progress_bar,
     query_boxes,
     rss_mb,
 )
@@ -82,17 +84,14 @@ VIEWER = PARTIES[0]  # the party asking for the box list: it sees its own declar
 ADMIN_TOKEN = "bench-admin-token"
 TARGET_RATIO = 2.0  # the issue: the service's check within 2x of the raw PostGIS query
 
-console = Console(width=150)
 
-
-def progress_bar() -> Progress:
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    return Progress(*columns, console=console, transient=True, disable=not console.is_terminal)
-
-
-def step(description: str) -> None:
-    """One line for a step that has no bar of its own."""
-    console.print(f"  … {description}", style="dim", highlight=False)
+@contextmanager
+def step(description: str) -> Iterator[None]:
+    """A step with no count of its own: a bar with its elapsed time (one line when not on a terminal)."""
+    with progress_bar() as progress:
+        task = progress.add_task(description, total=1)
+        yield
+        progress.update(task, completed=1)
 
 
 def workloads(seed: int, n: int, queries: int) -> tuple[Workload, Workload, Workload]:
@@ -165,10 +164,11 @@ def load_copy(url: str, declarations: list[Declaration]) -> None:
     and foreign keys in place (so the indexes grow row by row, as the service's do)."""
     versions: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn, progress_bar() as progress:
-        task = progress.add_task(f"COPY {len(declarations):,} declarations (the rows save_declaration writes)")
-        progress.update(task, total=len(declarations))
+        task = progress.add_task(f"COPY {len(declarations):,} declarations", total=len(declarations))
         conn.execute("BEGIN")
-        with conn.cursor().copy(f"COPY declarations ({DECLARATION_COLUMNS}) FROM STDIN") as copy:
+        cur = conn.cursor()
+        # sent from a thread of its own: the server takes one block while the next is formatted
+        with cur.copy(f"COPY declarations ({DECLARATION_COLUMNS}) FROM STDIN", writer=QueuedLibpqWriter(cur)) as copy:
             for first in range(0, len(declarations), CHUNK):
                 block = [copy_rows(d) for d in declarations[first : first + CHUNK]]
                 copy.write("".join(row for row, _ in block))
@@ -284,8 +284,7 @@ def populate(n: int, dbname: str, args: dict[str, Any], out: Any) -> None:
         load_service(store, stored)
     phases["COPY" if copied else "save_declaration"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    step("VACUUM (ANALYZE) declarations, declaration_versions")
-    with psycopg.connect(url, autocommit=True) as conn:
+    with step("VACUUM (ANALYZE) declarations, declaration_versions"), psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM (ANALYZE) declarations")
         conn.execute("VACUUM (ANALYZE) declaration_versions")
     phases["VACUUM ANALYZE"] = time.perf_counter() - t0
@@ -294,8 +293,8 @@ def populate(n: int, dbname: str, args: dict[str, Any], out: Any) -> None:
     phases["verify"] = time.perf_counter() - t0
     del stored
     t0 = time.perf_counter()
-    step("geography copy for ST_DWithin (CREATE TABLE AS, GiST, ANALYZE)")
-    geography_copy(url)
+    with step("geography copy for ST_DWithin (CREATE TABLE AS, GiST, ANALYZE)"):
+        geography_copy(url)
     phases["geography copy"] = time.perf_counter() - t0
     with store.write() as tx:
         tx.set_meta(FINGERPRINT_KEY, fingerprint(n, args["seed"]))
@@ -613,8 +612,8 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             queries = [make_query(policy, d, new.ring(i)) for i, d in enumerate(new_decls)]
             warmup = [make_query(policy, d, warm.ring(i)) for i, d in enumerate(warm_decls)]
             with psycopg.connect(url, autocommit=True) as conn:
-                step("fetching the start-up's rows without building them (its floor)")
-                fetch_s = fetch_floor(conn)
+                with step("fetching the start-up's rows without building them (its floor)"):
+                    fetch_s = fetch_floor(conn)
                 rows = make_rows(wired, conn)
                 t0 = time.perf_counter()
                 measure(rows, queries, warmup, conn)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
@@ -123,3 +124,34 @@ def test_a_failing_side_effect_neither_loses_the_answer_nor_stops_the_writer(wir
     assert ctx.writer.run(job) == "committed"
     parties.create_party(ctx, "next", "Next", None)  # the writer goes on
     assert [p.id for p in parties.list_parties(ctx)] == ["kept", "next"]
+
+
+def test_a_caller_that_stops_waiting_neither_fails_its_group_nor_loses_its_write(wired: Wired) -> None:
+    """A request or event stream cancelled while its write is queued (its client went away) cancels the future it
+    awaits. The write still happens and the others of its group get their answers — before, the writer hit
+    InvalidStateError answering it, logged a failure and answered the rest of the group with that error."""
+    ctx = wired.ctx
+    gate, running = threading.Event(), threading.Event()
+
+    def hold(out: Outbox) -> None:  # holds the writer while the next two jobs queue up as one group
+        running.set()
+        gate.wait(10)
+
+    def add(party_id: str) -> Callable[[Outbox], str]:
+        def job(out: Outbox) -> str:
+            out.tx.add_party(Party(party_id, party_id, PartyStatus.ACTIVE, None, AT))
+            return party_id
+
+        return job
+
+    held = ctx.writer.submit(hold)
+    running.wait(10)
+    given_up, waited = ctx.writer.submit(add("gone")), ctx.writer.submit(add("kept"))
+    while ctx.writer._queue.qsize() < 2:
+        threading.Event().wait(0.01)
+    assert given_up.cancel()  # what asyncio.wrap_future does when the awaiting task is cancelled
+    gate.set()
+    held.result(10)
+    assert waited.result(10) == "kept"
+    assert [p.id for p in parties.list_parties(ctx)] == ["gone", "kept"]
+    assert ctx.writer.run(add("after")) == "after"  # and the writer goes on

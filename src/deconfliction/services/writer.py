@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Protocol, TypeVar
@@ -112,10 +112,30 @@ class _Refused(Exception):
         self.error = error
 
 
+class _Outcome(Future[T]):
+    """A job's answer. Its caller may stop waiting (a request or an event stream cancelled when its client goes
+    away cancels the future it awaits): the job still runs — it was asked for, and a stream's record of what it
+    showed must be kept — and its answer is dropped, rather than failing the writer and the rest of the group."""
+
+    def set_result(self, result: T) -> None:
+        try:
+            super().set_result(result)
+        except InvalidStateError:
+            if not self.cancelled():
+                raise
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        try:
+            super().set_exception(exception)
+        except InvalidStateError:
+            if not self.cancelled():
+                raise
+
+
 @dataclass
 class _Job(Generic[T]):
     fn: Callable[[Outbox], T]
-    future: Future[T] = field(default_factory=Future)
+    future: Future[T] = field(default_factory=_Outcome)
 
 
 class GroupHook(Protocol):

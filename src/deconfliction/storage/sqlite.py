@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -54,6 +55,20 @@ _RELOAD_LIMITS = DeclarationLimits(
 def _window(start: datetime, end: datetime | None) -> TimeWindow:
     """A conflict's window: an instant (a closest approach) when end == start."""
     return TimeWindow.instant(start) if end == start else TimeWindow(start, end)
+
+
+def _set_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch to WAL. On a new file, several processes opening it at once contend for the switch, which SQLite
+    answers with "locked" at once rather than through the busy handler: retry, briefly."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -426,7 +441,7 @@ class SqliteStore(Store):
         if conn is None:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode = WAL")
+            _set_wal(conn)
             conn.execute("PRAGMA synchronous = FULL")  # durable at COMMIT: a 2xx never outruns the disk
             conn.execute("PRAGMA foreign_keys = ON")
             # The default 2 MB page cache makes every index update of a large channel a read syscall.
