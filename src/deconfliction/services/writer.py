@@ -245,12 +245,29 @@ class Writer:
             if stop:
                 return
 
+    def _gather(self, group: list[_Job[Any]]) -> None:
+        """Add the jobs waiting now to `group` (in place), up to the group's limit."""
+        while len(group) < _MAX_GROUP:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if nxt is None:  # stopping: the loop sees it once this group is done
+                self._queue.put(None)
+                return
+            if nxt.fn is _refresh:  # this group applies the others' changes anyway
+                with self._start_lock:
+                    self._refresh_queued = False
+                nxt.future.set_result(None)
+                continue
+            group.append(nxt)
+
     def _commit(self, group: list[_Job[Any]]) -> None:
         refreshes = [job for job in group if job.fn is _refresh]
         if refreshes:
             with self._start_lock:
                 self._refresh_queued = False  # announcements from now on need another look
-            group = [job for job in group if job.fn is not _refresh]
+            group[:] = [job for job in group if job.fn is not _refresh]
             if not group:  # nothing to write: apply the others' changes under a read snapshot
                 with self.store.read() as tx:
                     self.chain.refresh(tx)
@@ -262,10 +279,13 @@ class Writer:
                 return
         done: list[tuple[_Job[Any], Outbox, Any]] = []
         failed: list[tuple[_Job[Any], BaseException]] = []
-        alone = len(group) == 1  # a job alone needs no savepoint: its failure rolls back the transaction
         started = ran = time.perf_counter()
         try:
             with self.store.write() as tx:
+                # Jobs that arrived while this one waited for the write lock (held by another worker) join the
+                # group: the longer the wait, the larger the group, and it still costs one commit.
+                self._gather(group)
+                alone = len(group) == 1  # a job alone needs no savepoint: its failure rolls back the transaction
                 # Another process may have written since this one last did: its ledger entries, its declarations.
                 self.chain.refresh(tx)
                 if self.hook is not None:
