@@ -17,7 +17,7 @@ from collections.abc import Callable
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from deconfliction.api.limits import send_problem
+from deconfliction.api.limits import read_body, send_problem
 from deconfliction.services import idempotency
 from deconfliction.storage.base import Store
 from deconfliction.storage.sync import IdempotencyRecord
@@ -57,7 +57,7 @@ class Idempotency:
             detail = "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is a good choice)"
             await _problem(send, 422, "Invalid input", detail, "invalid-input")
             return
-        body, replay = await _buffer(receive)
+        body, replay = await read_body(receive)  # BodyLimit, outside, has bounded it
         if body is None:
             return  # the client went away
         owner = hashlib.sha256(credential).hexdigest()
@@ -120,26 +120,3 @@ class Idempotency:
 
 async def _problem(send: Send, status: int, title: str, detail: str, slug: str) -> None:
     await send_problem(send, status, title, detail, slug, field="Idempotency-Key")
-
-
-async def _buffer(receive: Receive) -> tuple[bytes | None, Receive]:
-    """Read the whole body (BodyLimit, outside, has bounded it) and a receive that hands it to the app again."""
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None, receive
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if not delivered:
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return body, replay

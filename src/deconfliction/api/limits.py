@@ -60,31 +60,43 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await send_problem(send, 413, "Too large", detail, "too-large")
                 return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.max_bytes:
-                await send_problem(send, 413, "Too large", detail, "too-large")
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
-        delivered = False
+        body, replay = await read_body(receive, self.max_bytes)
+        if body is TOO_LARGE:
+            await send_problem(send, 413, "Too large", detail, "too-large")
+        elif body is not None:
+            await self.app(scope, replay, send)
 
-        async def replay() -> Message:
-            nonlocal delivered
-            if not delivered:
-                delivered = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
 
-        await self.app(scope, replay, send)
+TOO_LARGE = b"<too large>"  # read_body's answer for a body over its limit (compared by identity)
+
+
+async def read_body(receive: Receive, max_bytes: int | None = None) -> tuple[bytes | None, Receive]:
+    """Read a request's whole body; return it and a `receive` that hands it to the application again. The body is
+    None if the client went away, TOO_LARGE (the object) past `max_bytes`."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None, receive
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if max_bytes is not None and size > max_bytes:
+            return TOO_LARGE, receive
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    body = b"".join(chunks)
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return body, replay
 
 
 class RateLimit:

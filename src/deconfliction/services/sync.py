@@ -46,7 +46,7 @@ class Sync:
         if not rows:
             return
         first = tx.first_change_seq()
-        if first > self.seen + 1 and self.seen > 0:
+        if first > self.seen + 1:
             # the rows between were pruned while this process was not looking: the feed cannot say what changed
             log.warning("change feed pruned past this worker (at %d, oldest kept %d): reloading", self.seen, first)
             self._reload_all(tx)
@@ -102,30 +102,22 @@ class Sync:
         self.reloads += 1
 
 
-class FeedPruner:
-    """The leader's chore: drop change-feed rows and idempotency keys past their keeping time."""
+class _Chore:
+    """Work run on a thread of its own between `start` and `stop`; subclasses write `_run` (which returns soon after
+    `_stop` is set)."""
 
-    def __init__(self, ctx: Context, keep_changes_s: float = 3_600.0, keep_keys_s: float = 86_400.0) -> None:
-        self.ctx = ctx
-        self.keep_changes = timedelta(seconds=keep_changes_s)
-        self.keep_keys = timedelta(seconds=keep_keys_s)
+    name = "deconf-chore"
+
+    def __init__(self) -> None:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def prune(self, now: datetime) -> tuple[int, int]:
-        with self.ctx.store.write() as tx:
-            return tx.prune_changes(now - self.keep_changes), tx.prune_idempotency(now - self.keep_keys)
+    def _run(self) -> None:
+        raise NotImplementedError
 
-    def start(self, interval_s: float = 60.0) -> None:
-        def run() -> None:
-            while not self._stop.wait(interval_s):
-                try:
-                    self.prune(self.ctx.clock())
-                except Exception:
-                    log.exception("pruning the change feed failed; trying again in %s s", interval_s)
-
+    def start(self) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=run, name="deconf-prune", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
@@ -135,15 +127,42 @@ class FeedPruner:
             self._thread = None
 
 
-class Announcements:
+class FeedPruner(_Chore):
+    """The leader's chore: drop change-feed rows and idempotency keys past their keeping time."""
+
+    name = "deconf-prune"
+
+    def __init__(
+        self, ctx: Context, keep_changes_s: float = 3_600.0, keep_keys_s: float = 86_400.0, interval_s: float = 60.0
+    ) -> None:
+        super().__init__()
+        self.ctx = ctx
+        self.keep_changes = timedelta(seconds=keep_changes_s)
+        self.keep_keys = timedelta(seconds=keep_keys_s)
+        self.interval_s = interval_s
+
+    def prune(self, now: datetime) -> tuple[int, int]:
+        with self.ctx.store.write() as tx:
+            return tx.prune_changes(now - self.keep_changes), tx.prune_idempotency(now - self.keep_keys)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval_s):
+            try:
+                self.prune(self.ctx.clock())
+            except Exception:
+                log.exception("pruning the change feed failed; trying again in %s s", self.interval_s)
+
+
+class Announcements(_Chore):
     """Listens for the other workers' commits (store.watch): wakes this worker's streams and webhook deliverer, and
     has its writer apply the change feed. Runs in every worker, on its own thread."""
 
+    name = "deconf-announcements"
+
     def __init__(self, ctx: Context, hub: EventHub) -> None:
+        super().__init__()
         self.ctx = ctx
         self.hub = hub
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def heard(self, parties: frozenset[str] | None) -> None:
         self.ctx.writer.refresh()
@@ -152,22 +171,11 @@ class Announcements:
         elif parties:
             self.hub.notify(set(parties))
 
-    def start(self) -> None:
-        def run() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.ctx.store.watch(self.heard, self._stop)
-                except Exception:
-                    log.exception("listening for other workers' writes failed; again in 1 s")
-                    self.heard(None)
-                    self._stop.wait(1.0)
-
-        self._stop.clear()
-        self._thread = threading.Thread(target=run, name="deconf-announcements", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.ctx.store.watch(self.heard, self._stop)
+            except Exception:
+                log.exception("listening for other workers' writes failed; again in 1 s")
+                self.heard(None)
+                self._stop.wait(1.0)
