@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_postgis.py --sizes 100000,1000000 [--queries 2000] [--keep-db]
 
 For each size N, in one run: a database `deconf_bench_<N>` filled through the service's own store with N active
-declarations of bench_index.py's distribution (same generator, same seed: the same declarations), the service opened
+declarations of bench_index.py's distribution (same generator, same seed: the same declarations; `save_declaration`
+up to 100,000, above it a COPY of exactly the rows it writes, checked on a sample), the service opened
 on it as a server opens it (`bootstrap.wire`: migrations, then the in-memory picture loaded from PostgreSQL), then,
 query after query on the same data:
 
@@ -159,13 +160,18 @@ DECLARATION_COLUMNS = (
 )
 
 
+COPIED_TABLES = ("declarations", "declaration_versions")
+
+
 def load_copy(url: str, declarations: list[Declaration]) -> None:
     """COPY the rows `save_declaration` would write, in one transaction, into the migrated tables with their indexes
-    and foreign keys in place (so the indexes grow row by row, as the service's do)."""
+    in place (so they grow row by row, as the service's do). The foreign-key triggers, ~40 % of the server's time
+    per row, are skipped and the keys checked once at the end, before the commit."""
     versions: list[str] = []
     with psycopg.connect(url, autocommit=True) as conn, progress_bar() as progress:
         task = progress.add_task(f"COPY {len(declarations):,} declarations", total=len(declarations))
         conn.execute("BEGIN")
+        conn.execute("SET LOCAL session_replication_role = replica")  # no triggers: the foreign keys' checks
         cur = conn.cursor()
         # sent from a thread of its own: the server takes one block while the next is formatted
         with cur.copy(f"COPY declarations ({DECLARATION_COLUMNS}) FROM STDIN", writer=QueuedLibpqWriter(cur)) as copy:
@@ -175,11 +181,35 @@ def load_copy(url: str, declarations: list[Declaration]) -> None:
                 versions.extend(version for _, version in block)
                 progress.update(task, completed=first + len(block))
         task = progress.add_task("COPY declaration_versions", total=len(versions))
-        with conn.cursor().copy("COPY declaration_versions (key, version, status, feature, at) FROM STDIN") as copy:
+        with cur.copy("COPY declaration_versions (key, version, status, feature, at) FROM STDIN") as copy:
             for first in range(0, len(versions), CHUNK):
                 copy.write("".join(versions[first : first + CHUNK]))
                 progress.update(task, completed=first + CHUNK)
+        task = progress.add_task("check the foreign keys", total=1)
+        check_foreign_keys(conn)
+        progress.update(task, completed=1)
         conn.execute("COMMIT")
+
+
+def check_foreign_keys(conn: psycopg.Connection[Any]) -> None:
+    """Stop unless every foreign key of the COPY'd tables holds (what the skipped triggers would have checked)."""
+    constraints = conn.execute(
+        "SELECT conname, conrelid::regclass::text, confrelid::regclass::text,"
+        " ARRAY(SELECT attname FROM unnest(conkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a"
+        "       ON a.attrelid = conrelid AND a.attnum = k.n ORDER BY k.i)::text[],"
+        " ARRAY(SELECT attname FROM unnest(confkey) WITH ORDINALITY k(n, i) JOIN pg_attribute a"
+        "       ON a.attrelid = confrelid AND a.attnum = k.n ORDER BY k.i)::text[]"
+        " FROM pg_constraint WHERE contype = 'f' AND conrelid::regclass::text = ANY(%s)",
+        (list(COPIED_TABLES),),
+    ).fetchall()
+    for name, table, parent, columns, parent_columns in constraints:
+        match = " AND ".join(f"p.{pc} = c.{cc}" for cc, pc in zip(columns, parent_columns, strict=True))
+        present = " AND ".join(f"c.{cc} IS NOT NULL" for cc in columns)
+        row = conn.execute(
+            f"SELECT count(*) FROM {table} c WHERE {present} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {match})"
+        ).fetchone()
+        if row is None or row[0]:
+            raise SystemExit(f"COPY broke the foreign key {name}: {row[0] if row else '?'} rows of {table}")
 
 
 def load_service(store: PostgresStore, declarations: list[Declaration]) -> None:
@@ -233,7 +263,7 @@ def verify(store: PostgresStore, declarations: list[Declaration], copied: bool) 
     except _Undo:
         pass
     if len(copied_rows) != 2 * len(sample) or copied_rows != saved_rows:
-        diff = next((a, b) for a, b in zip(copied_rows, saved_rows, strict=False) if a != b)
+        diff = next(((a, b) for a, b in zip(copied_rows, saved_rows, strict=False) if a != b), ("rows", "missing"))
         raise SystemExit(f"the COPY'd rows differ from save_declaration's:\n  {diff[0]}\n  {diff[1]}")
     return (
         f"{len(sample)} COPY'd declarations equal, column by column, to the rows save_declaration writes"
@@ -446,23 +476,19 @@ def make_rows(wired: Wired, conn: psycopg.Connection[Any]) -> list[Row]:
     box_sql = {k: raw_box_sql(k) for k in (1, 2, 3, 4)}
     generic_sql = {k: f"{sql} /* generic */" for k, sql in box_sql.items()}  # a prepared statement of its own
     return [
-        Row("floor", "PostgreSQL round trip", "prepared SELECT $1, one connection", (),
-            lambda q: fetch("SELECT %s::text", (q.geo_args["g"],))),
-        Row("box", "raw PostGIS: GiST box &&", "prepared, custom plan (plan_cache_mode), the service's"
-            " table and GiST index: box1 && envelope, time and altitude ranges &&, status", ("floor",),
+        Row("floor", "PostgreSQL round trip", "SELECT $1", (), lambda q: fetch("SELECT %s::text", (q.geo_args["g"],))),
+        Row("box", "raw GiST box &&, custom plan", "box1 &&, time, altitude &&, status", ("floor",),
             lambda q: fetch(box_sql[len(q.boxes)], q.box_args), "force_custom_plan"),
-        Row("generic", "  same, generic plan", "prepared with PostgreSQL's default plan cache (generic plan after 5"
-            " runs)", ("floor",), lambda q: fetch(generic_sql[len(q.boxes)], q.box_args)),
-        Row("dwithin", "raw PostGIS: ST_DWithin", "prepared, geography copy: ST_DWithin(reach) + ranges &&", ("floor",),
+        Row("generic", "raw GiST box &&, generic plan", "the same, default plan cache", ("floor",),
+            lambda q: fetch(generic_sql[len(q.boxes)], q.box_args)),
+        Row("dwithin", "raw PostGIS: ST_DWithin", "geography, ST_DWithin + ranges &&", ("floor",),
             lambda q: fetch(DWITHIN_SQL, q.geo_args)),
-        Row("full", "raw PostGIS: full check", "same + party <> + ST_Distance per hit", ("floor",),
+        Row("full", "raw PostGIS: full check", "the same + party <>, ST_Distance", ("floor",),
             lambda q: fetch(FULL_SQL, q.geo_args)),
-        Row("read", "service: empty read", "store.read() doing nothing: pool check-out, BEGIN … READ ONLY, ROLLBACK",
-            ("floor",), empty_read),
-        Row("check", "service: conflict check", "ctx.picture.conflicts_for(d): in-memory index + exact rule",
-            ("box", "full"), lambda q: ctx.picture.conflicts_for(q.declaration)),
-        Row("list", "service: box list", f"store.read() + tx.list_declarations(boxes, window), viewer {VIEWER}",
-            ("box", "read"), listed),
+        Row("read", "service: empty read", "with store.read(): pass", ("floor",), empty_read),
+        Row("check", "service: conflict check", "ctx.picture.conflicts_for(d)", ("raw", "full"),
+            lambda q: ctx.picture.conflicts_for(q.declaration)),
+        Row("list", "service: box list", "list_declarations() in store.read()", ("raw", "read"), listed),
     ]  # fmt: skip
 
 
@@ -619,6 +645,8 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
                 measure(rows, queries, warmup, conn)
                 measure_s = time.perf_counter() - t0
                 by_key = {r.key: r for r in rows}
+                # the raw query: whichever plan served it better (a generic plan skips planning, when it is good)
+                by_key["raw"] = min(by_key["box"], by_key["generic"], key=lambda r: r.p50_p99[0])
                 notes += cross_checks(wired, conn, by_key, queries)
                 sizes = conn.execute(
                     "SELECT pg_size_pretty(pg_table_size('declarations')),"
@@ -666,8 +694,16 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             }
             for r in rows
         },
+        "raw_query": by_key["raw"].key,
+        "target": {"check_vs_raw": dict(zip(("p50", "p99"), target_ratios(by_key), strict=True)), "max": TARGET_RATIO},
         "notes": [str(note) for note in notes],
     }
+
+
+def target_ratios(by_key: dict[str, Row]) -> tuple[float, float]:
+    """The service's check over the raw PostGIS query, at p50 and p99."""
+    check, raw = by_key["check"].p50_p99, by_key["raw"].p50_p99
+    return check[0] / raw[0], check[1] / raw[1]
 
 
 def _ratio(row: Row, base: Row | None) -> tuple[str, str]:
@@ -705,18 +741,29 @@ def render(
                 end_section=row.key in ("floor", "full") and j == len(row.baselines) - 1,
             )
     console.print(table)
-    check, box, listing = by_key["check"], by_key["box"], by_key["list"]
-    r50, r99 = (a / b for a, b in zip(check.p50_p99, box.p50_p99, strict=True))
+    box, listing = by_key["raw"], by_key["list"]
+    r50, r99 = target_ratios(by_key)
     met = "[green]met[/green]" if max(r50, r99) <= TARGET_RATIO else "[red]NOT met[/red]"
     console.print(
         f"Target (the issue): the service's check within {TARGET_RATIO:g}× of the raw PostGIS query —"
-        f" conflicts_for is {r50:.2f}× (p50) and {r99:.2f}× (p99) the raw GiST box query: {met}."
+        f" conflicts_for is {r50:.2f}× (p50) and {r99:.2f}× (p99) the raw PostGIS query ({box.label}, the faster"
+        f" plan here): {met}."
         f" The box list is {listing.p50_p99[0] / box.p50_p99[0]:.2f}× / {listing.p50_p99[1] / box.p50_p99[1]:.2f}×"
         " the same query."
     )
     console.print("  phases: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()), highlight=False)
     for note in notes:
         console.print(f"  {note}", highlight=False)
+    console.print(
+        "  raw rows: prepared statements on one connection of their own; GiST box && on the service's declarations"
+        " table (box1 && ST_MakeEnvelope, during_s && and altitude_m && deconf_float8range, status = 'active'), once"
+        " with plan_cache_mode = force_custom_plan (planned per run), once with the default plan cache (one generic"
+        " plan after 5 runs); ST_DWithin and ST_Distance on bench_geography, a geography copy of the same rows."
+        " Service rows: empty read = pool check-out (with its connection check), BEGIN REPEATABLE READ READ ONLY,"
+        f" ROLLBACK; box list = DeclarationQuery(viewer={VIEWER!r}, boxes, start_s, end_s, limit=1000) in"
+        " store.read().",
+        style="dim",
+    )
     console.print(
         f"  rows/query: rows returned (conflict check: conflicts found; box list: declarations the viewer {VIEWER}"
         " may see, of the candidates; raw: candidates). Query boxes are the new declaration's grown by its reach, as"

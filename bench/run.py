@@ -1,5 +1,5 @@
-"""All benchmarks in one run (`make bench`): conflict-check latency (ours, STRtree, PostGIS), the record and
-messages, then HTTP throughput.
+"""All benchmarks in one run (`make bench`): conflict-check latency (ours, STRtree, PostGIS), the same check on the
+PostgreSQL/PostGIS backend, the record and messages, then HTTP throughput.
 
     .venv/bin/python bench/run.py [--quick] [--active N] [--seconds S] [--sizes 10000,100000]
 
@@ -53,12 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smaller: index sizes 10k,100k; HTTP at 10k active for 5 s per scenario",
+        help="smaller: index sizes 10k,100k; PostgreSQL backend at 100k; HTTP at 10k active for 5 s per scenario",
     )
     parser.add_argument("--sizes", help="index sizes (default 10000,100000,1000000; quick 10000,100000)")
     parser.add_argument("--active", type=int, help="HTTP: active declarations (default 100000; quick 10000)")
     parser.add_argument("--seconds", type=float, help="HTTP: measured seconds per scenario (default 10; quick 5)")
     parser.add_argument("--skip-index", action="store_true")
+    parser.add_argument("--skip-postgis", action="store_true", help="skip the check on the PostgreSQL backend")
+    parser.add_argument("--skip-workers", action="store_true", help="skip declares/s with 1 and 4 workers")
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-record", action="store_true", help="skip the ledger and message figures")
     parser.add_argument("--skip-movement", action="store_true", help="skip the live-track figures")
@@ -87,6 +89,35 @@ def main(argv: list[str] | None = None) -> int:
     else:
         console.print(Rule("index: conflict-check latency"))
         console.print("[yellow]bench/bench_index.py is not there yet; skipped[/yellow]")
+    if not args.skip_postgis:
+        codes.append(
+            run_step(
+                "PostgreSQL/PostGIS backend: the service's check and box list beside raw PostGIS",
+                [
+                    sys.executable,
+                    str(HERE / "bench_postgis.py"),
+                    "--sizes",
+                    "100000" if args.quick else "1000000",
+                    "--keep-db",  # loading 1M takes minutes: the database is kept and reused
+                ],
+                timeout_s=3_600,
+            )
+        )
+    if not args.skip_workers:
+        codes.append(
+            run_step(
+                "several workers: durable declares/s with 1 and 4 workers, SQLite and PostgreSQL",
+                [
+                    sys.executable,
+                    str(HERE / "bench_workers.py"),
+                    "--seconds",
+                    "4" if args.quick else "8",
+                    "--clients",
+                    "32",
+                ],  # fmt: skip
+                timeout_s=1_800,
+            )
+        )
     if not args.skip_record:
         codes.append(
             run_step(
