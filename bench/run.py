@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                     "4" if args.quick else "8",
                     "--clients",
                     "32",
-                ],  # fmt: skip
+                ],
                 timeout_s=1_800,
             )
         )
