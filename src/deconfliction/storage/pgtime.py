@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from deconfliction.storage.rows import Times
+
 
 def ts(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
@@ -19,3 +21,6 @@ def dt(value: datetime | None) -> datetime | None:
 
 def dt_req(value: datetime) -> datetime:
     return value.astimezone(UTC)
+
+
+TIMES = Times(dt)  # how rows.py reads this backend's times

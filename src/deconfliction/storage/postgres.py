@@ -23,8 +23,10 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode
+from deconfliction.domain.parties import Link, Party, PartyStatus
+from deconfliction.storage import rows as from_row
 from deconfliction.storage.base import Store, StoredEvent, Tx
+from deconfliction.storage.pgtime import TIMES
 from deconfliction.storage.pgtime import dt_req as _req
 from deconfliction.storage.pgtime import ts as _ts
 from deconfliction.storage.postgres_channel import PostgresChannelTx
@@ -114,16 +116,12 @@ class PostgresTx(
             (party.id, party.name, party.status.value, party.public_key, at, at),
         )
 
-    @staticmethod
-    def _party(row: DictRow) -> Party:
-        return Party(row["id"], row["name"], PartyStatus(row["status"]), row["public_key"], _req(row["created_at"]))
-
     def get_party(self, party_id: str) -> Party | None:
         row = self.c.execute("SELECT * FROM parties WHERE id = %s", (party_id,)).fetchone()
-        return None if row is None else self._party(row)
+        return None if row is None else from_row.party(row, TIMES)
 
     def list_parties(self) -> list[Party]:
-        return [self._party(r) for r in self.c.execute("SELECT * FROM parties ORDER BY id")]
+        return [from_row.party(r, TIMES) for r in self.c.execute("SELECT * FROM parties ORDER BY id")]
 
     def update_party(self, party_id: str, status: PartyStatus, public_key: str | None, at: datetime) -> None:
         self.c.execute(
@@ -159,17 +157,13 @@ class PostgresTx(
             (link.a, link.b, link.relay.value, _ts(link.created_at)),
         )
 
-    @staticmethod
-    def _link(row: DictRow) -> Link:
-        return Link(row["a"], row["b"], RelayMode(row["relay"]), _req(row["created_at"]))
-
     def get_link(self, a: str, b: str) -> Link | None:
         a, b = Link.ordered(a, b)
         row = self.c.execute("SELECT * FROM links WHERE a = %s AND b = %s", (a, b)).fetchone()
-        return None if row is None else self._link(row)
+        return None if row is None else from_row.link(row, TIMES)
 
     def list_links(self) -> list[Link]:
-        return [self._link(r) for r in self.c.execute("SELECT * FROM links ORDER BY a, b")]
+        return [from_row.link(r, TIMES) for r in self.c.execute("SELECT * FROM links ORDER BY a, b")]
 
     def set_link(self, link: Link) -> None:
         self.c.execute("UPDATE links SET relay = %s WHERE a = %s AND b = %s", (link.relay.value, link.a, link.b))

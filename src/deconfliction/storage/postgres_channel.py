@@ -13,8 +13,9 @@ from psycopg.rows import DictRow
 from deconfliction.domain.messages import Message, MessageStatus
 from deconfliction.domain.notifications import Notification
 from deconfliction.domain.webhooks import Webhook
+from deconfliction.storage import rows as from_row
 from deconfliction.storage.channel import ChannelTx, View
-from deconfliction.storage.pgtime import dt as _dt
+from deconfliction.storage.pgtime import TIMES
 from deconfliction.storage.pgtime import dt_req as _req
 from deconfliction.storage.pgtime import ts as _ts
 
@@ -88,13 +89,9 @@ class PostgresChannelTx(ChannelTx):
                 [(p, row["seq"]) for p in m.route[: m.position + 1]],
             )
 
-    @staticmethod
-    def _message(doc: str) -> Message:
-        return Message.from_record(json.loads(doc))
-
     def get_message(self, message_id: str) -> Message | None:
         row = self.c.execute("SELECT doc FROM messages WHERE id = %s", (message_id,)).fetchone()
-        return None if row is None else self._message(row["doc"])
+        return None if row is None else from_row.message(row["doc"])
 
     def list_messages(self, party: str, box: str, limit: int, before_seq: int | None) -> list[tuple[int, Message]]:
         where = {
@@ -109,17 +106,17 @@ class PostgresChannelTx(ChannelTx):
             args.append(before_seq)
         args.append(limit)
         rows = self.c.execute(f"SELECT seq, doc FROM messages WHERE {where} ORDER BY seq DESC LIMIT %s", args)
-        return [(int(r["seq"]), self._message(r["doc"])) for r in rows]
+        return [(int(r["seq"]), from_row.message(r["doc"])) for r in rows]
 
     def messages_waiting_on(self, party: str) -> list[Message]:
         rows = self.c.execute("SELECT doc FROM messages WHERE waiting_on = %s ORDER BY seq", (party,))
-        return [self._message(r["doc"]) for r in rows]
+        return [from_row.message(r["doc"]) for r in rows]
 
     def due_messages(self, now: datetime, limit: int) -> list[Message]:
         rows = self.c.execute(
             "SELECT doc FROM messages WHERE due AND ack_by <= %s ORDER BY ack_by, seq LIMIT %s", (_ts(now), limit)
         )
-        return [self._message(r["doc"]) for r in rows]
+        return [from_row.message(r["doc"]) for r in rows]
 
     def message_with_signature(self, signature: str) -> str | None:
         row = self.c.execute("SELECT id FROM messages WHERE signature = %s", (signature,)).fetchone()
@@ -152,27 +149,9 @@ class PostgresChannelTx(ChannelTx):
             ),
         )
 
-    @staticmethod
-    def _notification(r: DictRow) -> Notification:
-        return Notification(
-            id=r["id"],
-            party=r["party"],
-            owner=r["owner"],
-            declaration=r["declaration"],
-            version=r["version"],
-            digest=r["digest"],
-            salt=r["salt"],
-            created_at=_req(r["created_at"]),
-            ack_by=_dt(r["ack_by"]),
-            acked_at=_dt(r["acked_at"]),
-            ack_signature=r["ack_signature"],
-            overdue_at=_dt(r["overdue_at"]),
-            superseded_at=_dt(r["superseded_at"]),
-        )
-
     def get_notification(self, notification_id: str) -> Notification | None:
         row = self.c.execute("SELECT * FROM notifications WHERE id = %s", (notification_id,)).fetchone()
-        return None if row is None else self._notification(row)
+        return None if row is None else from_row.notification(row, TIMES)
 
     def list_notifications(
         self, party: str, status: str | None, limit: int, before_seq: int | None
@@ -188,11 +167,11 @@ class PostgresChannelTx(ChannelTx):
         rows = self.c.execute(
             f"SELECT * FROM notifications WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT %s", args
         )
-        return [(int(r["seq"]), self._notification(r)) for r in rows]
+        return [(int(r["seq"]), from_row.notification(r, TIMES)) for r in rows]
 
     def notifications_of_declaration(self, declaration_id: str) -> list[Notification]:
         rows = self.c.execute("SELECT * FROM notifications WHERE declaration = %s ORDER BY seq", (declaration_id,))
-        return [self._notification(r) for r in rows]
+        return [from_row.notification(r, TIMES) for r in rows]
 
     def due_notifications(self, now: datetime, limit: int) -> list[Notification]:
         rows = self.c.execute(
@@ -200,7 +179,7 @@ class PostgresChannelTx(ChannelTx):
             " AND ack_by IS NOT NULL AND ack_by <= %s ORDER BY ack_by, seq LIMIT %s",
             (_ts(now), limit),
         )
-        return [self._notification(r) for r in rows]
+        return [from_row.notification(r, TIMES) for r in rows]
 
     # who saw what ----------------------------------------------------------------------------------------------
     def add_views(self, views: Sequence[View]) -> None:
@@ -243,25 +222,9 @@ class PostgresChannelTx(ChannelTx):
             ),
         )
 
-    @staticmethod
-    def _webhook(r: DictRow) -> Webhook:
-        return Webhook(
-            r["id"],
-            r["party"],
-            r["url"],
-            r["secret"],
-            _req(r["created_at"]),
-            r["cursor"],
-            r["failures"],
-            r["next_attempt_s"],
-            r["last_error"],
-            _dt(r["last_delivered_at"]),
-            _dt(r["removed_at"]),
-        )
-
     def get_webhook(self, webhook_id: str) -> Webhook | None:
         row = self.c.execute("SELECT * FROM webhooks WHERE id = %s", (webhook_id,)).fetchone()
-        return None if row is None else self._webhook(row)
+        return None if row is None else from_row.webhook(row, TIMES)
 
     def list_webhooks(self, party: str | None) -> list[Webhook]:
         # created_at, then the order of creation (SQLite's rowid) for webhooks created at the same instant
@@ -271,7 +234,7 @@ class PostgresChannelTx(ChannelTx):
             rows = self.c.execute(
                 "SELECT * FROM webhooks WHERE removed_at IS NULL AND party = %s ORDER BY created_at, seq", (party,)
             )
-        return [self._webhook(r) for r in rows]
+        return [from_row.webhook(r, TIMES) for r in rows]
 
     def last_event_id(self, party: str) -> int:
         row = self.c.execute("SELECT COALESCE(MAX(id), 0) AS id FROM events WHERE party = %s", (party,)).fetchone()

@@ -4,82 +4,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
 from psycopg.rows import DictRow
 
-from deconfliction.domain.conflicts import Conflict, ConflictKind, ConflictSide, ResolvedReason
+from deconfliction.domain.conflicts import Conflict
 from deconfliction.domain.declarations import (
     AUDIENCE_ALL,
     Declaration,
-    DeclarationLimits,
-    DeclarationStatus,
-    parse_feature,
 )
-from deconfliction.domain.timewindow import TimeWindow
+from deconfliction.storage import rows as from_row
 from deconfliction.storage.base import Box, DeclarationQuery
-from deconfliction.storage.pgtime import dt as _dt
-from deconfliction.storage.pgtime import dt_req as _req
+from deconfliction.storage.pgtime import TIMES
 from deconfliction.storage.pgtime import ts as _ts
 
-# As in the SQLite backend: stored declarations were valid when written, so they reload with no limits.
-_RELOAD_LIMITS = DeclarationLimits(
-    max_vertices=10**9,
-    max_area_m2=float("inf"),
-    max_radius_m=float("inf"),
-    max_separation_m=float("inf"),
-    max_name_chars=10**9,
-    max_audience=10**9,
-)
 _BATCH = 2_000
 _ENVELOPE = "ST_MakeEnvelope(%s, %s, %s, %s, 4326)"
-
-
-def _window(start: datetime, end: datetime | None) -> TimeWindow:
-    """A conflict's window: an instant (a closest approach) when end == start."""
-    return TimeWindow.instant(start) if end == start else TimeWindow(start, end)
-
-
-def _declaration(row: DictRow) -> Declaration:
-    spec = parse_feature(json.loads(row["feature"]), _RELOAD_LIMITS, trusted=True)
-    return Declaration(
-        key=row["key"],
-        id=row["id"],
-        party=row["party"],
-        version=row["version"],
-        spec=spec,
-        status=DeclarationStatus(row["status"]),
-        created_at=_req(row["created_at"]),
-        updated_at=_req(row["updated_at"]),
-    )
-
-
-def _conflict(row: DictRow) -> Conflict:
-    def side(p: str) -> ConflictSide:
-        return ConflictSide(
-            row[f"{p}_party"],
-            row[f"{p}_decl"],
-            row[f"{p}_version"],
-            (row[f"{p}_lon"], row[f"{p}_lat"]),
-            _dt(row[f"{p}_ack_at"]),
-            row[f"{p}_ack_sig"],
-        )
-
-    reason = row["resolved_reason"]
-    return Conflict(
-        id=row["id"],
-        kind=ConflictKind(row["kind"]),
-        a=side("a"),
-        b=side("b"),
-        distance_m=row["distance_m"],
-        required_m=row["required_m"],
-        window=_window(_req(row["start_at"]), _dt(row["end_at"])),
-        opened_at=_req(row["opened_at"]),
-        resolved_at=_dt(row["resolved_at"]),
-        resolved_reason=None if reason is None else ResolvedReason(reason),
-    )
 
 
 def _during(query: DeclarationQuery, args: list[Any]) -> list[str]:
@@ -155,13 +96,13 @@ class PostgresDeclarationsTx:
 
     def get_declaration(self, declaration_id: str) -> Declaration | None:
         row = self.c.execute("SELECT * FROM declarations WHERE id = %s", (declaration_id,)).fetchone()
-        return None if row is None else _declaration(row)
+        return None if row is None else from_row.declaration(row, TIMES)
 
     def get_declarations(self, declaration_ids: Sequence[str]) -> list[Declaration]:
         if not declaration_ids:
             return []
         rows = self.c.execute("SELECT * FROM declarations WHERE id = ANY(%s)", (list(declaration_ids),)).fetchall()
-        return [_declaration(r) for r in rows]
+        return [from_row.declaration(r, TIMES) for r in rows]
 
     def list_declarations(self, query: DeclarationQuery) -> list[tuple[int, dict[str, Any]]]:
         # Never a scan of the whole table. Given neither place nor time, what the viewer may see is read through the
@@ -227,7 +168,7 @@ class PostgresDeclarationsTx:
                 (after, _BATCH),
             ).fetchall()
             for row in rows:
-                yield _declaration(row)
+                yield from_row.declaration(row, TIMES)
             if len(rows) < _BATCH:
                 return
             after = rows[-1]["key"]
@@ -278,7 +219,7 @@ class PostgresDeclarationsTx:
 
     def get_conflict(self, conflict_id: str) -> Conflict | None:
         row = self.c.execute("SELECT * FROM conflicts WHERE id = %s", (conflict_id,)).fetchone()
-        return None if row is None else _conflict(row)
+        return None if row is None else from_row.conflict(row, TIMES)
 
     def conflicts_opened(self) -> int:
         # seq is one more than the largest, and conflicts are never deleted: the largest is how many were opened
@@ -292,7 +233,7 @@ class PostgresDeclarationsTx:
             "SELECT * FROM conflicts WHERE resolved_at IS NULL AND b_decl = %s ORDER BY seq",
             (declaration_id, declaration_id),
         )
-        return [_conflict(r) for r in rows]
+        return [from_row.conflict(r, TIMES) for r in rows]
 
     def list_conflicts(
         self, party: str, status: str | None, limit: int, before_seq: int | None = None
@@ -312,6 +253,6 @@ class PostgresDeclarationsTx:
                 where.append(f"resolved_at IS NULL AND {side}_ack_at IS NOT NULL")
             sql = f"SELECT * FROM conflicts WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT %s"
             args.append(limit)
-            out.extend((int(r["seq"]), _conflict(r)) for r in self.c.execute(sql, args))
+            out.extend((int(r["seq"]), from_row.conflict(r, TIMES)) for r in self.c.execute(sql, args))
         out.sort(key=lambda pair: pair[0], reverse=True)
         return [c for _, c in out[:limit]]

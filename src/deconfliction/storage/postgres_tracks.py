@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 
@@ -10,37 +9,12 @@ from psycopg import Connection
 from psycopg.rows import DictRow
 
 from deconfliction.domain.conflicts import ConflictKind
-from deconfliction.domain.tracks import Report, Track, TrackStatus
-from deconfliction.storage.pgtime import dt_req, ts
+from deconfliction.domain.tracks import Report, Track
+from deconfliction.storage import rows as from_row
+from deconfliction.storage.pgtime import TIMES, ts
 from deconfliction.storage.tracks import TracksTx
 
 _BATCH = 2_000
-
-
-def _json(report: Report | None) -> str | None:
-    """A report as a compact JSON array, as the SQLite backend keeps it."""
-    if report is None:
-        return None
-    r = report
-    return json.dumps([r.t_us, r.lon, r.lat, r.alt_m, r.speed_mps, r.course_deg, r.separation_m, r.stale_us])
-
-
-def _report(text: str) -> Report:
-    return Report(*json.loads(text))
-
-
-def _track(row: DictRow) -> Track:
-    return Track(
-        party=row["party"],
-        track_id=row["track_id"],
-        status=TrackStatus(row["status"]),
-        source=row["source"],
-        latest=_report(row["latest"]),
-        previous=None if row["previous"] is None else _report(row["previous"]),
-        reports=row["reports"],
-        first_us=row["first_us"],
-        updated_at=dt_req(row["updated_at"]),
-    )
 
 
 class PostgresTracksTx(TracksTx):
@@ -84,8 +58,8 @@ class PostgresTracksTx(TracksTx):
                 track.track_id,
                 track.status.value,
                 track.source,
-                _json(track.latest),
-                _json(track.previous),
+                from_row.report_json(track.latest),
+                from_row.report_json(track.previous),
                 track.reports,
                 track.first_us,
                 ts(track.updated_at),
@@ -94,14 +68,14 @@ class PostgresTracksTx(TracksTx):
 
     def get_track(self, party: str, track_id: str) -> Track | None:
         row = self.c.execute("SELECT * FROM tracks WHERE party = %s AND track_id = %s", (party, track_id)).fetchone()
-        return None if row is None else _track(row)
+        return None if row is None else from_row.track(row, TIMES)
 
     def list_tracks(self, party: str, statuses: Sequence[str], limit: int) -> list[Track]:
         rows = self.c.execute(
             "SELECT * FROM tracks WHERE party = %s AND status = ANY(%s) ORDER BY track_id LIMIT %s",
             (party, list(statuses), limit),
         )
-        return [_track(r) for r in rows]
+        return [from_row.track(r, TIMES) for r in rows]
 
     def track_reports(self, party: str, track_id: str, limit: int) -> list[Report]:
         rows = self.c.execute(
@@ -132,7 +106,7 @@ class PostgresTracksTx(TracksTx):
                 (*after, _BATCH),
             ).fetchall()
             for row in rows:
-                yield _track(row)
+                yield from_row.track(row, TIMES)
             if len(rows) < _BATCH:
                 return
             after = (rows[-1]["party"], rows[-1]["track_id"])

@@ -17,44 +17,23 @@ from typing import Any
 
 from deconfliction.domain.conflicts import (
     Conflict,
-    ConflictKind,
-    ConflictSide,
-    ResolvedReason,
 )
 from deconfliction.domain.declarations import (
     AUDIENCE_ALL,
     Declaration,
-    DeclarationLimits,
-    DeclarationStatus,
-    parse_feature,
 )
-from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode
-from deconfliction.domain.timewindow import TimeWindow, format_time
+from deconfliction.domain.parties import Link, Party, PartyStatus
+from deconfliction.domain.timewindow import format_time
+from deconfliction.storage import rows as from_row
 from deconfliction.storage.base import Box, DeclarationQuery, Store, StoredEvent, Tx
 from deconfliction.storage.sqlite_channel import SqliteChannelTx
 from deconfliction.storage.sqlite_lines import SqliteLinesTx
 from deconfliction.storage.sqlite_mqtt import SqliteMqttTx
 from deconfliction.storage.sqlite_sync import SqliteSyncTx
 from deconfliction.storage.sqlite_tracks import SqliteTracksTx
-from deconfliction.storage.sqltime import dt as _dt
+from deconfliction.storage.sqltime import TIMES
 from deconfliction.storage.sqltime import dt_req as _dt_req
 from deconfliction.storage.sqltime import ts as _ts
-
-# Stored declarations were valid when written; limits may have tightened since, so reload with none.
-# Reloading takes parse_feature's trusted path, which re-checks nothing (limits included).
-_RELOAD_LIMITS = DeclarationLimits(
-    max_vertices=10**9,
-    max_area_m2=float("inf"),
-    max_radius_m=float("inf"),
-    max_separation_m=float("inf"),
-    max_name_chars=10**9,
-    max_audience=10**9,
-)
-
-
-def _window(start: datetime, end: datetime | None) -> TimeWindow:
-    """A conflict's window: an instant (a closest approach) when end == start."""
-    return TimeWindow.instant(start) if end == start else TimeWindow(start, end)
 
 
 def _set_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
@@ -103,16 +82,12 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
             (party.id, party.name, party.status.value, party.public_key, at, at),
         )
 
-    @staticmethod
-    def _party(row: sqlite3.Row) -> Party:
-        return Party(row["id"], row["name"], PartyStatus(row["status"]), row["public_key"], _dt_req(row["created_at"]))
-
     def get_party(self, party_id: str) -> Party | None:
         row = self.c.execute("SELECT * FROM parties WHERE id = ?", (party_id,)).fetchone()
-        return None if row is None else self._party(row)
+        return None if row is None else from_row.party(row, TIMES)
 
     def list_parties(self) -> list[Party]:
-        return [self._party(r) for r in self.c.execute("SELECT * FROM parties ORDER BY id")]
+        return [from_row.party(r, TIMES) for r in self.c.execute("SELECT * FROM parties ORDER BY id")]
 
     def update_party(self, party_id: str, status: PartyStatus, public_key: str | None, at: datetime) -> None:
         self.c.execute(
@@ -148,17 +123,13 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
             (link.a, link.b, link.relay.value, _ts(link.created_at)),
         )
 
-    @staticmethod
-    def _link(row: sqlite3.Row) -> Link:
-        return Link(row["a"], row["b"], RelayMode(row["relay"]), _dt_req(row["created_at"]))
-
     def get_link(self, a: str, b: str) -> Link | None:
         a, b = Link.ordered(a, b)
         row = self.c.execute("SELECT * FROM links WHERE a = ? AND b = ?", (a, b)).fetchone()
-        return None if row is None else self._link(row)
+        return None if row is None else from_row.link(row, TIMES)
 
     def list_links(self) -> list[Link]:
-        return [self._link(r) for r in self.c.execute("SELECT * FROM links ORDER BY a, b")]
+        return [from_row.link(r, TIMES) for r in self.c.execute("SELECT * FROM links ORDER BY a, b")]
 
     def set_link(self, link: Link) -> None:
         self.c.execute("UPDATE links SET relay = ? WHERE a = ? AND b = ?", (link.relay.value, link.a, link.b))
@@ -221,23 +192,9 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
             (d.key, d.version, d.status.value, feature, _ts(d.updated_at)),
         )
 
-    @staticmethod
-    def _declaration(row: sqlite3.Row) -> Declaration:
-        spec = parse_feature(json.loads(row["feature"]), _RELOAD_LIMITS, trusted=True)
-        return Declaration(
-            key=row["key"],
-            id=row["id"],
-            party=row["party"],
-            version=row["version"],
-            spec=spec,
-            status=DeclarationStatus(row["status"]),
-            created_at=_dt_req(row["created_at"]),
-            updated_at=_dt_req(row["updated_at"]),
-        )
-
     def get_declaration(self, declaration_id: str) -> Declaration | None:
         row = self.c.execute("SELECT * FROM declarations WHERE id = ?", (declaration_id,)).fetchone()
-        return None if row is None else self._declaration(row)
+        return None if row is None else from_row.declaration(row, TIMES)
 
     def get_declarations(self, declaration_ids: Sequence[str]) -> list[Declaration]:
         out: list[Declaration] = []
@@ -245,7 +202,7 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
             chunk = declaration_ids[start : start + 500]
             marks = ", ".join("?" * len(chunk))
             rows = self.c.execute(f"SELECT * FROM declarations WHERE id IN ({marks})", tuple(chunk))
-            out.extend(self._declaration(r) for r in rows)
+            out.extend(from_row.declaration(r, TIMES) for r in rows)
         return out
 
     def list_declarations(self, query: DeclarationQuery) -> list[tuple[int, dict[str, Any]]]:
@@ -296,7 +253,7 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
 
     def active_declarations(self) -> Iterator[Declaration]:
         for row in self.c.execute("SELECT * FROM declarations WHERE status = 'active' ORDER BY key"):
-            yield self._declaration(row)
+            yield from_row.declaration(row, TIMES)
 
     def count_active_declarations(self) -> int:
         return int(self.c.execute("SELECT COUNT(*) FROM declarations WHERE status = 'active'").fetchone()[0])
@@ -338,35 +295,9 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
             ),
         )
 
-    @staticmethod
-    def _conflict(row: sqlite3.Row) -> Conflict:
-        def side(p: str) -> ConflictSide:
-            return ConflictSide(
-                row[f"{p}_party"],
-                row[f"{p}_decl"],
-                row[f"{p}_version"],
-                (row[f"{p}_lon"], row[f"{p}_lat"]),
-                _dt(row[f"{p}_ack_at"]),
-                row[f"{p}_ack_sig"],
-            )
-
-        reason = row["resolved_reason"]
-        return Conflict(
-            id=row["id"],
-            kind=ConflictKind(row["kind"]),
-            a=side("a"),
-            b=side("b"),
-            distance_m=row["distance_m"],
-            required_m=row["required_m"],
-            window=_window(_dt_req(row["start_at"]), _dt(row["end_at"])),
-            opened_at=_dt_req(row["opened_at"]),
-            resolved_at=_dt(row["resolved_at"]),
-            resolved_reason=None if reason is None else ResolvedReason(reason),
-        )
-
     def get_conflict(self, conflict_id: str) -> Conflict | None:
         row = self.c.execute("SELECT * FROM conflicts WHERE id = ?", (conflict_id,)).fetchone()
-        return None if row is None else self._conflict(row)
+        return None if row is None else from_row.conflict(row, TIMES)
 
     def conflicts_opened(self) -> int:
         return int(self.c.execute("SELECT COALESCE(MAX(seq), 0) FROM conflicts").fetchone()[0])
@@ -377,7 +308,7 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
             "SELECT * FROM conflicts WHERE resolved_at IS NULL AND b_decl = ? ORDER BY seq",
             (declaration_id, declaration_id),
         )
-        return [self._conflict(r) for r in rows]
+        return [from_row.conflict(r, TIMES) for r in rows]
 
     def list_conflicts(
         self, party: str, status: str | None, limit: int, before_seq: int | None = None
@@ -397,7 +328,7 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
                 where.append(f"resolved_at IS NULL AND {side}_ack_at IS NOT NULL")
             sql = f"SELECT * FROM conflicts WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?"
             args.append(limit)
-            out.extend((int(r["seq"]), self._conflict(r)) for r in self.c.execute(sql, args))
+            out.extend((int(r["seq"]), from_row.conflict(r, TIMES)) for r in self.c.execute(sql, args))
         out.sort(key=lambda pair: pair[0], reverse=True)
         return [c for _, c in out[:limit]]
 

@@ -11,8 +11,9 @@ from typing import Any
 from deconfliction.domain.messages import Message, MessageStatus
 from deconfliction.domain.notifications import Notification
 from deconfliction.domain.webhooks import Webhook
+from deconfliction.storage import rows as from_row
 from deconfliction.storage.channel import ChannelTx, View
-from deconfliction.storage.sqltime import dt as _dt
+from deconfliction.storage.sqltime import TIMES
 from deconfliction.storage.sqltime import dt_req as _req
 from deconfliction.storage.sqltime import ts as _ts
 
@@ -84,13 +85,9 @@ class SqliteChannelTx(ChannelTx):
             [(p, row[0]) for p in m.route[: m.position + 1]],
         )
 
-    @staticmethod
-    def _message(doc: str) -> Message:
-        return Message.from_record(json.loads(doc))
-
     def get_message(self, message_id: str) -> Message | None:
         row = self.c.execute("SELECT doc FROM messages WHERE id = ?", (message_id,)).fetchone()
-        return None if row is None else self._message(row[0])
+        return None if row is None else from_row.message(row[0])
 
     def list_messages(self, party: str, box: str, limit: int, before_seq: int | None) -> list[tuple[int, Message]]:
         where = {
@@ -105,17 +102,17 @@ class SqliteChannelTx(ChannelTx):
             args.append(before_seq)
         args.append(limit)
         rows = self.c.execute(f"SELECT seq, doc FROM messages WHERE {where} ORDER BY seq DESC LIMIT ?", args)
-        return [(int(r[0]), self._message(r[1])) for r in rows]
+        return [(int(r[0]), from_row.message(r[1])) for r in rows]
 
     def messages_waiting_on(self, party: str) -> list[Message]:
         rows = self.c.execute("SELECT doc FROM messages WHERE waiting_on = ? ORDER BY seq", (party,))
-        return [self._message(r[0]) for r in rows]
+        return [from_row.message(r[0]) for r in rows]
 
     def due_messages(self, now: datetime, limit: int) -> list[Message]:
         rows = self.c.execute(
             "SELECT doc FROM messages WHERE due = 1 AND ack_by <= ? ORDER BY ack_by LIMIT ?", (_ts(now), limit)
         )
-        return [self._message(r[0]) for r in rows]
+        return [from_row.message(r[0]) for r in rows]
 
     def message_with_signature(self, signature: str) -> str | None:
         row = self.c.execute("SELECT id FROM messages WHERE signature = ?", (signature,)).fetchone()
@@ -146,27 +143,9 @@ class SqliteChannelTx(ChannelTx):
             ),
         )
 
-    @staticmethod
-    def _notification(r: sqlite3.Row) -> Notification:
-        return Notification(
-            id=r["id"],
-            party=r["party"],
-            owner=r["owner"],
-            declaration=r["declaration"],
-            version=r["version"],
-            digest=r["digest"],
-            salt=r["salt"],
-            created_at=_req(r["created_at"]),
-            ack_by=_dt(r["ack_by"]),
-            acked_at=_dt(r["acked_at"]),
-            ack_signature=r["ack_signature"],
-            overdue_at=_dt(r["overdue_at"]),
-            superseded_at=_dt(r["superseded_at"]),
-        )
-
     def get_notification(self, notification_id: str) -> Notification | None:
         row = self.c.execute("SELECT * FROM notifications WHERE id = ?", (notification_id,)).fetchone()
-        return None if row is None else self._notification(row)
+        return None if row is None else from_row.notification(row, TIMES)
 
     def list_notifications(
         self, party: str, status: str | None, limit: int, before_seq: int | None
@@ -182,11 +161,11 @@ class SqliteChannelTx(ChannelTx):
         rows = self.c.execute(
             f"SELECT * FROM notifications WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?", args
         )
-        return [(int(r["seq"]), self._notification(r)) for r in rows]
+        return [(int(r["seq"]), from_row.notification(r, TIMES)) for r in rows]
 
     def notifications_of_declaration(self, declaration_id: str) -> list[Notification]:
         rows = self.c.execute("SELECT * FROM notifications WHERE declaration = ? ORDER BY seq", (declaration_id,))
-        return [self._notification(r) for r in rows]
+        return [from_row.notification(r, TIMES) for r in rows]
 
     def due_notifications(self, now: datetime, limit: int) -> list[Notification]:
         rows = self.c.execute(
@@ -194,7 +173,7 @@ class SqliteChannelTx(ChannelTx):
             " AND ack_by IS NOT NULL AND ack_by <= ? ORDER BY ack_by LIMIT ?",
             (_ts(now), limit),
         )
-        return [self._notification(r) for r in rows]
+        return [from_row.notification(r, TIMES) for r in rows]
 
     # who saw what ----------------------------------------------------------------------------------------------
     def add_views(self, views: Sequence[View]) -> None:
@@ -235,25 +214,9 @@ class SqliteChannelTx(ChannelTx):
             ),
         )
 
-    @staticmethod
-    def _webhook(r: sqlite3.Row) -> Webhook:
-        return Webhook(
-            r["id"],
-            r["party"],
-            r["url"],
-            r["secret"],
-            _req(r["created_at"]),
-            r["cursor"],
-            r["failures"],
-            r["next_attempt_s"],
-            r["last_error"],
-            _dt(r["last_delivered_at"]),
-            _dt(r["removed_at"]),
-        )
-
     def get_webhook(self, webhook_id: str) -> Webhook | None:
         row = self.c.execute("SELECT * FROM webhooks WHERE id = ?", (webhook_id,)).fetchone()
-        return None if row is None else self._webhook(row)
+        return None if row is None else from_row.webhook(row, TIMES)
 
     def list_webhooks(self, party: str | None) -> list[Webhook]:
         if party is None:
@@ -262,7 +225,7 @@ class SqliteChannelTx(ChannelTx):
             rows = self.c.execute(
                 "SELECT * FROM webhooks WHERE removed_at IS NULL AND party = ? ORDER BY created_at", (party,)
             )
-        return [self._webhook(r) for r in rows]
+        return [from_row.webhook(r, TIMES) for r in rows]
 
     def last_event_id(self, party: str) -> int:
         row = self.c.execute("SELECT COALESCE(MAX(id), 0) FROM events WHERE party = ?", (party,)).fetchone()

@@ -6,12 +6,11 @@ import json
 import sqlite3
 from typing import Any
 
-from deconfliction.domain.geometry import parse_geometry
-from deconfliction.domain.lines import Line, LineStatus, LineTerms
+from deconfliction.domain.lines import Line
 from deconfliction.domain.timewindow import format_time
+from deconfliction.storage import rows as from_row
 from deconfliction.storage.lines import LinesTx
-from deconfliction.storage.sqltime import dt as _dt
-from deconfliction.storage.sqltime import dt_req as _req
+from deconfliction.storage.sqltime import TIMES
 
 
 class SqliteLinesTx(LinesTx):
@@ -44,26 +43,9 @@ class SqliteLinesTx(LinesTx):
             ),
         )
 
-    @staticmethod
-    def _line(r: sqlite3.Row) -> Line:
-        shape = parse_geometry(json.loads(r["geometry"]), trusted=True)
-        terms = LineTerms(r["proposer"], r["partner"], shape, r["left_party"], r["right_party"], r["tolerance_m"])
-        return Line(
-            id=r["id"],
-            terms=terms,
-            salt=r["salt"],
-            status=LineStatus(r["status"]),
-            created_at=_req(r["created_at"]),
-            updated_at=_req(r["updated_at"]),
-            proposal_signature=r["proposal_sig"],
-            answer_signature=r["answer_sig"],
-            answered_at=_dt(r["answered_at"]),
-            withdrawn_by=r["withdrawn_by"],
-        )
-
     def get_line(self, line_id: str) -> Line | None:
         row = self.c.execute("SELECT * FROM lines WHERE id = ?", (line_id,)).fetchone()
-        return None if row is None else self._line(row)
+        return None if row is None else from_row.line(row, TIMES)
 
     def list_lines(self, party: str, status: str | None, limit: int, before_seq: int | None) -> list[tuple[int, Line]]:
         where = ["seq IN (SELECT seq FROM lines WHERE proposer = ? UNION ALL SELECT seq FROM lines WHERE partner = ?)"]
@@ -76,7 +58,7 @@ class SqliteLinesTx(LinesTx):
             args.append(before_seq)
         args.append(limit)
         rows = self.c.execute(f"SELECT * FROM lines WHERE {' AND '.join(where)} ORDER BY seq DESC LIMIT ?", args)
-        return [(int(r["seq"]), self._line(r)) for r in rows]
+        return [(int(r["seq"]), from_row.line(r, TIMES)) for r in rows]
 
     def accepted_lines_of(self, party: str) -> list[Line]:
         rows = self.c.execute(
@@ -84,4 +66,4 @@ class SqliteLinesTx(LinesTx):
             " SELECT * FROM lines WHERE status = 'accepted' AND partner = ? ORDER BY seq",
             (party, party),
         )
-        return [self._line(r) for r in rows]
+        return [from_row.line(r, TIMES) for r in rows]

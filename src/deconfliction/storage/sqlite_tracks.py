@@ -2,51 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from deconfliction.domain.conflicts import ConflictKind
 from deconfliction.domain.timewindow import format_time
-from deconfliction.domain.tracks import Report, Track, TrackStatus
+from deconfliction.domain.tracks import Report, Track
+from deconfliction.storage import rows as from_row
+from deconfliction.storage.sqltime import TIMES
 from deconfliction.storage.tracks import TracksTx
-
-
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
-def _req(value: str) -> datetime:
-    parsed = _dt(value)
-    assert parsed is not None
-    return parsed
-
-
-def _json(report: Report | None) -> str | None:
-    """A report as a compact JSON array (the track row holds two; written on every report, so kept cheap)."""
-    if report is None:
-        return None
-    r = report
-    return json.dumps([r.t_us, r.lon, r.lat, r.alt_m, r.speed_mps, r.course_deg, r.separation_m, r.stale_us])
-
-
-def _report(text: str) -> Report:
-    return Report(*json.loads(text))
-
-
-def _track(row: sqlite3.Row) -> Track:
-    return Track(
-        party=row["party"],
-        track_id=row["track_id"],
-        status=TrackStatus(row["status"]),
-        source=row["source"],
-        latest=_report(row["latest"]),
-        previous=None if row["previous"] is None else _report(row["previous"]),
-        reports=row["reports"],
-        first_us=row["first_us"],
-        updated_at=_req(row["updated_at"]),
-    )
 
 
 class SqliteTracksTx(TracksTx):
@@ -87,8 +52,8 @@ class SqliteTracksTx(TracksTx):
                 track.track_id,
                 track.status.value,
                 track.source,
-                _json(track.latest),
-                _json(track.previous),
+                from_row.report_json(track.latest),
+                from_row.report_json(track.previous),
                 track.reports,
                 track.first_us,
                 format_time(track.updated_at),
@@ -97,7 +62,7 @@ class SqliteTracksTx(TracksTx):
 
     def get_track(self, party: str, track_id: str) -> Track | None:
         row = self.c.execute("SELECT * FROM tracks WHERE party = ? AND track_id = ?", (party, track_id)).fetchone()
-        return None if row is None else _track(row)
+        return None if row is None else from_row.track(row, TIMES)
 
     def list_tracks(self, party: str, statuses: Sequence[str], limit: int) -> list[Track]:
         marks = ", ".join("?" * len(statuses))
@@ -105,7 +70,7 @@ class SqliteTracksTx(TracksTx):
             f"SELECT * FROM tracks WHERE party = ? AND status IN ({marks}) ORDER BY track_id LIMIT ?",
             (party, *statuses, limit),
         )
-        return [_track(r) for r in rows]
+        return [from_row.track(r, TIMES) for r in rows]
 
     def track_reports(self, party: str, track_id: str, limit: int) -> list[Report]:
         rows = self.c.execute(
@@ -128,7 +93,7 @@ class SqliteTracksTx(TracksTx):
 
     def live_tracks(self) -> Iterator[Track]:
         for row in self.c.execute("SELECT * FROM tracks WHERE status != 'removed' ORDER BY party, track_id"):
-            yield _track(row)
+            yield from_row.track(row, TIMES)
 
     def open_track_conflict_ids(self) -> list[str]:
         rows = self.c.execute(

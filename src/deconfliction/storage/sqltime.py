@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from deconfliction.domain.timewindow import format_time
+from deconfliction.storage.rows import Times
 
 
 def ts(value: datetime | None) -> str | None:
@@ -19,3 +20,6 @@ def dt_req(value: str) -> datetime:
     parsed = dt(value)
     assert parsed is not None
     return parsed
+
+
+TIMES = Times(dt)  # how rows.py reads this backend's times
