@@ -224,26 +224,30 @@ class Writer:
             first = self._queue.get()
             if first is None:
                 return
-            group: list[_Job[Any]] = [first]
-            stop = False
-            while len(group) < _MAX_GROUP:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if nxt is None:
-                    stop = True
-                    break
-                group.append(nxt)
+            group: list[_Job[Any]] = []
+            self._take(first, group)
+            self._gather(group)
             try:
-                self._commit(group)
+                if group:
+                    self._commit(group)
+                else:  # only refreshes: apply the others' changes under a read snapshot, writing nothing
+                    with self.store.read() as tx:
+                        self._catch_up(tx)
             except BaseException as exc:  # a bug must not kill the writer and leave callers waiting forever
                 log.exception("the writer failed on a group of %d jobs", len(group))
                 for job in group:
                     if not job.future.done():
                         job.future.set_exception(exc)
-            if stop:
-                return
+
+    def _take(self, job: _Job[Any], group: list[_Job[Any]]) -> None:
+        """Add a job to the group; a refresh marker is answered at once instead: the group, or the read that a group
+        of none makes, applies the others' changes anyway."""
+        if job.fn is not _refresh:
+            group.append(job)
+            return
+        with self._start_lock:
+            self._refresh_queued = False  # announcements from now on need another look
+        job.future.set_result(None)
 
     def _gather(self, group: list[_Job[Any]]) -> None:
         """Add the jobs waiting now to `group` (in place), up to the group's limit."""
@@ -255,28 +259,16 @@ class Writer:
             if nxt is None:  # stopping: the loop sees it once this group is done
                 self._queue.put(None)
                 return
-            if nxt.fn is _refresh:  # this group applies the others' changes anyway
-                with self._start_lock:
-                    self._refresh_queued = False
-                nxt.future.set_result(None)
-                continue
-            group.append(nxt)
+            self._take(nxt, group)
+
+    def _catch_up(self, tx: Tx) -> None:
+        """Another process may have written since this one last looked: take its ledger entries and the objects it
+        changed (its declarations, tracks, lines, parties)."""
+        self.chain.refresh(tx)
+        if self.hook is not None:
+            self.hook.before(tx)
 
     def _commit(self, group: list[_Job[Any]]) -> None:
-        refreshes = [job for job in group if job.fn is _refresh]
-        if refreshes:
-            with self._start_lock:
-                self._refresh_queued = False  # announcements from now on need another look
-            group[:] = [job for job in group if job.fn is not _refresh]
-            if not group:  # nothing to write: apply the others' changes under a read snapshot
-                with self.store.read() as tx:
-                    self.chain.refresh(tx)
-                    if self.hook is not None:
-                        self.hook.before(tx)
-            for job in refreshes:
-                job.future.set_result(None)
-            if not group:
-                return
         done: list[tuple[_Job[Any], Outbox, Any]] = []
         failed: list[tuple[_Job[Any], BaseException]] = []
         started = ran = time.perf_counter()
@@ -286,10 +278,7 @@ class Writer:
                 # group: the longer the wait, the larger the group, and it still costs one commit.
                 self._gather(group)
                 alone = len(group) == 1  # a job alone needs no savepoint: its failure rolls back the transaction
-                # Another process may have written since this one last did: its ledger entries, its declarations.
-                self.chain.refresh(tx)
-                if self.hook is not None:
-                    self.hook.before(tx)
+                self._catch_up(tx)
                 for job in group:
                     out = Outbox(tx, self.picture, self.chain)
                     if not alone:
@@ -306,9 +295,9 @@ class Writer:
                     if not alone:
                         tx.release_savepoint()
                     done.append((job, out, result))
-                woken = set().union(*(out.parties for _, out, _ in done))
-                if woken or any(out.last_change for _, out, _ in done):
-                    tx.announce(sorted(woken))  # other workers wake their streams and apply the change feed
+                parties: set[str] = set().union(*(out.parties for _, out, _ in done))
+                if parties or any(out.last_change for _, out, _ in done):
+                    tx.announce(sorted(parties))  # other workers wake their streams and apply the change feed
                 ran = time.perf_counter()
         except _Refused as refused:
             group[0].future.set_exception(refused.error)
@@ -329,11 +318,9 @@ class Writer:
         if hook is not None:
             last_change = max((out.last_change for _, out, _ in done), default=0)
             _quietly(lambda: hook.after(last_change))
-        parties: set[str] = set()
         for job, out, result in done:
             # The write is on disk: its caller gets its result even if a side effect below fails.
             job.future.set_result(result)
-            parties |= out.parties
             for action in out.after_commit:
                 _quietly(action)
         for job, err in failed:
