@@ -131,7 +131,7 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
 def shared(settings: Settings) -> bool:
     """Whether other processes may write the channel while this one serves it: several workers, or a PostgreSQL
     database that other machines' workers may share."""
-    return settings.workers > 1 or bool(getattr(settings, "database_url", ""))
+    return settings.workers > 1 or bool(settings.database_url)
 
 
 def track_sweeper(settings: Settings, ctx: Context) -> tracks.TrackSweeper:
@@ -229,7 +229,7 @@ def _exit_with_parent() -> None:
 
 def database_label(settings: Settings) -> str:
     """Where the channel is kept, fit to print: the SQLite file, or the PostgreSQL URL without its password."""
-    url = getattr(settings, "database_url", "")
+    url = settings.database_url
     if not url:
         return settings.db
     parts = urlsplit(url)
