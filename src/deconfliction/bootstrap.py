@@ -14,7 +14,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import FastAPI
 
@@ -225,18 +224,6 @@ def _exit_with_parent() -> None:
                 os._exit(1)  # still here: the graceful stop hung
 
     threading.Thread(target=watch, name="deconf-parent-watch", daemon=True).start()
-
-
-def database_label(settings: Settings) -> str:
-    """Where the channel is kept, fit to print: the SQLite file, or the PostgreSQL URL without its password."""
-    url = settings.database_url
-    if not url:
-        return settings.db
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def build_app(settings: Settings) -> tuple[FastAPI, Wired]:

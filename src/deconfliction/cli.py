@@ -21,7 +21,7 @@ from rich.table import Table
 from deconfliction import __version__
 from deconfliction.api.app import create_app
 from deconfliction.api.logs import log_config
-from deconfliction.bootstrap import WORKER_SETTINGS, Wired, database_label, wire, worker_settings
+from deconfliction.bootstrap import WORKER_SETTINGS, Wired, wire, worker_settings
 from deconfliction.cli_commands import (
     cancel_cmd,
     conflicts_cmd,
@@ -132,7 +132,7 @@ def serve(
     scheme = "https" if settings.tls_certfile else "http"
     many = f" with {settings.workers} workers" if settings.workers > 1 else ""
     console.print(
-        f"deconfliction {__version__}: serving {database_label(settings)} on {scheme}://{settings.host}:"
+        f"deconfliction {__version__}: serving {_database(settings)} on {scheme}://{settings.host}:"
         f"{settings.port}{many} ({len(wired.ctx.picture)} active declarations). API docs at /docs. Ctrl-C to stop."
     )
     options = {
@@ -356,6 +356,11 @@ def show_config(config: ConfigOpt = None) -> None:
         shown = "(set)" if s.name == "admin_token" and value else repr(_without_password(s.name, value))
         table.add_row(s.name, s.env, repr(s.default), shown, s.help)
     console.print(table)
+
+
+def _database(settings: Settings) -> str:
+    """Where the channel is kept, fit to print: the SQLite file, or the PostgreSQL URL without its password."""
+    return str(_without_password("database_url", settings.database_url)) if settings.database_url else settings.db
 
 
 def _without_password(name: str, value: object) -> object:
