@@ -373,6 +373,16 @@ def _without_password(name: str, value: object) -> object:
     return value
 
 
+def _sqlite_only(settings: Settings, what: str) -> Settings:
+    if settings.database_url:
+        err.print(
+            f"[red]The channel is in PostgreSQL[/red] ({_database(settings)}): `deconf {what}` copies SQLite files. "
+            "Use pg_dump / pg_restore (see docs/operations.md#backups)."
+        )
+        raise typer.Exit(2)
+    return settings
+
+
 @app.command("backup")
 def backup_cmd(
     target: Annotated[Path, typer.Argument(metavar="FILE", help="Where to write the copy (must not exist).")],
@@ -383,7 +393,7 @@ def backup_cmd(
     file (`ledger_key_file`) is a secret and is not copied: keep it apart, and safe."""
     from deconfliction.bootstrap import backup
 
-    settings = _settings(config, db=db)
+    settings = _sqlite_only(_settings(config, db=db), "backup")
     if target.exists():
         err.print(f"[red]{target} exists already.[/red] Choose a new file: a backup never overwrites one.")
         raise typer.Exit(2)
@@ -406,7 +416,7 @@ def restore_cmd(
     ledger key file that signed it: the restored record verifies with that key, and goes on under it."""
     from deconfliction.bootstrap import restore
 
-    settings = _settings(config, db=db)
+    settings = _sqlite_only(_settings(config, db=db), "restore")
     if not source.exists():
         err.print(f"[red]{source} does not exist.[/red]")
         raise typer.Exit(2)

@@ -47,3 +47,14 @@ def test_a_damaged_file_is_not_restored(settings: Settings, tmp_path: Path) -> N
     r = RUNNER.invoke(app, ["restore", str(bad), "--db", settings.db])
     assert r.exit_code == 1 and "Not restored" in r.output, r.output
     assert not Path(settings.db).exists()
+
+
+def test_backup_and_restore_refuse_a_postgresql_channel_pointing_to_pg_dump(tmp_path: Path) -> None:
+    """With DECONF_DATABASE_URL set, the channel is not the SQLite file: copying or replacing that file would be
+    a backup of nothing, or a restore nobody sees."""
+    env = {"DECONF_DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/somewhere"}
+    for command in ("backup", "restore"):
+        r = RUNNER.invoke(app, [command, str(tmp_path / "copy.db"), "--db", str(tmp_path / "channel.db")], env=env)
+        assert r.exit_code == 2, r.output
+        assert "pg_dump" in r.output and "PostgreSQL" in r.output
+    assert not (tmp_path / "channel.db").exists() and not (tmp_path / "copy.db").exists()
