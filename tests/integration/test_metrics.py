@@ -44,3 +44,18 @@ def test_metrics_need_the_admin_token(api: Api) -> None:
     assert api.client.get("/metrics").status_code == 401
     text = api.call("admin", "GET", "/metrics").text
     assert re.search(r'deconf_http_requests_total\{method="GET",route="/metrics",status="403"\} 1', text)
+
+
+def test_conflicts_opened_and_events_waiting_for_webhooks(api: Api) -> None:
+    api.add_party("sdf")
+    api.add_party("saa")
+    m = scrape(api)
+    assert m["deconf_conflicts_opened_total"] == 0 and m["deconf_webhook_events_queued"] == 0
+    # a receiver that is never reached: saa's events wait for it
+    r = api.call("saa", "POST", "/v1/webhooks", json={"url": "http://127.0.0.1:9/hook"})
+    assert r.status_code == 201, r.text
+    api.declare("sdf", feature(square(40.2, 35.3)))
+    api.declare("saa", feature(square(40.2, 35.3)))
+    m = scrape(api)
+    assert m["deconf_conflicts_opened_total"] == 1
+    assert m["deconf_webhook_events_queued"] >= 1  # conflict.opened for saa, not delivered

@@ -223,6 +223,8 @@ def test_events_ids_follow_on_and_are_read_per_party(store: Store) -> None:
         assert [e.id for e in tx.events_after("sdf", 1, 10)] == [3]
         assert [e.id for e in tx.events_after("sdf", 0, 1)] == [1]
         assert tx.last_event_id("sdf") == 3 and tx.last_event_id("nobody") == 0
+        assert tx.count_events_after("sdf", 0, 10) == 2 and tx.count_events_after("sdf", 1, 10) == 1
+        assert tx.count_events_after("sdf", 0, 1) == 1 and tx.count_events_after("nobody", 0, 10) == 0
 
 
 def test_the_record_comes_back_byte_for_byte(store: Store) -> None:

@@ -44,6 +44,8 @@ Authenticate with `Authorization: Bearer <token>`. Errors are Problem Details (R
 
 
 class BackgroundWork(Protocol):
+    leading: bool  # this worker runs the channel's background jobs (services/background.py)
+
     def start(self) -> None: ...
     def stop(self) -> None: ...
 
@@ -95,7 +97,7 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
 
     @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness and a few figures")
     def healthz(ctx: CtxDep) -> dict[str, Any]:
-        leader = background is not None and getattr(background, "leading", True)
+        leader = background is not None and background.leading
         return {
             "status": "ok",
             "schema_version": ctx.store.schema_version(),

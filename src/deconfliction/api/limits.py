@@ -60,19 +60,22 @@ class BodyLimit:
             if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
                 await send_problem(send, 413, "Too large", detail, "too-large")
                 return
-        body, replay = await read_body(receive, self.max_bytes)
-        if body is TOO_LARGE:
+        try:
+            body, replay = await read_body(receive, self.max_bytes)
+        except BodyTooLarge:
             await send_problem(send, 413, "Too large", detail, "too-large")
-        elif body is not None:
+            return
+        if body is not None:
             await self.app(scope, replay, send)
 
 
-TOO_LARGE = b"<too large>"  # read_body's answer for a body over its limit (compared by identity)
+class BodyTooLarge(Exception):
+    """The body grew past the limit while it was read."""
 
 
 async def read_body(receive: Receive, max_bytes: int | None = None) -> tuple[bytes | None, Receive]:
     """Read a request's whole body; return it and a `receive` that hands it to the application again. The body is
-    None if the client went away, TOO_LARGE (the object) past `max_bytes`."""
+    None if the client went away; past `max_bytes`, BodyTooLarge."""
     chunks: list[bytes] = []
     size = 0
     while True:
@@ -82,7 +85,7 @@ async def read_body(receive: Receive, max_bytes: int | None = None) -> tuple[byt
         chunk = message.get("body", b"")
         size += len(chunk)
         if max_bytes is not None and size > max_bytes:
-            return TOO_LARGE, receive
+            raise BodyTooLarge
         chunks.append(chunk)
         if not message.get("more_body", False):
             break

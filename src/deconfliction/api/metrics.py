@@ -128,7 +128,7 @@ _QUEUE_CAP = 10_000
 
 def _webhook_backlog(ctx: Context) -> int:
     with ctx.store.read() as tx:
-        return sum(len(tx.events_after(w.party, w.cursor, _QUEUE_CAP)) for w in tx.list_webhooks(None))
+        return sum(tx.count_events_after(w.party, w.cursor, _QUEUE_CAP) for w in tx.list_webhooks(None))
 
 
 def _conflicts_opened(ctx: Context) -> int:

@@ -137,6 +137,10 @@ class Tx(ChannelTx, MqttTx, TracksTx, LinesTx, SyncTx):
     @abc.abstractmethod
     def events_after(self, party: str, after_id: int, limit: int) -> list[StoredEvent]: ...
     @abc.abstractmethod
+    def count_events_after(self, party: str, after_id: int, cap: int) -> int:
+        """How many of the party's events come after `after_id`, counted up to `cap`."""
+
+    @abc.abstractmethod
     def announce(self, parties: Sequence[str]) -> None:
         """Tell the other workers, when this transaction commits, that these parties have new events and that the
         change feed moved (PostgreSQL: NOTIFY; SQLite: nothing, the other workers poll)."""

@@ -188,6 +188,14 @@ class PostgresTx(
         )
         return [StoredEvent(r["id"], r["party"], r["type"], json.loads(r["data"]), _req(r["at"])) for r in rows]
 
+    def count_events_after(self, party: str, after_id: int, cap: int) -> int:
+        row = self.c.execute(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM events WHERE party = %s AND id > %s LIMIT %s) AS waiting",
+            (party, after_id, cap),
+        ).fetchone()
+        assert row is not None
+        return int(row["n"])
+
     def announce(self, parties: Sequence[str]) -> None:
         # delivered to every listener when (and only if) this transaction commits
         self.c.execute("SELECT pg_notify(%s, %s)", (CHANNEL, announcement(parties)))

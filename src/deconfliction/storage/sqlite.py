@@ -347,6 +347,12 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
         )
         return [StoredEvent(r["id"], r["party"], r["type"], json.loads(r["data"]), _dt_req(r["at"])) for r in rows]
 
+    def count_events_after(self, party: str, after_id: int, cap: int) -> int:
+        row = self.c.execute(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM events WHERE party = ? AND id > ? LIMIT ?)", (party, after_id, cap)
+        ).fetchone()
+        return int(row[0])
+
     def announce(self, parties: Sequence[str]) -> None:
         return None  # the other workers poll the file (SqliteStore.watch)
 
