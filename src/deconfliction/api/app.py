@@ -26,8 +26,11 @@ from deconfliction.api.routes_lines import router as lines_router
 from deconfliction.api.routes_messages import router as messages_router
 from deconfliction.api.routes_mqtt import router as mqtt_router
 from deconfliction.api.routes_notifications import router as notifications_router
+from deconfliction.api.routes_ogc import router as ogc_router
 from deconfliction.api.routes_parties import router as parties_router
 from deconfliction.api.routes_tracks import router as tracks_router
+from deconfliction.api.routes_transfer import router as transfer_router
+from deconfliction.api.routes_web import install as install_web
 from deconfliction.api.routes_webhooks import router as webhooks_router
 from deconfliction.api.schemas import Health
 from deconfliction.config import Settings
@@ -82,6 +85,9 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
     app.include_router(cot_router)
     app.include_router(mqtt_router)
     app.include_router(tracks_router)
+    app.include_router(transfer_router)
+    app.include_router(ogc_router)
+    install_web(app)
 
     registry = registry_for(ctx, hub)
 

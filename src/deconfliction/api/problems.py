@@ -137,7 +137,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        return problem(exc.status, exc.title, exc.detail, exc.slug, field=exc.field, headers=headers)
+        extra = {} if exc.errors is None else {"errors": exc.errors}
+        return problem(exc.status, exc.title, exc.detail, exc.slug, field=exc.field, headers=headers, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

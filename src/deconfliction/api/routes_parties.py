@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.api.schemas import LinkIn, LinkOut, LinkPatch, PartyCreated, PartyIn, PartyOut, PartyPatch, TokenOut
-from deconfliction.domain.parties import Link
+from deconfliction.api.schemas import Me, LinkIn, LinkOut, LinkPatch, PartyCreated, PartyIn, PartyOut, PartyPatch, TokenOut
+from deconfliction.domain.parties import Link, PartyStatus
 from deconfliction.domain.timewindow import format_time
 from deconfliction.services import parties
 
@@ -29,6 +29,20 @@ def create_party(body: PartyIn, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any
     who.require_admin()
     party, token = parties.create_party(ctx, body.id, body.name, body.public_key)
     return {**party.summary(), "token": token}
+
+
+@router.get("/me", response_model=Me, summary="Who the token belongs to: a party (with its status) or the admin")
+def me(ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
+    if who.party is None:
+        return {"party": None, "admin": True, "name": "administrator", "status": None, "may_write": False}
+    party = parties.get_party(ctx, who.party)
+    return {
+        "party": party.id,
+        "admin": False,
+        "name": party.name,
+        "status": party.status.value,
+        "may_write": who.status is PartyStatus.ACTIVE,
+    }
 
 
 @router.get("/parties", response_model=list[PartyOut], summary="List parties (any caller)")

@@ -37,6 +37,14 @@ class PartyOut(BaseModel):
     public_key: str | None = Field(None, description="Raw Ed25519 public key (base64) that checks its signatures")
 
 
+class Me(BaseModel):
+    party: str | None = Field(description="The caller's party id; null for the admin token")
+    admin: bool
+    name: str
+    status: str | None = Field(description="active, suspended or withdrawn; null for the admin")
+    may_write: bool = Field(description="Whether the caller may declare, send and acknowledge now")
+
+
 class PartyCreated(PartyOut):
     token: str = Field(description="The party's bearer token, shown once")
 

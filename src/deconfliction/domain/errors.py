@@ -10,10 +10,11 @@ class DomainError(Exception):
     title = "Bad request"
     slug = "bad-request"
 
-    def __init__(self, detail: str, *, field: str | None = None) -> None:
+    def __init__(self, detail: str, *, field: str | None = None, errors: list[dict[str, str]] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+        self.errors = errors  # several findings at once (an import's rows): [{"field", "message"}, ...]
 
 
 class InvalidInput(DomainError):

@@ -101,6 +101,14 @@ def update_party(ctx: Context, party_id: str, status: str | None, public_key: st
     return ctx.write(job)
 
 
+def get_party(ctx: Context, party_id: str) -> Party:
+    with ctx.store.read() as tx:
+        found = tx.get_party(party_id)
+    if found is None:
+        raise NotFound(f"no party {party_id!r}")
+    return found
+
+
 def list_parties(ctx: Context) -> list[Party]:
     with ctx.store.read() as tx:
         return tx.list_parties()
