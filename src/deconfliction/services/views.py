@@ -15,7 +15,7 @@ from deconfliction.services.writer import Outbox
 from deconfliction.storage.base import StoredEvent
 from deconfliction.storage.channel import View
 
-VIAS = ("read", "list", "event", "webhook", "export")
+VIAS = ("read", "list", "event", "webhook", "export", "ogc")
 
 
 def others(viewer: str, features: Iterable[dict[str, Any]]) -> list[str]:
