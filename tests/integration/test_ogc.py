@@ -82,7 +82,10 @@ def test_no_token_is_401_and_the_admin_is_not_a_party(api: Api) -> None:
         assert r.headers["content-type"] == "application/problem+json"
         r = api.client.get(path, headers={"Authorization": "Bearer dcf_unknown"})
         assert r.status_code == 401, path
-    assert api.call("admin", "GET", "/ogc/collections/declarations/items").status_code == 403
+    for path in ("/ogc", "/ogc/conformance"):
+        assert api.call("admin", "GET", path).status_code == 200, path
+    for path in ("/ogc/collections", "/ogc/collections/declarations/items", "/ogc/collections/lines/items/x"):
+        assert api.call("admin", "GET", path).status_code == 403, path
 
 
 def test_items_flattened_for_attribute_tables_and_one_item(api: Api) -> None:
