@@ -72,6 +72,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sse_heartbeat_s", float, 15.0, "Seconds between keep-alive comments on an idle event stream."),
     Setting("page_limit_max", int, 1_000, "Most items one list request returns."),
     Setting(
+        "import_rows_max",
+        int,
+        5_000,
+        "Most declarations one import (POST /v1/imports, `deconf import`) may hold; a larger file is refused whole.",
+    ),
+    Setting(
         "index",
         str,
         "grid",
@@ -228,6 +234,7 @@ class Settings:
     rate_limit_burst: int = 200
     sse_heartbeat_s: float = 15.0
     page_limit_max: int = 1_000
+    import_rows_max: int = 5_000
     index: str = "grid"
     log_level: str = "info"
     ledger_key_file: str = ""
@@ -349,6 +356,8 @@ def _check_serving(settings: Settings) -> None:
             raise SettingsError(f"{name}: no file at {path}")
     if settings.idempotency_keep_s <= 0:
         raise SettingsError("idempotency_keep_s must be positive")
+    if settings.import_rows_max < 1:
+        raise SettingsError("import_rows_max must be at least 1")
 
 
 def _check_mqtt(settings: Settings) -> None:
