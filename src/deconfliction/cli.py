@@ -37,6 +37,7 @@ from deconfliction.cli_messages import inbox_cmd, keygen_cmd, message_cmd, relay
 from deconfliction.cli_mqtt import mqtt_app
 from deconfliction.cli_receipts import ack_cmd, notifications_cmd, webhook_app
 from deconfliction.cli_simulate import simulate_cmd
+from deconfliction.cli_transfer import export_cmd, import_cmd
 from deconfliction.config import SETTINGS, Settings, SettingsError, load_settings
 from deconfliction.services.events import EventHub
 
@@ -73,6 +74,8 @@ app.add_typer(cert_app, name="cert")
 app.add_typer(cot_app, name="cot")
 app.add_typer(mqtt_app, name="mqtt")
 app.add_typer(proof_app, name="proof")
+app.command("import")(import_cmd)
+app.command("export")(export_cmd)
 
 ConfigOpt = Annotated[Path | None, typer.Option("--config", help="A TOML settings file (also DECONF_CONFIG).")]
 
