@@ -22,6 +22,7 @@ function conflictItem(c, mine, { onShow, onChanged, onError }) {
   const [what, ref] = c.declaration.includes(":") ? c.declaration.split(/:(.*)/s) : ["declaration", c.declaration];
   const ownName = own ? `Your “${own.properties.name || "(unnamed)"}”`
     : what === "track" ? `Your track ${ref}` : what === "line" ? `The line ${ref}` : `Your declaration ${ref}`;
+  const other = c.other_declaration ? mine.get(c.other_declaration) : null; // its shape is shared with the party
   const kind = { proximity: "Too close", convergence: "Converging", line: "Across the agreed line" }[c.kind] || c.kind;
   const ack = async () => {
     try {
@@ -33,6 +34,7 @@ function conflictItem(c, mine, { onShow, onChanged, onError }) {
   return h("li", { class: c.status, dataset: { conflict: c.id } },
     h("div", { class: "title" }, `${kind}: ${c.other_party}`),
     h("div", {}, `${distance(c.distance_m)} apart, ${distance(c.required_m)} required`),
+    other ? h("div", { class: "meta" }, `against ${c.other_party}'s “${other.properties.name || "(unnamed)"}”`) : null,
     h("div", { class: "meta" }, `${ownName} · ${shortTime(c.time.start)} → ${shortTime(c.time.end)}`),
     h("div", { class: "meta" }, `${c.status}${c.other_acknowledged ? " · seen by " + c.other_party : ""}` +
       (c.resolved_reason ? ` (${c.resolved_reason})` : "")),

@@ -112,6 +112,8 @@ async function submit(map, { onChanged, onError }) {
   }
 }
 
+export const editing = () => Boolean(draft && draft.editing);
+
 export function discard(map) {
   if (draft) {
     if (draft.editing) draft.layer.pm.disable();

@@ -3,7 +3,7 @@
 
 import { ApiError, features, get, session } from "./api.js";
 import { renderConflicts } from "./conflicts.js";
-import { discard, edit, renderDeclarationLists, wireDeclarations } from "./declarations.js";
+import { discard, edit, editing, renderDeclarationLists, wireDeclarations } from "./declarations.js";
 import { $, h, toast } from "./dom.js";
 import { wireFiles } from "./files.js";
 import { follow } from "./live.js";
@@ -16,6 +16,7 @@ import { isOwn, state } from "./state.js";
 
 let map = null;
 let layers = null;
+let layerOf = new Map(); // declaration id → its layer on the map
 let stopLive = null;
 let fitted = false;
 const pending = new Set();
@@ -105,26 +106,37 @@ function render() {
   renderParties();
 }
 
+// Each group of layers is redrawn only when what it shows has changed: labels do not flicker on every event.
+const drawn = {};
+
+function redraw(group, items, draw) {
+  const key = JSON.stringify(items);
+  if (drawn[group] === key) return;
+  drawn[group] = key;
+  layers[group].clearLayers();
+  if (group === "declarations") layerOf = new Map();
+  for (const item of items) draw(item);
+}
+
 function renderMap() {
-  for (const group of Object.values(layers)) group.clearLayers();
-  layers.byId = new Map();
-  for (const f of state.declarations) {
+  // While a declaration's shape is being edited its layer stays as it is; the rest is redrawn after.
+  if (!editing()) redraw("declarations", state.declarations, (f) => {
     const layer = declarationLayer(f, isOwn(f));
     layer.feature = f;
     layer.on("click", () => popupFor(f, layer));
     layers.declarations.addLayer(layer);
-    layers.byId.set(f.id, layer);
-  }
-  for (const c of state.conflicts.filter((c) => c.status !== "resolved")) {
+    layerOf.set(f.id, layer);
+  });
+  redraw("conflicts", state.conflicts.filter((c) => c.status !== "resolved"), (c) => {
     layers.conflicts.addLayer(conflictLayer(c).on("click", () => showConflict(c)));
-  }
-  for (const line of state.lines.filter((l) => l.status !== "withdrawn" && l.status !== "rejected")) {
+  });
+  redraw("lines", state.lines.filter((l) => l.status !== "withdrawn" && l.status !== "rejected"), (line) => {
     layers.lines.addLayer(lineLayer(line));
-  }
-  for (const t of state.tracks.filter((t) => t.status !== "ended")) layers.tracks.addLayer(trackLayer(t));
+  });
+  redraw("tracks", state.tracks.filter((t) => t.status !== "ended"), (t) => layers.tracks.addLayer(trackLayer(t)));
   if (!fitted && state.declarations.length) {
     fitted = true;
-    map.fitBounds(layers.declarations.getBounds(), { padding: [30, 30], maxZoom: 11 });
+    map.fitBounds(layers.declarations.getBounds(), { padding: [30, 30], maxZoom: 11, animate: false });
   }
 }
 
@@ -140,16 +152,17 @@ function popupFor(feature, layer) {
 
 function showOnMap(item) {
   if (item.location) return showConflict(item);
-  const layer = layers.byId.get(item.id);
+  const layer = layerOf.get(item.id);
   if (!layer) return;
-  if (layer.getBounds) map.fitBounds(layer.getBounds(), { maxZoom: 12 });
-  else map.setView(layer.getLatLng(), 12);
+  // No animation: the view is where the user asked at once (and stays still for whoever draws next).
+  if (layer.getBounds) map.fitBounds(layer.getBounds(), { maxZoom: 12, animate: false });
+  else map.setView(layer.getLatLng(), 12, { animate: false });
   popupFor(item, layer);
 }
 
 function showConflict(c) {
   const [lon, lat] = c.location.coordinates;
-  map.setView([lat, lon], Math.max(map.getZoom(), 10));
+  map.setView([lat, lon], Math.max(map.getZoom(), 10), { animate: false });
   showTab("conflicts");
   const item = document.querySelector(`[data-conflict="${c.id}"]`);
   if (item) item.scrollIntoView({ block: "nearest" });
@@ -199,7 +212,14 @@ function signOut(reason) {
   stopLive = null;
   session.token = null;
   state.me = null;
-  if (map) discard(map);
+  if (map) {
+    discard(map);
+    for (const group of Object.keys(drawn)) {
+      delete drawn[group];
+      layers[group].clearLayers();
+    }
+    fitted = false;
+  }
   $("app").hidden = true;
   $("sign-out").hidden = true;
   $("live").hidden = true;

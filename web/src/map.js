@@ -41,7 +41,7 @@ function addLegend(map) {
     const row = (colour, text, dashed) => h("div", {},
       h("span", { class: "sw", style: `border-color:${colour};${dashed ? "border-style:dashed;" : `background:${colour}33;`}` }), text);
     const open = window.matchMedia("(min-width: 801px)").matches; // folded on a phone: the map comes first
-    const box = h("details", { class: "legend", open },
+    const box = h("details", { class: "legend", open, "aria-label": "Legend" },
       h("summary", {}, "Legend"),
       row(COLOURS.own, "Your declarations"),
       row(COLOURS.other, "Shared with you"),

@@ -1,0 +1,169 @@
+"""The common operating picture in a real browser: sign in, see the scenario's conflicts, declare by drawing and
+watch the conflict reach the other party's browser live, acknowledge it, edit and cancel, work on a phone."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import PHONE, Channel
+
+pytestmark = pytest.mark.slow
+
+
+def conflict_items(page: Page, other: str):  # type: ignore[no-untyped-def]
+    title = page.locator(".title").filter(has_text=re.compile(rf":\s*{other}$"))
+    return page.locator("#conflicts li").filter(has=title)
+
+
+def test_sign_in_shows_the_scenarios_conflicts_on_an_offline_map(channel: Channel) -> None:
+    page = channel.signed_in("sdf")
+    # The panel lists each open conflict with the other party and the distances; the map labels them.
+    expect(conflict_items(page, "saa").first).to_be_visible()
+    expect(conflict_items(page, "coalition").first).to_be_visible()
+    expect(page.locator("#conflicts li").filter(has_text="3.49 km apart, 5.00 km required")).to_have_count(1)
+    expect(page.locator(".conflict-label").filter(has_text="3.49 km / 5.00 km")).to_have_count(1)
+    expect(page.locator("#count-conflicts")).not_to_have_text("")
+    # The basemap is drawn from files this server serves: countries and the Euphrates.
+    expect(page.locator(".leaflet-basemap-pane path")).not_to_have_count(0)
+    expect(page.get_by_role("group", name="Legend")).to_be_visible()
+    # The agreed line, the party's own declarations and the one shared with it (the coalition's) are drawn.
+    expect(page.locator(".leaflet-overlay-pane path")).not_to_have_count(0)
+    page.get_by_role("tab", name="Declarations").click()
+    expect(page.locator("#own-declarations li")).to_have_count(3)
+    expect(page.locator("#other-declarations li")).to_have_count(1)
+    expect(page.locator("#other-declarations")).to_contain_text("Coalition close air support")
+    channel.shot(page, "signed-in")
+
+
+def test_a_wrong_token_is_refused_with_what_to_do(channel: Channel) -> None:
+    page = channel.page()
+    page.goto(channel.url + "/")
+    page.get_by_label("Token").fill("dcf_not-a-token-of-this-channel-000000")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("not known to this channel")
+    expect(page.locator("#app")).to_be_hidden()
+
+
+def test_the_need_to_know_holds_on_the_map(channel: Channel) -> None:
+    """saa conflicts with sdf's offensive but may not see its shape: it learns the conflict, not the geometry."""
+    page = channel.signed_in("saa")
+    expect(conflict_items(page, "sdf").first).to_be_visible()
+    page.get_by_role("tab", name="Declarations").click()
+    shared = page.locator("#other-declarations")
+    expect(shared).to_contain_text("Field hospital")  # audience "all"
+    expect(shared).not_to_contain_text("Jazeera Storm")  # audience ["coalition"]
+    expect(shared).not_to_contain_text("East-bank advance")
+
+
+def draw_circle_at_map_centre(page: Page, radius_px: int) -> None:
+    expect(page.locator("#map.leaflet-zoom-anim")).to_have_count(0)  # the map has stopped moving
+    page.wait_for_function("() => !document.querySelector('.leaflet-pan-anim, .leaflet-zoom-anim')")
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.get_by_role("button", name="Draw a point with a radius").click()
+    page.mouse.click(x, y)
+    page.mouse.move(x + radius_px / 2, y)
+    page.mouse.move(x + radius_px, y)
+    page.mouse.click(x + radius_px, y)
+
+
+def test_a_drawn_declaration_reaches_the_other_partys_browser_live_and_is_acknowledged(channel: Channel) -> None:
+    sdf = channel.signed_in("sdf")
+    saa = channel.signed_in("saa")
+    before = conflict_items(sdf, "saa").count()
+
+    # The Syrian army declares a firing position right on the SDF's field hospital (shared with every party).
+    saa.get_by_role("tab", name="Declarations").click()
+    saa.locator("#other-declarations li").filter(has_text="Field hospital").get_by_role("button").click()
+    expect(saa.locator(".leaflet-popup")).to_contain_text("site of sdf")
+    draw_circle_at_map_centre(saa, 40)
+    expect(saa.get_by_label("Name", exact=True)).to_be_focused()
+    saa.get_by_label("Name", exact=True).fill("Artillery position, Al-Busayrah road")
+    saa.get_by_label("Kind", exact=True).select_option("site")
+    saa.get_by_label("Start (UTC)").fill("2017-09-12T06:00")
+    saa.get_by_label("End (UTC)").fill("2017-09-14T18:00")
+    saa.get_by_label("Every party").check()
+    channel.shot(saa, "drawn")
+    saa.get_by_role("button", name="Declare").click()
+    expect(saa.locator("#toast")).to_contain_text(re.compile(r"\d+ conflicts?: see the Conflicts panel"))
+    mine = conflict_items(saa, "sdf").filter(has_text="Artillery position")
+    expect(mine.filter(has_text="Too close").filter(has_text="against sdf's “Field hospital")).to_have_count(1)
+
+    # Without reloading, the SDF's browser shows the new conflict and the new shape.
+    expect(conflict_items(sdf, "saa")).not_to_have_count(before)
+    sdf.get_by_role("tab", name="Declarations").click()
+    expect(sdf.locator("#other-declarations")).to_contain_text("Artillery position")
+    sdf.get_by_role("tab", name="Conflicts").click()
+    channel.shot(sdf, "conflict-arrived")
+
+    # The SDF acknowledges: "we have seen it", never "we approve"; the SAA's browser learns it was seen.
+    new = conflict_items(sdf, "saa").filter(has_text="Too close").filter(has_text="Field hospital")
+    new.get_by_role("button", name="Acknowledge the conflict with saa").click()
+    expect(sdf.locator("#conflicts li.acknowledged").filter(has_text="Field hospital")).to_have_count(1)
+    expect(mine.filter(has_text="Too close").filter(has_text="Field hospital")).to_contain_text("seen by sdf")
+    channel.shot(sdf, "acknowledged")
+
+
+def test_edit_and_cancel_a_declaration(channel: Channel) -> None:
+    sdf = channel.signed_in("sdf")
+    coalition = channel.signed_in("coalition")
+    expect(conflict_items(coalition, "sdf").filter(has_text="Coalition close air")).not_to_have_count(0)
+
+    sdf.get_by_role("tab", name="Declarations").click()
+    sdf.locator("#own-declarations li").filter(has_text="Field hospital").get_by_role("button").click()
+    sdf.locator(".leaflet-popup").get_by_role("button", name="Edit").click()
+    expect(sdf.locator("#form-title")).to_contain_text("Edit")
+    sdf.get_by_label("Name", exact=True).fill("Field hospital, Al-Busayrah road (moved to the school)")
+    sdf.get_by_role("button", name="Save changes").click()
+    expect(sdf.locator("#own-declarations")).to_contain_text("moved to the school")
+
+    sdf.locator("#own-declarations li").filter(has_text="moved to the school").get_by_role("button").click()
+    sdf.locator(".leaflet-popup").get_by_role("button", name="Edit").click()
+    sdf.once("dialog", lambda dialog: dialog.accept())
+    sdf.get_by_role("button", name="Cancel declaration").click()
+    expect(sdf.locator("#own-declarations")).not_to_contain_text("Field hospital")
+    # The coalition's conflict with the hospital is resolved in its browser, live.
+    coalition.get_by_label("Show resolved").check()
+    expect(coalition.locator("#conflicts li.resolved").filter(has_text="sdf")).not_to_have_count(0)
+
+
+def test_bad_input_in_the_form_is_explained_and_nothing_is_written(channel: Channel) -> None:
+    sdf = channel.signed_in("sdf")
+    draw_circle_at_map_centre(sdf, 30)
+    sdf.get_by_label("Name", exact=True).fill("Backwards in time")
+    sdf.get_by_label("Start (UTC)").fill("2017-09-12T06:00")
+    sdf.get_by_label("End (UTC)").fill("2017-09-11T06:00")
+    sdf.get_by_role("button", name="Declare").click()
+    expect(sdf.locator("#form-error")).to_contain_text("end")
+    expect(sdf.locator("#own-declarations")).not_to_contain_text("Backwards in time")
+
+
+def test_usable_on_a_phone(channel: Channel) -> None:
+    page = channel.signed_in("sdf", viewport=PHONE)
+    expect(conflict_items(page, "saa").first).to_be_visible()
+    width = page.evaluate("document.scrollingElement.scrollWidth")
+    assert width <= PHONE["width"], f"the page scrolls sideways on a phone: {width} px"
+    page.get_by_role("tab", name="Messages").click()
+    expect(page.get_by_role("button", name="Compose")).to_be_visible()
+    channel.shot(page, "phone")
+
+
+def test_signing_in_and_moving_between_panels_by_keyboard(channel: Channel) -> None:
+    page = channel.page()
+    page.goto(channel.url + "/")
+    expect(page.get_by_label("Token")).to_be_focused()
+    page.keyboard.type(channel.token("coalition"))
+    page.keyboard.press("Enter")
+    expect(page.locator("#who")).to_contain_text("(coalition)")
+    page.get_by_role("tab", name=re.compile("^Conflicts")).focus()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tab", name="Declarations")).to_be_focused()
+    expect(page.get_by_role("tabpanel", name="Declarations")).to_be_visible()
+    page.keyboard.press("ArrowRight")
+    expect(page.get_by_role("tabpanel", name=re.compile("^Messages"))).to_be_visible()
+    for name in ("Draw a point with a radius", "Draw a line or route", "Draw an area"):
+        expect(page.get_by_role("button", name=name)).to_have_attribute("tabindex", "0")
