@@ -31,7 +31,7 @@ function rowsTable(rows) {
       h("td", {}, r.kind ?? r.properties?.kind ?? "")))));
 }
 
-export async function importFile(file, { onChanged, onError, showTab }) {
+export async function importFile(file, { onChanged, onError, showTab, onPreview }) {
   const out = $("import-result");
   showTab("files");
   out.replaceChildren(h("p", {}, `Checking ${file.name}…`));
@@ -43,15 +43,17 @@ export async function importFile(file, { onChanged, onError, showTab }) {
       return;
     }
     const n = checked.valid ?? (checked.rows || []).length;
+    onPreview((checked.rows || []).map((r) => r.feature).filter(Boolean)); // dashed on the map until decided
     const go = h("button", { type: "button", class: "primary" }, `Import ${n} declaration${n === 1 ? "" : "s"}`);
     const cancel = h("button", { type: "button" }, "Cancel");
     out.replaceChildren(h("p", {}, `${file.name}: ${n} row${n === 1 ? "" : "s"} ready.`), rowsTable(checked.rows || []),
       h("div", { class: "buttons" }, go, cancel));
-    cancel.addEventListener("click", () => out.replaceChildren());
+    cancel.addEventListener("click", () => { out.replaceChildren(); onPreview([]); });
     go.addEventListener("click", async () => {
       go.disabled = true;
       try {
         const done = await upload(file, false);
+        onPreview([]);
         const conflicts = done.declarations.reduce((sum, d) => sum + (d.conflicts || []).length, 0);
         out.replaceChildren(h("p", {}, `Imported ${done.imported} declaration${done.imported === 1 ? "" : "s"} from ${file.name}` +
           (conflicts ? `; ${conflicts} conflict${conflicts > 1 ? "s" : ""} opened.` : "; no conflict.")));

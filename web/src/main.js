@@ -8,7 +8,8 @@ import { $, h, toast } from "./dom.js";
 import { wireFiles } from "./files.js";
 import { follow } from "./live.js";
 import {
-  addBasemap, conflictLayer, createMap, declarationLayer, describeDeclaration, enableDrawing, L, lineLayer, trackLayer,
+  addBasemap, conflictLayer, createMap, declarationLayer, describeDeclaration, enableDrawing, L, lineLayer,
+  previewLayer, trackLayer,
 } from "./map.js";
 import { renderMessages, wireCompose } from "./messages.js";
 import { renderParties } from "./parties.js";
@@ -188,9 +189,16 @@ async function signIn(token) {
       declarations: L.featureGroup().addTo(map), lines: L.featureGroup().addTo(map),
       tracks: L.featureGroup().addTo(map), conflicts: L.featureGroup().addTo(map),
     };
+    const preview = L.featureGroup().addTo(map);
     addBasemap(map).catch(onError);
     enableDrawing(map);
-    const handlers = { onChanged: () => refresh(), onError, showTab };
+    const onPreview = (rows) => {
+      preview.clearLayers();
+      if (!rows.length) return;
+      const drawnRows = previewLayer(rows).addTo(preview);
+      map.fitBounds(drawnRows.getBounds(), { padding: [30, 30], maxZoom: 12, animate: false });
+    };
+    const handlers = { onChanged: () => refresh(), onError, showTab, onPreview };
     wireDeclarations(map, handlers);
     wireCompose(handlers);
     wireFiles(handlers);

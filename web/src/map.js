@@ -86,6 +86,14 @@ export function describeDeclaration(feature) {
   ];
 }
 
+// Rows of a file about to be imported: dashed grey, so the user sees where they fall before confirming.
+export function previewLayer(features) {
+  return L.geoJSON({ type: "FeatureCollection", features }, {
+    style: { color: "#4b5563", weight: 2, dashArray: "4 4", fillOpacity: 0.08 },
+    pointToLayer: (f, at) => (f.properties.radius_m > 0 ? L.circle(at, { radius: f.properties.radius_m }) : L.circleMarker(at, { radius: 6 })),
+  });
+}
+
 export function conflictLayer(conflict) {
   const [lon, lat] = conflict.location.coordinates;
   const marker = L.circleMarker([lat, lon], {
