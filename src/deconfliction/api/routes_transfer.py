@@ -70,11 +70,14 @@ async def _upload(request: Request, declared: str) -> transfer.Upload:
             form = await request.form(max_files=1, max_fields=20)
         except Exception as exc:  # python-multipart's errors: the body, not the server, is at fault
             raise InvalidInput(f"the multipart body cannot be read: {exc}", field="file") from None
-        part = form.get("file")
-        if not isinstance(part, UploadFile):
-            raise InvalidInput("send the file in the multipart field `file`", field="file")
-        data = await part.read()
-        return transfer.Upload(data, declared, part.filename, part.content_type)
+        try:
+            part = form.get("file")
+            if not isinstance(part, UploadFile):
+                raise InvalidInput("send the file in the multipart field `file`", field="file")
+            data = await part.read()
+            return transfer.Upload(data, declared, part.filename, part.content_type)
+        finally:
+            await form.close()
     return transfer.Upload(await request.body(), declared, None, content_type)
 
 
@@ -101,7 +104,10 @@ def _defaults(
 
 def _preview(checked: transfer.Checked) -> dict[str, Any]:
     rows = []
+    bad = checked.bad_rows()
     for index, _ in checked.jobs:
+        if index in bad:
+            continue
         row = checked.rows[index]
         props = (row.feature or {}).get("properties", {})
         rows.append(

@@ -45,6 +45,15 @@ class Checked:
     errors: list[dict[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
+    def bad_rows(self) -> set[int]:
+        """Indexes of the rows with an error."""
+        return {_index(e["field"]) for e in self.errors}
+
+
+def _index(field_path: str) -> int:
+    """`rows[12].properties.start` → 12."""
+    return int(field_path[5:].split("]", 1)[0])
+
 
 @dataclass(frozen=True, slots=True)
 class Imported:
@@ -97,7 +106,7 @@ def check(ctx: Context, party: str, upload: Upload, defaults: formats.Defaults, 
             checked.errors.append(_error(index, row, exc.field or "", exc.detail))
     with ctx.store.read() as tx:
         checked.errors.extend(_unknown_audiences(tx, checked))
-    checked.errors.sort(key=lambda e: int(e["field"][5:].split("]", 1)[0]))
+    checked.errors.sort(key=lambda e: _index(e["field"]))
     return checked
 
 
@@ -117,7 +126,7 @@ def _unknown_audiences(tx: Tx, checked: Checked) -> list[dict[str, str]]:
 
 def refuse(checked: Checked) -> InvalidInput:
     """The error of an import with bad rows: every row's error, nothing written."""
-    bad = len({e["field"].split("]", 1)[0] for e in checked.errors})
+    bad = len(checked.bad_rows())
     first = checked.errors[0]
     return InvalidInput(
         f"{bad} of {len(checked.rows)} rows are invalid; nothing was imported. First: {first['message']}",
