@@ -184,6 +184,7 @@ class Row:
 MATRIX: list[Row] = [
     # operation                                        target                 alpha  bravo  charlie delta admin
     Row("GET /v1/parties",                             "",                    200,   200,   200,   200,   200),
+    Row("GET /v1/me",                                  "",                    200,   200,   200,   200,   200),
     Row("POST /v1/parties",                            "",                    403,   403,   403,   403,   201),
     Row("PATCH /v1/parties/{party_id}",                "victim-a",            403,   403,   403,   403,   200),
     Row("POST /v1/parties/{party_id}/tokens",          "victim-a",            403,   403,   403,   403,   201),
@@ -241,6 +242,18 @@ MATRIX: list[Row] = [
     Row("GET /v1/tracks/{track_id}",                   "alpha-convoy",        200,   404,   404,   404,   403),
     Row("POST /v1/tracks/{track_id}/positions",        "row-track",           202,   202,   202,   202,   403),
     Row("GET /v1/tracks",                              "",                    200,   200,   200,   200,   403),
+    # import (a party's own writes, all or nothing) and export (what the caller may see: the leak checks below)
+    Row("POST /v1/imports",                            "",                    201,   201,   201,   201,   403),
+    Row("GET /v1/export",                              "",                    200,   200,   200,   200,   403),
+    # OGC API – Features: the same picture as /v1/declarations, for QGIS and GDAL
+    Row("GET /ogc",                                    "",                    200,   200,   200,   200,   200),
+    Row("GET /ogc/conformance",                        "",                    200,   200,   200,   200,   200),
+    Row("GET /ogc/collections",                        "",                    200,   200,   200,   200,   403),
+    Row("GET /ogc/collections/{collectionId}",         "declarations",        200,   200,   200,   200,   403),
+    Row("GET /ogc/collections/{collectionId}/items",   "declarations",        200,   200,   200,   200,   403),
+    Row("GET /ogc/collections/{collectionId}/items/{featureId}", "declarations/@shared", 200, 200, 404, 404, 403),
+    Row("GET /ogc/collections/{collectionId}/items/{featureId}", "declarations/@hidden", 200, 404, 404, 404, 403),
+    Row("GET /ogc/collections/{collectionId}/items/{featureId}", "conflicts/@conflict",  200, 200, 404, 404, 403),
     # operations
     Row("GET /metrics",                                "",                    403,   403,   403,   403,   200),
     Row("GET /healthz",                                "",                    200,   200,   200,   200,   200, True),
@@ -286,6 +299,8 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST /v1/webhooks", ""): {"json": {"url": "http://127.0.0.1:9/other"}},
     ("POST /v1/lines", ""): {"json": line_with},
     ("POST /v1/tracks/{track_id}/positions", "row-track"): {"json": fix},
+    ("POST /v1/imports", ""): {"json": lambda caller: {"type": "FeatureCollection", "features": [far_area(caller, 120.0)]}},
+    ("GET /v1/export", ""): {"params": {"format": "geojson", "status": "all"}},
 }
 
 
@@ -307,6 +322,8 @@ def _call(world: World, row: Row, caller: str) -> httpx.Response:
     kwargs: dict[str, Any] = {"headers": headers}
     if "json" in extra:
         kwargs["json"] = extra["json"](caller) if callable(extra["json"]) else extra["json"]
+    if "params" in extra:
+        kwargs["params"] = extra["params"]
     url = _url(row, world)
     http = world.ch.http
     if row.path == "/v1/events":  # an endless stream: read its status, then close it
