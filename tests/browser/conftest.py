@@ -33,7 +33,9 @@ def playwright() -> Iterator[Playwright]:
 @pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not CHROMIUM.exists():
-        pytest.fail("Chromium is missing: run `make test` (it installs Debian's chromium) or `apt-get install chromium`")
+        pytest.fail(
+            "Chromium is missing: run `make test` (it installs Debian's chromium) or `apt-get install chromium`"
+        )
     browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
     yield browser
     browser.close()
@@ -64,7 +66,10 @@ class Channel:
         page = context.new_page()
         page.on("request", lambda r: self.requests.append(r.url))
         page.on("pageerror", lambda e: self.errors.append(str(e)))
-        page.on("console", lambda m: print(f"[{self.name} console {m.type}] {m.text}") if m.type in ("warning", "error") else None)
+        page.on(
+            "console",
+            lambda m: print(f"[{self.name} console {m.type}] {m.text}") if m.type in ("warning", "error") else None,
+        )
         page.set_default_timeout(10_000)
         return page
 
@@ -100,4 +105,3 @@ def channel(tmp_path: Path, browser: Browser, request: pytest.FixtureRequest) ->
         assert not outside, f"the page fetched from outside this server (it must work offline): {outside[:5]}"
     finally:
         server.stop()
-

@@ -60,7 +60,9 @@ def test_import_a_google_earth_file_by_drag_and_drop(channel: Channel) -> None:
 
 def test_a_file_with_a_bad_row_is_refused_whole_with_every_problem_listed(channel: Channel, tmp_path: Path) -> None:
     page = channel.signed_in("sdf")
-    text = KML.read_text(encoding="utf-8").replace("<end>2017-10-15T00:00:00Z</end>", "<end>2017-09-01T00:00:00Z</end>", 1)
+    text = KML.read_text(encoding="utf-8").replace(
+        "<end>2017-10-15T00:00:00Z</end>", "<end>2017-09-01T00:00:00Z</end>", 1
+    )
     assert text != KML.read_text(encoding="utf-8")
     bad = tmp_path / "sites-with-a-mistake.kml"
     bad.write_text(text, encoding="utf-8")
@@ -118,7 +120,9 @@ def test_a_message_relayed_through_a_reviewing_intermediary_and_acknowledged_wit
     coalition.get_by_role("tab", name="Messages").click()
     coalition.get_by_role("button", name="Relay").click()
     held = coalition.locator("#messages li").filter(has_text="Convoy on the Al-Busayrah road")
-    held.get_by_label("Note on “Convoy on the Al-Busayrah road, 12 September”").fill("Checked: no positions beyond the declared area")
+    held.get_by_label("Note on “Convoy on the Al-Busayrah road, 12 September”").fill(
+        "Checked: no positions beyond the declared area"
+    )
     held.get_by_role("button", name="Approve").click()
     expect(coalition.locator("#messages")).not_to_contain_text("Convoy on the Al-Busayrah road")
 

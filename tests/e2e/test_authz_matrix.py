@@ -299,7 +299,9 @@ REQUESTS: dict[tuple[str, str], dict[str, Any]] = {
     ("POST /v1/webhooks", ""): {"json": {"url": "http://127.0.0.1:9/other"}},
     ("POST /v1/lines", ""): {"json": line_with},
     ("POST /v1/tracks/{track_id}/positions", "row-track"): {"json": fix},
-    ("POST /v1/imports", ""): {"json": lambda caller: {"type": "FeatureCollection", "features": [far_area(caller, 120.0)]}},
+    ("POST /v1/imports", ""): {
+        "json": lambda caller: {"type": "FeatureCollection", "features": [far_area(caller, 120.0)]}
+    },
     ("GET /v1/export", ""): {"params": {"format": "geojson", "status": "all"}},
 }
 

@@ -7,7 +7,17 @@ from typing import Any
 from fastapi import APIRouter, Response, status
 
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.api.schemas import Me, LinkIn, LinkOut, LinkPatch, PartyCreated, PartyIn, PartyOut, PartyPatch, TokenOut
+from deconfliction.api.schemas import (
+    LinkIn,
+    LinkOut,
+    LinkPatch,
+    Me,
+    PartyCreated,
+    PartyIn,
+    PartyOut,
+    PartyPatch,
+    TokenOut,
+)
 from deconfliction.domain.parties import Link, PartyStatus
 from deconfliction.domain.timewindow import format_time
 from deconfliction.services import parties
