@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
+import httpx
 import typer
 import uvicorn
 from rich import box
@@ -186,9 +187,17 @@ def demo(
         str, typer.Option(help="SQLite file for the demo; it is reset on every run.")
     ] = ".demo/deconf-demo.db",
     once: Annotated[bool, typer.Option("--once", help="Load the scenario, print it, and stop.")] = False,
+    moving_min: Annotated[
+        float,
+        typer.Option(
+            help="Minutes the scenario's aircraft and convoys keep reporting their positions (every 2 s), so that "
+            "the map shows them moving; 0 stops after the first reports."
+        ),
+    ] = 15.0,
 ) -> None:
     """Serve the Deir ez-Zor 2017 scenario: four parties, their links, areas and timed routes, and the
-    conflicts the channel finds between them. Keeps serving until Ctrl-C."""
+    conflicts the channel finds between them. Open the printed URL in a browser and sign in with a party's token
+    to see its picture on the map. Keeps serving until Ctrl-C."""
     from deconfliction.demo import agree_line, load, move_tracks, relay_message, verify_ledger
 
     path = Path(db)
@@ -232,7 +241,12 @@ def demo(
         server.should_exit = True
         thread.join(timeout=10)
         return
-    console.print("Serving until Ctrl-C.")
+    if moving_min > 0:
+        threading.Thread(target=_keep_moving, args=(url, loaded.tokens, moving_min), daemon=True).start()
+    console.print(
+        f"Serving until Ctrl-C. The map: [bold]{url}/[/bold] — sign in with a party token above"
+        + (f"; the tracks move for {moving_min:g} min." if moving_min > 0 else ".")
+    )
     try:
         while thread.is_alive():
             thread.join(timeout=0.5)
@@ -242,13 +256,27 @@ def demo(
         thread.join(timeout=10)
 
 
+def _keep_moving(url: str, tokens: dict[str, str], minutes: float) -> None:
+    """The scenario's movers report on (a thread of the demo): a failure ends the movement, never the demo."""
+    from deconfliction.client import ApiError
+    from deconfliction.simulate import DEIR_EZ_ZOR, run
+
+    interval_s = 2.0
+    try:
+        for _ in run(url, tokens, DEIR_EZ_ZOR, ticks=max(1, int(minutes * 60 / interval_s)), interval_s=interval_s):
+            pass
+    except (ApiError, OSError, httpx.HTTPError) as exc:
+        err.print(f"[yellow]The demo's tracks stopped moving:[/yellow] {exc}")
+
+
 def _print_demo(url: str, admin_token: str, loaded: object) -> None:
     from deconfliction.demo import Loaded
 
     assert isinstance(loaded, Loaded)
     console.print(
         Panel(
-            f"[bold]{url}[/bold]  (API docs: {url}/docs)\nadmin token: {admin_token}",
+            f"The map: [bold]{url}/[/bold] (sign in with a party token below)\n"
+            f"API docs: {url}/docs\nadmin token: {admin_token}",
             title="Deir ez-Zor, September 2017 — the channel is live",
         )
     )
