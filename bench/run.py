@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-http", action="store_true")
     parser.add_argument("--skip-record", action="store_true", help="skip the ledger and message figures")
     parser.add_argument("--skip-movement", action="store_true", help="skip the live-track figures")
+    parser.add_argument("--skip-browser", action="store_true", help="skip the map's live-conflict latency")
     args = parser.parse_args(argv)
     sizes = args.sizes or ("10000,100000" if args.quick else "10000,100000,1000000")
     active = args.active or (10_000 if args.quick else 100_000)
@@ -146,6 +147,14 @@ def main(argv: list[str] | None = None) -> int:
                     "64",
                 ],
                 timeout_s=1_800,
+            )
+        )
+    if not args.skip_browser:
+        codes.append(
+            run_step(
+                "the map: a conflict reaching the other party's browser, beside a plain SSE client",
+                [sys.executable, str(HERE / "bench_browser.py"), "--rounds", "10" if args.quick else "30"],
+                timeout_s=600,
             )
         )
     if not args.skip_http:
