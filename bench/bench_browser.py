@@ -145,7 +145,8 @@ def rounds(
             count = page.locator("#conflicts li").count()
             t0 = time.perf_counter()
             written = saa.post("/v1/declarations", json=feature).json()
-            page.wait_for_function("(n) => document.querySelectorAll('#conflicts li').length > n", arg=count, polling="raf")
+            grown = "(n) => document.querySelectorAll('#conflicts li').length > n"
+            page.wait_for_function(grown, arg=count, polling="raf")
             browser.append(time.perf_counter() - t0)
             theirs = [c["id"] for c in written["conflicts"] if c["other_party"] == "sdf"]
             deadline = time.monotonic() + 5
