@@ -183,7 +183,10 @@ async def import_(
     responses={
         200: {
             "description": "The file, as an attachment",
-            "content": {media: {"schema": {"type": "string"}} for media in formats.MEDIA_TYPES.values()},
+            "content": {
+                media: {"schema": {"type": "object"} if fmt == "geojson" else {"type": "string"}}
+                for fmt, media in formats.MEDIA_TYPES.items()
+            },
         }
     },
     summary="Export what the caller may see (its own and others' shared with it) as GeoJSON, KML, GPX or CSV",
