@@ -4,6 +4,7 @@ watch the conflict reach the other party's browser live, acknowledge it, edit an
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -167,3 +168,46 @@ def test_signing_in_and_moving_between_panels_by_keyboard(channel: Channel) -> N
     expect(page.get_by_role("tabpanel", name=re.compile("^Messages"))).to_be_visible()
     for name in ("Draw a point with a radius", "Draw a line or route", "Draw an area"):
         expect(page.get_by_role("button", name=name)).to_have_attribute("tabindex", "0")
+
+
+def test_the_map_shows_what_is_active_at_a_chosen_time(channel: Channel) -> None:
+    page = channel.signed_in("sdf")
+    labels = page.locator(".conflict-label")
+    expect(labels.filter(has_text="3.49 km / 5.00 km")).to_have_count(1)  # 9–20 September
+    page.get_by_label("Show at (UTC)").fill("2017-10-01T12:00")
+    page.get_by_label("Show at (UTC)").dispatch_event("change")
+    # On 1 October the offensive on the city is over; the east-bank advance (22 Sept – 10 Nov) goes on.
+    expect(page.locator("#at-count")).to_have_text("2 of 4 active then")
+    expect(labels.filter(has_text="3.49 km / 5.00 km")).to_have_count(0)
+    expect(labels.filter(has_text="880 m / 500 m")).to_have_count(1)  # across the agreed line
+    channel.shot(page, "at-time")
+    page.get_by_role("button", name="All times").click()
+    expect(labels.filter(has_text="3.49 km / 5.00 km")).to_have_count(1)
+
+
+def test_live_tracks_move_on_the_map(channel: Channel) -> None:
+    page = channel.signed_in("sdf")
+
+    def report(lon: float, t: datetime) -> None:
+        with channel.server.client(channel.token("sdf")) as client:
+            fix = {
+                "t": t.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "lon": lon,
+                "lat": 35.37,
+                "speed_mps": 12.0,
+                "course_deg": 90.0,
+            }
+            assert client.post("/v1/tracks/sdf-convoy-9/positions", json=[fix]).status_code in (200, 202)
+
+    now = datetime.now(UTC)
+    report(40.27, now - timedelta(minutes=4))
+    label = page.locator(".track-label").filter(has_text="sdf-convoy-9")
+    expect(label).to_contain_text("43 km/h")
+    before = label.bounding_box()
+    assert before is not None
+    report(40.30, now)  # 2.7 km east, 4 minutes on: the marker follows, without a reload
+    page.wait_for_function(
+        "(x) => { const el = [...document.querySelectorAll('.track-label')].find((e) => e.textContent.includes("
+        "'sdf-convoy-9')); return el && el.getBoundingClientRect().x > x + 5; }",
+        arg=before["x"],
+    )

@@ -8,8 +8,8 @@ import { $, h, toast } from "./dom.js";
 import { wireFiles } from "./files.js";
 import { follow } from "./live.js";
 import {
-  addBasemap, conflictLayer, createMap, declarationLayer, describeDeclaration, enableDrawing, L, lineLayer,
-  previewLayer, trackLayer,
+  activeAt, addBasemap, addTimeFilter, conflictLayer, createMap, declarationLayer, describeDeclaration, enableDrawing,
+  L, lineLayer, previewLayer, trackLayer,
 } from "./map.js";
 import { renderMessages, wireCompose } from "./messages.js";
 import { renderParties } from "./parties.js";
@@ -20,8 +20,13 @@ let layers = null;
 let layerOf = new Map(); // declaration id → its layer on the map
 let stopLive = null;
 let fitted = false;
+let shownAt = null; // RFC 3339: the map shows what is active then; null: every time
 const pending = new Set();
 let refreshTimer = null;
+let trackTimer = null;
+// Position reports are not events (a fleet reports many times a second): the party's tracks are read again this
+// often while the page is in view.
+const TRACKS_EVERY_MS = 2000;
 
 // ---- tabs (WAI-ARIA tabs: arrow keys move between them) ----
 const TABS = ["conflicts", "declarations", "messages", "parties", "files"];
@@ -121,14 +126,17 @@ function redraw(group, items, draw) {
 
 function renderMap() {
   // While a declaration's shape is being edited its layer stays as it is; the rest is redrawn after.
-  if (!editing()) redraw("declarations", state.declarations, (f) => {
+  const shown = state.declarations.filter((f) => activeAt(f.properties.start, f.properties.end, shownAt));
+  $("at-count").textContent = shownAt ? `${shown.length} of ${state.declarations.length} active then` : "";
+  if (!editing()) redraw("declarations", shown, (f) => {
     const layer = declarationLayer(f, isOwn(f));
     layer.feature = f;
     layer.on("click", () => popupFor(f, layer));
     layers.declarations.addLayer(layer);
     layerOf.set(f.id, layer);
   });
-  redraw("conflicts", state.conflicts.filter((c) => c.status !== "resolved"), (c) => {
+  const current = (c) => c.status !== "resolved" && conflictAt(c, shownAt);
+  redraw("conflicts", state.conflicts.filter(current), (c) => {
     layers.conflicts.addLayer(conflictLayer(c).on("click", () => showConflict(c)));
   });
   redraw("lines", state.lines.filter((l) => l.status !== "withdrawn" && l.status !== "rejected"), (line) => {
@@ -139,6 +147,15 @@ function renderMap() {
     fitted = true;
     map.fitBounds(layers.declarations.getBounds(), { padding: [30, 30], maxZoom: 11, animate: false });
   }
+}
+
+function conflictAt(c, at) {
+  if (!at) return true;
+  const t = Date.parse(at);
+  const start = Date.parse(c.time.start);
+  const end = c.time.end ? Date.parse(c.time.end) : Infinity;
+  const slack_ms = end === start ? 3600e3 : 0; // a closest approach: shown in the hour either side of it
+  return start - slack_ms <= t && t <= end + slack_ms;
 }
 
 function popupFor(feature, layer) {
@@ -192,6 +209,7 @@ async function signIn(token) {
     const preview = L.featureGroup().addTo(map);
     addBasemap(map).catch(onError);
     enableDrawing(map);
+    addTimeFilter(map, (at) => { shownAt = at; renderMap(); });
     const onPreview = (rows) => {
       preview.clearLayers();
       if (!rows.length) return;
@@ -205,6 +223,8 @@ async function signIn(token) {
   }
   map.invalidateSize();
   refresh();
+  clearInterval(trackTimer);
+  trackTimer = setInterval(() => { if (document.visibilityState === "visible") refresh(["tracks"]); }, TRACKS_EVERY_MS);
   stopLive = follow({
     onEvent: (type) => refresh(partsFor(type)),
     onState: (on) => {
@@ -218,6 +238,7 @@ async function signIn(token) {
 function signOut(reason) {
   if (stopLive) stopLive();
   stopLive = null;
+  clearInterval(trackTimer);
   session.token = null;
   state.me = null;
   if (map) {

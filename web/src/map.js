@@ -117,6 +117,29 @@ export function trackLayer(track) {
     .bindTooltip(`${track.id} ${Math.round(track.speed_mps * 3.6)} km/h`, { permanent: true, direction: "top", className: "track-label" });
 }
 
+// "Show at": the map keeps only what is active at one moment (UTC); empty shows every time.
+export function addTimeFilter(map, onChange) {
+  const control = L.control({ position: "topright" });
+  control.onAdd = () => {
+    const input = h("input", { id: "at-time", type: "datetime-local" });
+    const all = h("button", { type: "button", id: "at-all" }, "All times");
+    const box = h("div", { class: "timebar", role: "group", "aria-label": "Time filter" },
+      h("label", { for: "at-time" }, "Show at (UTC)"), input, all, h("span", { id: "at-count", class: "meta" }));
+    input.addEventListener("change", () => onChange(input.value ? `${input.value.slice(0, 16)}:00Z` : null));
+    all.addEventListener("click", () => { input.value = ""; onChange(null); });
+    L.DomEvent.disableClickPropagation(box);
+    L.DomEvent.disableScrollPropagation(box);
+    return box;
+  };
+  control.addTo(map);
+}
+
+export function activeAt(start, end, at) {
+  if (!at) return true;
+  const t = Date.parse(at);
+  return Date.parse(start) <= t && (end === null || end === undefined || t < Date.parse(end));
+}
+
 export function enableDrawing(map) {
   map.pm.addControls({
     position: "topleft",
