@@ -72,6 +72,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sse_heartbeat_s", float, 15.0, "Seconds between keep-alive comments on an idle event stream."),
     Setting("page_limit_max", int, 1_000, "Most items one list request returns."),
     Setting(
+        "import_max_bytes",
+        int,
+        16_777_216,
+        "Largest file an import (POST /v1/imports) accepts, in bytes; other requests keep max_body_bytes.",
+    ),
+    Setting(
         "import_rows_max",
         int,
         5_000,
@@ -234,6 +240,7 @@ class Settings:
     rate_limit_burst: int = 200
     sse_heartbeat_s: float = 15.0
     page_limit_max: int = 1_000
+    import_max_bytes: int = 16_777_216
     import_rows_max: int = 5_000
     index: str = "grid"
     log_level: str = "info"
@@ -358,6 +365,8 @@ def _check_serving(settings: Settings) -> None:
         raise SettingsError("idempotency_keep_s must be positive")
     if settings.import_rows_max < 1:
         raise SettingsError("import_rows_max must be at least 1")
+    if settings.import_max_bytes < 1:
+        raise SettingsError("import_max_bytes must be at least 1")
 
 
 def _check_mqtt(settings: Settings) -> None:

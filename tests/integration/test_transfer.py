@@ -231,6 +231,25 @@ def test_too_many_rows_are_refused_whole(tmp_path: Path) -> None:
         wired.ctx.close()
 
 
+def test_an_import_may_be_larger_than_other_requests_up_to_its_own_limit(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, max_body_bytes=4_096, import_max_bytes=65_536)
+    wired = wire(settings)
+    try:
+        with TestClient(create_app(settings, wired.ctx, wired.hub, wired.background)) as client:
+            api = Api(client)
+            setup(api)
+            padded = ten_sites() + b"\n" * 8_000  # blank lines: 8 kB, twice max_body_bytes
+            r = post_csv(api, "sdf", padded)
+            assert r.status_code == 201, r.text
+            assert r.json()["imported"] == 10
+            r = post_csv(api, "sdf", ten_sites() + b"\n" * 70_000)  # past import_max_bytes
+            assert r.status_code == 413 and "65536 bytes" in r.json()["detail"]
+            big = feature(square(40.5, 35.5, 0.01), name="x" * 5_000)  # other requests keep max_body_bytes
+            assert api.call("sdf", "POST", "/v1/declarations", json=big).status_code == 413
+    finally:
+        wired.ctx.close()
+
+
 def _export(api: Api, who: str, fmt: str, query: str = "") -> Any:
     r = api.call(who, "GET", f"/v1/export?format={fmt}{query}")
     assert r.status_code == 200, r.text

@@ -115,7 +115,8 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
     # Innermost first: idempotency keys sit next to the routes, inside the rate limit and the body limit.
     app.add_middleware(Idempotency, store=lambda: ctx.store)
     app.add_middleware(RateLimit, rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    imports = {"/v1/imports": settings.import_max_bytes}  # a spreadsheet or Google Earth file, not one JSON object
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, per_path=imports)
     app.add_middleware(RequestMetrics, registry=registry)  # every answer counts, 413s and 429s too
     app.add_middleware(RequestLog)  # outermost: every answer has a request id and a log line
     return app

@@ -47,21 +47,23 @@ class BodyLimit:
     that grows too large with 413 rather than letting the framework turn the overflow into a parse error.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.per_path = per_path or {}  # paths that take larger bodies (a file to import)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
-        detail = f"the request body exceeds the limit of {self.max_bytes} bytes"
+        max_bytes = self.per_path.get(scope["path"].rstrip("/"), self.max_bytes)
+        detail = f"the request body exceeds the limit of {max_bytes} bytes"
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
+            if name == b"content-length" and value.isdigit() and int(value) > max_bytes:
                 await send_problem(send, 413, "Too large", detail, "too-large")
                 return
         try:
-            body, replay = await read_body(receive, self.max_bytes)
+            body, replay = await read_body(receive, max_bytes)
         except BodyTooLarge:
             await send_problem(send, 413, "Too large", detail, "too-large")
             return
