@@ -82,13 +82,17 @@ def _band(i: int) -> dict[str, float]:
     return {"lower_m": 0.0, "upper_m": 1000.0 + i}
 
 
-def test_gdal_lists_the_layers_reads_and_copies_the_features(server: Server, tmp_path: Path) -> None:
+def seed_over_http(server: Server) -> tuple[dict[str, Any], dict[str, str]]:
+    """The seeded ids and every party's token."""
     ch = Channel(server)
     try:
-        seeded = seed(ch)
-        tokens = dict(ch.tokens)
+        return seed(ch), dict(ch.tokens)
     finally:
         ch.close()
+
+
+def test_gdal_lists_the_layers_reads_and_copies_the_features(server: Server, tmp_path: Path) -> None:
+    seeded, tokens = seed_over_http(server)
     url = f"OAPIF:{server.url}/ogc"
     listing = gdal("ogrinfo", "-ro", url, token=tokens["sdf"], cwd=tmp_path)
     for layer in ("1: declarations (title: Declarations)", "2: conflicts", "3: lines", "4: tracks"):
@@ -130,12 +134,7 @@ def test_gdal_lists_the_layers_reads_and_copies_the_features(server: Server, tmp
 
 
 def test_another_partys_gdal_sees_only_its_share(server: Server, tmp_path: Path) -> None:
-    ch = Channel(server)
-    try:
-        seeded = seed(ch)
-        tokens = dict(ch.tokens)
-    finally:
-        ch.close()
+    seeded, tokens = seed_over_http(server)
     url = f"OAPIF:{server.url}/ogc"
     everything = gdal("ogrinfo", "-ro", "-al", url, token=tokens["saa"], cwd=tmp_path)
     for secret in SECRETS:
