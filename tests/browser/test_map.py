@@ -146,6 +146,9 @@ def test_bad_input_in_the_form_is_explained_and_nothing_is_written(channel: Chan
 def test_usable_on_a_phone(channel: Channel) -> None:
     page = channel.signed_in("sdf", viewport=PHONE)
     expect(conflict_items(page, "saa").first).to_be_visible()
+    expect(page.get_by_label("Show at (UTC)")).to_be_hidden()  # the time filter and the legend fold away
+    page.get_by_text("Time", exact=True).click()
+    expect(page.get_by_label("Show at (UTC)")).to_be_visible()
     width = page.evaluate("document.scrollingElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways on a phone: {width} px"
     page.get_by_role("tab", name="Messages").click()

@@ -123,7 +123,9 @@ export function addTimeFilter(map, onChange) {
   control.onAdd = () => {
     const input = h("input", { id: "at-time", type: "datetime-local" });
     const all = h("button", { type: "button", id: "at-all" }, "All times");
-    const box = h("div", { class: "timebar", role: "group", "aria-label": "Time filter" },
+    const open = window.matchMedia("(min-width: 801px)").matches; // folded on a phone, like the legend
+    const box = h("details", { class: "timebar", open, "aria-label": "Time filter" },
+      h("summary", {}, "Time"),
       h("label", { for: "at-time" }, "Show at (UTC)"), input, all, h("span", { id: "at-count", class: "meta" }));
     input.addEventListener("change", () => onChange(input.value ? `${input.value.slice(0, 16)}:00Z` : null));
     all.addEventListener("click", () => { input.value = ""; onChange(null); });
