@@ -214,3 +214,47 @@ def test_live_tracks_move_on_the_map(channel: Channel) -> None:
         "'sdf-convoy-9')); return el && el.getBoundingClientRect().x > x + 5; }",
         arg=before["x"],
     )
+
+
+def test_a_declaration_from_typed_coordinates_without_a_mouse(channel: Channel) -> None:
+    """A field team reads a GPS position out; a keyboard user cannot draw: both type coordinates."""
+    page = channel.signed_in("coalition")
+    page.get_by_role("tab", name="Declarations").click()
+    page.get_by_role("button", name="New declaration from coordinates").click()
+    coords = page.get_by_label("Coordinates (lat, lon", exact=False)
+    expect(coords).to_be_focused()
+    coords.fill("35.3352 40.1405\nnot a point")
+    page.get_by_label("Name", exact=True).fill("Forward air controller, Deir ez-Zor")
+    page.get_by_role("button", name="Declare").click()
+    expect(page.locator("#form-error")).to_contain_text('line 2: write "lat, lon"')
+    coords.fill("35.3352, 40.1405")
+    page.get_by_label("Start (UTC)").fill("2017-09-10T00:00")
+    page.get_by_label("End (UTC)").fill("2017-09-11T00:00")
+    page.get_by_label("Radius (m)").fill("800")
+    page.get_by_role("button", name="Declare").click()
+    expect(page.locator("#own-declarations")).to_contain_text("Forward air controller")
+    with channel.server.client(channel.token("coalition")) as client:
+        found = client.get("/v1/declarations", params={"party": "coalition"}).json()["features"]
+    typed = next(f for f in found if f["properties"]["name"].startswith("Forward air controller"))
+    assert typed["geometry"] == {"type": "Point", "coordinates": [40.1405, 35.3352]}
+    assert typed["properties"]["radius_m"] == 800
+
+
+def test_a_timed_route_from_typed_coordinates(channel: Channel) -> None:
+    page = channel.signed_in("sdf")
+    page.get_by_role("tab", name="Declarations").click()
+    page.get_by_role("button", name="New declaration from coordinates").click()
+    page.get_by_label("Coordinates (lat, lon", exact=False).fill("35.10, 40.60\n35.02, 40.45\n34.92, 40.59")
+    page.get_by_label("Name", exact=True).fill("Medical convoy to Al-Mayadin")
+    page.get_by_label("Kind", exact=True).select_option("route")
+    expect(page.get_by_label("Speed (m/s) for a timed route")).to_be_visible()
+    page.get_by_label("Speed (m/s) for a timed route").fill("10")
+    page.get_by_label("Start (UTC)").fill("2017-09-12T06:00")
+    page.get_by_label("End (UTC)").fill("2017-09-12T18:00")
+    page.get_by_role("button", name="Declare").click()
+    expect(page.locator("#own-declarations")).to_contain_text("Medical convoy to Al-Mayadin")
+    with channel.server.client(channel.token("sdf")) as client:
+        found = client.get("/v1/declarations", params={"party": "sdf"}).json()["features"]
+    route = next(f for f in found if f["properties"]["name"] == "Medical convoy to Al-Mayadin")
+    assert route["geometry"]["type"] == "LineString" and len(route["geometry"]["coordinates"]) == 3
+    assert route["properties"]["speed_mps"] == 10

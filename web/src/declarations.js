@@ -20,6 +20,14 @@ export function wireDeclarations(map, { onChanged, onError, showTab }) {
     $("f-name").focus();
   });
   $("f-discard").addEventListener("click", () => { discard(map); onChanged(); });
+  $("new-by-coordinates").addEventListener("click", () => {
+    discard(map);
+    draft = { layer: null, editing: null };
+    openForm({ kind: "site", radius_m: 500 });
+    $("f-coords-block").hidden = false;
+    $("f-coords").focus();
+  });
+  $("f-kind").addEventListener("change", showSpeed);
   $("declaration-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     await submit(map, { onChanged, onError });
@@ -36,9 +44,37 @@ export function wireDeclarations(map, { onChanged, onError, showTab }) {
   });
 }
 
+function showSpeed() {
+  $("f-speed-block").hidden = $("f-kind").value !== "route";
+}
+
+// Typed coordinates (a GPS reading, a list from a report): one "lat, lon" a line. One point is a Point; a list
+// whose last point repeats the first is an area; any other list a line.
+export function parseCoordinates(text) {
+  const points = [];
+  for (const [i, line] of text.split(/\n/).entries()) {
+    if (!line.trim()) continue;
+    const numbers = line.trim().split(/[\s,;]+/).map(Number);
+    const [lat, lon] = numbers;
+    if (numbers.length !== 2 || !Number.isFinite(lat) || !Number.isFinite(lon)) {
+      throw new Error(`coordinates, line ${i + 1}: write "lat, lon", such as 35.3352, 40.1405`);
+    }
+    if (Math.abs(lat) > 90 || Math.abs(lon) > 180) {
+      throw new Error(`coordinates, line ${i + 1}: latitude within ±90 and longitude within ±180, in that order`);
+    }
+    points.push([lon, lat]);
+  }
+  if (!points.length) throw new Error("coordinates: type at least one point, as lat, lon");
+  if (points.length === 1) return { type: "Point", coordinates: points[0] };
+  const [first, last] = [points[0], points[points.length - 1]];
+  if (points.length >= 4 && first[0] === last[0] && first[1] === last[1]) return { type: "Polygon", coordinates: [points] };
+  return { type: "LineString", coordinates: points };
+}
+
 function openForm(values, editing = null) {
   const form = $("declaration-form");
   form.hidden = false;
+  $("f-coords-block").hidden = true;
   $("form-title").textContent = editing ? `Edit “${editing.properties.name}”` : "New declaration";
   $("f-submit").textContent = editing ? "Save changes" : "Declare";
   $("f-cancel-declaration").hidden = !editing;
@@ -54,6 +90,8 @@ function openForm(values, editing = null) {
   $("f-upper").value = values.altitude?.upper_m ?? "";
   $("f-radius").value = values.radius_m ?? 0;
   $("f-separation").value = values.separation_m ?? "";
+  $("f-speed").value = values.speed_mps ?? "";
+  showSpeed();
   const audience = values.audience ?? "conflicts";
   const mode = Array.isArray(audience) ? "list" : audience;
   for (const radio of document.querySelectorAll("input[name=audience]")) radio.checked = radio.value === mode;
@@ -72,7 +110,7 @@ function number(id) {
 }
 
 function featureFromForm() {
-  const { geometry, radius_m } = geometryOf(draft.layer);
+  const { geometry, radius_m } = draft.layer ? geometryOf(draft.layer) : { geometry: parseCoordinates($("f-coords").value), radius_m: null };
   if (radius_m !== null) $("f-radius").value = radius_m;
   const mode = document.querySelector("input[name=audience]:checked").value;
   const audience = mode === "list"
@@ -89,6 +127,16 @@ function featureFromForm() {
   };
   const separation = number("f-separation");
   if (separation !== null) properties.separation_m = separation;
+  const speed = number("f-speed");
+  if (speed !== null && properties.kind === "route") properties.speed_mps = speed;
+  const times = draft.editing?.properties.times; // a route timed vertex by vertex keeps its times
+  if (times && speed === null) {
+    if (geometry.type !== "LineString" || geometry.coordinates.length !== times.length) {
+      throw new Error(`this route gives a time for each of its ${times.length} points: keep that many points, ` +
+        "or give a speed instead");
+    }
+    properties.times = times;
+  }
   return { type: "Feature", geometry, properties };
 }
 
@@ -115,9 +163,9 @@ async function submit(map, { onChanged, onError }) {
 export const editing = () => Boolean(draft && draft.editing);
 
 export function discard(map) {
-  if (draft) {
+  if (draft && draft.layer) {
     if (draft.editing) draft.layer.pm.disable();
-    if (!draft.editing) map.removeLayer(draft.layer);
+    else map.removeLayer(draft.layer);
   }
   draft = null;
   $("declaration-form").hidden = true;
