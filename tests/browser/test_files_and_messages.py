@@ -144,3 +144,28 @@ def test_a_message_relayed_through_a_reviewing_intermediary_and_acknowledged_wit
     with channel.server.client(channel.token("sdf")) as client:
         message = client.get("/v1/messages", params={"box": "outbox"}).json()[0]
     assert message["acknowledgement"]["signature"]
+
+
+def test_a_line_proposed_to_the_party_is_accepted_with_a_signed_agreement(channel: Channel) -> None:
+    proposal = {
+        "with": "saa",
+        "geometry": {"type": "LineString", "coordinates": [[40.92, 34.45], [40.95, 34.40]]},
+        "left": "sdf",
+        "right": "saa",
+        "tolerance_m": 500,
+    }
+    with channel.server.client(channel.token("sdf")) as client:
+        line = client.post("/v1/lines", json=proposal).json()
+    saa = channel.signed_in("saa")
+    saa.get_by_role("tab", name="Messages").click()
+    saa.get_by_text("Signing key").click()
+    saa.get_by_label("Private key (base64)").fill(raw_private_key(channel, "saa"))
+    saa.get_by_role("tab", name="Parties").click()
+    item = saa.locator("#lines li").filter(has_text=line["id"])
+    expect(item).to_contain_text("proposed by sdf")
+    item.get_by_role("button", name="Accept line").click()
+    expect(item).to_contain_text("accepted")
+    expect(item.get_by_role("button", name="Accept line")).to_have_count(0)
+    with channel.server.client(channel.token("sdf")) as client:
+        answered = client.get(f"/v1/lines/{line['id']}").json()
+    assert answered["status"] == "accepted" and answered["answer_signature"]

@@ -109,7 +109,7 @@ function render() {
   renderConflicts(handlers);
   renderDeclarationLists(handlers);
   renderMessages(handlers);
-  renderParties();
+  renderParties(handlers);
 }
 
 // Each group of layers is redrawn only when what it shows has changed: labels do not flicker on every event.
