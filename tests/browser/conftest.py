@@ -62,8 +62,8 @@ class Channel:
     def token(self, party: str) -> str:
         return self.loaded.tokens[party]
 
-    def page(self, viewport: dict[str, int] | None = None) -> Page:
-        context = self.browser.new_context(viewport=viewport or LAPTOP, accept_downloads=True)
+    def page(self, viewport: dict[str, int] | None = None, bypass_csp: bool = False) -> Page:
+        context = self.browser.new_context(viewport=viewport or LAPTOP, accept_downloads=True, bypass_csp=bypass_csp)
         self.contexts.append(context)
         page = context.new_page()
         page.on("request", lambda r: self.requests.append(r.url))
@@ -75,8 +75,8 @@ class Channel:
         page.set_default_timeout(10_000)
         return page
 
-    def signed_in(self, party: str, viewport: dict[str, int] | None = None) -> Page:
-        page = self.page(viewport)
+    def signed_in(self, party: str, viewport: dict[str, int] | None = None, bypass_csp: bool = False) -> Page:
+        page = self.page(viewport, bypass_csp)
         page.goto(self.url + "/")
         page.get_by_label("Token").fill(self.token(party))
         page.get_by_role("button", name="Sign in").click()

@@ -188,7 +188,7 @@ export function renderDeclarationLists({ onShow }) {
       `${shortTime(f.properties.start)} → ${shortTime(f.properties.end)}` +
       (f.properties.radius_m ? ` · radius ${distance(f.properties.radius_m)}` : "")),
     h("div", { class: "buttons" }, h("button", { type: "button", onclick: () => onShow(f),
-      "aria-label": `Show “${f.properties.name}” on the map` }, isOwn(f) ? "Show / edit" : "Show")));
+      "aria-label": `${isOwn(f) ? "Show / edit" : "Show"} “${f.properties.name}”` }, isOwn(f) ? "Show / edit" : "Show")));
   fill($("own-declarations"), state.declarations.filter(isOwn).map(item), "You have declared nothing active.");
   fill($("other-declarations"), state.declarations.filter((f) => !isOwn(f)).map(item), "Nothing is shared with you.");
 }
