@@ -14,6 +14,7 @@ from deconfliction.domain.conflicts import Conflict
 from deconfliction.domain.declarations import Declaration
 from deconfliction.domain.parties import Link, Party, PartyStatus
 from deconfliction.storage.channel import ChannelTx
+from deconfliction.storage.dss import DssTx
 from deconfliction.storage.lines import LinesTx
 from deconfliction.storage.mqtt import MqttTx
 from deconfliction.storage.sync import SyncTx
@@ -45,7 +46,7 @@ class DeclarationQuery:
     limit: int = 1_000
 
 
-class Tx(ChannelTx, MqttTx, TracksTx, LinesTx, SyncTx):
+class Tx(ChannelTx, MqttTx, TracksTx, LinesTx, SyncTx, DssTx):
     """One transaction. Writes are durable on disk when the `write()` block exits without error."""
 
     # savepoints: one write job of a group commit can fail without undoing the others

@@ -31,6 +31,7 @@ from deconfliction.storage.pgtime import dt_req as _req
 from deconfliction.storage.pgtime import ts as _ts
 from deconfliction.storage.postgres_channel import PostgresChannelTx
 from deconfliction.storage.postgres_declarations import PostgresDeclarationsTx
+from deconfliction.storage.postgres_dss import PostgresDssTx
 from deconfliction.storage.postgres_lines import PostgresLinesTx
 from deconfliction.storage.postgres_listen import conninfo, lead, listen
 from deconfliction.storage.postgres_mqtt import PostgresMqttTx
@@ -92,6 +93,7 @@ class PostgresTx(
     PostgresLinesTx,
     PostgresSyncTx,
     PostgresDeclarationsTx,
+    PostgresDssTx,
     Tx,
 ):
     def __init__(self, conn: Connection[DictRow]) -> None:

@@ -27,6 +27,7 @@ from deconfliction.domain.timewindow import format_time
 from deconfliction.storage import rows as from_row
 from deconfliction.storage.base import Box, DeclarationQuery, Store, StoredEvent, Tx
 from deconfliction.storage.sqlite_channel import SqliteChannelTx
+from deconfliction.storage.sqlite_dss import SqliteDssTx
 from deconfliction.storage.sqlite_lines import SqliteLinesTx
 from deconfliction.storage.sqlite_mqtt import SqliteMqttTx
 from deconfliction.storage.sqlite_sync import SqliteSyncTx
@@ -60,7 +61,7 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(out)
 
 
-class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, SqliteSyncTx, Tx):
+class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, SqliteSyncTx, SqliteDssTx, Tx):
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.c = conn
 

@@ -1,0 +1,12 @@
+-- 0008: the F3548-21 DSS's entities (operational intent and constraint references, subscriptions, USS availability,
+-- reports), each kept as its JSON document. The DSS serves them from memory (services/dss_picture.py); the store
+-- keeps them durable and shared between workers (the change feed names them).
+CREATE TABLE dss_entities (
+    kind       TEXT NOT NULL CHECK (kind IN ('oir', 'constraint', 'subscription', 'availability', 'report')),
+    id         TEXT NOT NULL,
+    manager    TEXT NOT NULL,         -- the USS (the token's sub) that owns it
+    doc        TEXT NOT NULL,         -- the entity as JSON
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (kind, id)
+);
+CREATE INDEX dss_entities_manager ON dss_entities (manager, kind)
