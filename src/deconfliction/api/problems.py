@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from deconfliction.domain.errors import DomainError
+from deconfliction.domain.errors import AirspaceConflict, DomainError, InvalidInput
 
 log = logging.getLogger("deconfliction.api")
 PROBLEM_JSON = "application/problem+json"
@@ -34,6 +34,21 @@ def problem(
         body["field"] = field
     body.update(extra)
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+DSS_PREFIX = "/dss/"
+
+
+def dss_error(exc: DomainError) -> JSONResponse:
+    """F3548-21's error bodies under /dss: `ErrorResponse` {"message"} — or `AirspaceConflictResponse` for a key
+    conflict — and 400 (not 422) for a request the standard calls invalid."""
+    status = 400 if exc.status == 422 else exc.status
+    body: dict[str, Any] = {"message": exc.detail}
+    if isinstance(exc, AirspaceConflict):
+        body["missing_operational_intents"] = exc.missing_operational_intents
+        body["missing_constraints"] = exc.missing_constraints
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
@@ -136,12 +151,19 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
+        if request.url.path.startswith(DSS_PREFIX):
+            return dss_error(exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         extra = {} if exc.errors is None else {"errors": exc.errors}
         return problem(exc.status, exc.title, exc.detail, exc.slug, field=exc.field, headers=headers, **extra)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if request.url.path.startswith(DSS_PREFIX):
+            where = _loc_to_field(exc.errors()[0].get("loc", ())) if exc.errors() else ""
+            return dss_error(
+                InvalidInput(f"{where}: {exc.errors()[0].get('msg', 'invalid')}" if where else "invalid request")
+            )
         errors = [{"field": _loc_to_field(e.get("loc", ())), "message": str(e.get("msg", ""))} for e in exc.errors()]
         if any(e.get("type") == "json_invalid" for e in exc.errors()):
             return problem(400, "Malformed JSON", "the request body is not valid JSON", "malformed-json")

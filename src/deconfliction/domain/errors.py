@@ -83,3 +83,18 @@ class RateLimited(DomainError):
     status = 429
     title = "Too many requests"
     slug = "rate-limited"
+
+
+class AirspaceConflict(DomainError):
+    """F3548-21: a write's key lacks the current OVN of entities it intersects; `missing` holds their references
+    as the writer may see them (answered as an AirspaceConflictResponse)."""
+
+    status = 409
+    title = "Airspace conflict"
+    slug = "airspace-conflict"
+
+    def __init__(self, detail: str, *, missing_operational_intents: list[dict[str, object]],
+                 missing_constraints: list[dict[str, object]]) -> None:  # fmt: skip
+        super().__init__(detail, field="key")
+        self.missing_operational_intents = missing_operational_intents
+        self.missing_constraints = missing_constraints

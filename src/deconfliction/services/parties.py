@@ -6,7 +6,7 @@ import base64
 import binascii
 from datetime import datetime
 
-from deconfliction.domain.errors import AlreadyExists, InvalidInput, NotFound
+from deconfliction.domain.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode, check_party_id
 from deconfliction.domain.signing import digest_of
 from deconfliction.services.auth import hash_token, new_token
@@ -50,6 +50,20 @@ def create_party(ctx: Context, party_id: str, name: str, public_key: str | None)
         return party
 
     return ctx.write(job), token
+
+
+def ensure_party(out: Outbox, party_id: str, name: str, at: datetime) -> Party:
+    """Inside a write job: the party, created (without a token) on its first use — as a USS becomes a party of the
+    channel the first time its access token is used (F3548). A party that may not write is refused."""
+    party = out.tx.get_party(party_id)
+    if party is None:
+        party = Party(party_id, name, PartyStatus.ACTIVE, None, at)
+        out.tx.add_party(party)
+        _record_party(out, "party.created", party, party.created_at)
+        out.changed("party", party_id, party.created_at)
+    if party.status is not PartyStatus.ACTIVE:
+        raise Forbidden(f"party {party_id!r} is {party.status.value}: it may read but not write")
+    return party
 
 
 def issue_token(ctx: Context, party_id: str) -> str:
