@@ -217,6 +217,20 @@ SETTINGS: tuple[Setting, ...] = (
         86_400.0,
         "Seconds an `Idempotency-Key` is remembered: a retry within this time gets the first answer again.",
     ),
+    Setting(
+        "f3548_public_keys",
+        str,
+        "",
+        "The ASTM F3548-21 DSS API (/dss/v1): PEM file of the auth server's RSA public keys or certificates, or "
+        "JWKS JSON file, that access tokens are checked against. Empty: the DSS API is off (every call gets 401).",
+    ),
+    Setting(
+        "f3548_audience",
+        str,
+        "",
+        "Comma-separated `aud` values a DSS access token must carry one of: this DSS's host name(s), e.g. "
+        "'dss.example.org'. Required when f3548_public_keys is set.",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -269,9 +283,15 @@ class Settings:
     tls_certfile: str = ""
     tls_keyfile: str = ""
     idempotency_keep_s: float = 86_400.0
+    f3548_public_keys: str = ""
+    f3548_audience: str = ""
 
     def ledger_key_path(self) -> Path:
         return Path(self.ledger_key_file or f"{self.db}.ledger-key.pem")
+
+    def f3548_audiences(self) -> tuple[str, ...]:
+        """The accepted `aud` values of DSS access tokens, from the comma-separated f3548_audience."""
+        return tuple(a.strip() for a in self.f3548_audience.split(",") if a.strip())
 
     def limits(self) -> DeclarationLimits:
         return DeclarationLimits(
@@ -347,7 +367,24 @@ def load_settings(
     _check_mqtt(settings)
     _check_cot(settings)
     _check_serving(settings)
+    _check_f3548(settings)
     return settings
+
+
+def _check_f3548(settings: Settings) -> None:
+    """The keys file must exist and the audience be set; bootstrap parses the keys (adapters.f3548_tokens)."""
+    audiences = settings.f3548_audiences()
+    if any(any(c.isspace() for c in a) for a in audiences):
+        raise SettingsError("f3548_audience: audiences are host names separated by commas, without spaces inside")
+    if not settings.f3548_public_keys:
+        return
+    if not Path(settings.f3548_public_keys).is_file():
+        raise SettingsError(f"f3548_public_keys: no file at {settings.f3548_public_keys}")
+    if not audiences:
+        raise SettingsError(
+            "f3548_audience must be set when f3548_public_keys is: the host name(s) USSs put in their access "
+            "tokens' aud claim, e.g. DECONF_F3548_AUDIENCE=dss.example.org"
+        )
 
 
 def _check_serving(settings: Settings) -> None:
