@@ -119,5 +119,5 @@ def test_an_unconfigured_channel_says_so(mint: TokenMint) -> None:
 
 
 def test_unknown_scopes_are_refused_when_the_route_is_declared() -> None:
-    with pytest.raises(ValueError, match="not F3548-21 scopes: utm.strategic_cordination"):
+    with pytest.raises(ValueError, match=r"not F3548-21 scopes: utm\.strategic_cordination"):
         uss("utm.strategic_cordination")
