@@ -143,6 +143,9 @@ def test_exp_is_required(mint: TokenMint, pem_verifier: TokenVerifier) -> None:
 
 def test_exp_must_be_a_number(mint: TokenMint, pem_verifier: TokenVerifier) -> None:
     refused(pem_verifier, mint.mint("uss1", [SC], now=T, exp="tomorrow"), "exp must be a number")
+    refused(pem_verifier, mint.mint("uss1", [SC], now=T, exp=10**20), "exp must be a number")  # not a 500
+    refused(pem_verifier, mint.mint("uss1", [SC], now=T, exp=float("inf")), "exp must be a number")
+    refused(pem_verifier, mint.mint("uss1", [SC], now=T, nbf=float("nan")), "nbf must be a number")
 
 
 def test_not_yet_valid(mint: TokenMint, pem_verifier: TokenVerifier) -> None:

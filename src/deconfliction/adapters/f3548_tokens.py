@@ -29,6 +29,7 @@ ALGORITHM = "RS256"  # the standard's only algorithm; anything else (none, HS*, 
 MIN_KEY_BITS = 2048
 MAX_TOKEN_CHARS = 16_384  # real tokens are ~1 KB; a bigger Authorization header is not worth decoding
 MAX_SUB_CHARS = 255
+_LAST_NUMERIC_DATE = 253_402_300_799  # 9999-12-31T23:59:59Z
 _PEM_BLOCK = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----\r?\n.*?-----END \1-----", re.DOTALL)
 _JWT_SHAPE = re.compile(r"^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$")  # unsigned (alg none): refused later
 _PLAIN_SUB = re.compile(r"^[a-z0-9_-]+$")
@@ -248,7 +249,8 @@ def _numeric_date(payload: dict[str, Any], name: str) -> float | None:
     value = payload.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # JSON as Python reads it allows NaN and Infinity; a date past 9999 would overflow datetime (a 500)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= _LAST_NUMERIC_DATE:
         raise Unauthorized(f"malformed access token: {name} must be a number of seconds since 1970")
     return float(value)
 
