@@ -18,6 +18,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from deconfliction.adapters.cot_server import CotListeners, build_listeners
+from deconfliction.adapters.f3548_tokens import TokenVerifier, make_verifier
 from deconfliction.adapters.mqtt import TrackSubscriber
 from deconfliction.adapters.webhook_http import HttpPoster
 from deconfliction.api.app import create_app
@@ -30,6 +31,8 @@ from deconfliction.services.auth import ensure_admin_token
 from deconfliction.services.background import Background
 from deconfliction.services.context import Context
 from deconfliction.services.deadlines import DeadlineWatch
+from deconfliction.services.dss_intents import stored_volumes
+from deconfliction.services.dss_picture import DssPicture
 from deconfliction.services.events import EventHub
 from deconfliction.services.parties import record_existing
 from deconfliction.services.picture import Picture
@@ -46,6 +49,7 @@ class Wired:
     hub: EventHub
     generated_admin_token: str | None
     background: Background
+    dss_verifier: TokenVerifier | None = None  # F3548 access tokens; None: the DSS API is off
 
 
 def ledger_key(path: Path) -> SigningKey:
@@ -95,10 +99,14 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
     finally:
         gc.enable()
         gc.freeze()
+    dss = DssPicture(settings.index)
+    with store.read() as tx:
+        dss.load(tx, stored_volumes)
     hub = EventHub()
     ctx = Context(
         store=store,
         picture=picture,
+        dss=dss,
         limits=settings.limits(),
         policy=policy,
         sink=hub,
@@ -124,7 +132,7 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
         pruner=FeedPruner(ctx, keep_keys_s=settings.idempotency_keep_s),
         try_lead=store.try_lead,
     )
-    return Wired(ctx, hub, generated, background)
+    return Wired(ctx, hub, generated, background, make_verifier(settings))
 
 
 def shared(settings: Settings) -> bool:
@@ -228,7 +236,7 @@ def _exit_with_parent() -> None:
 
 def build_app(settings: Settings) -> tuple[FastAPI, Wired]:
     wired = wire(settings)
-    return create_app(settings, wired.ctx, wired.hub, wired.background), wired
+    return create_app(settings, wired.ctx, wired.hub, wired.background, wired.dss_verifier), wired
 
 
 def backup(settings: Settings, target: Path) -> int:

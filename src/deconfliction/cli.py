@@ -152,7 +152,7 @@ def serve(
         "ssl_keyfile": settings.tls_keyfile or None,
     }
     if settings.workers == 1:
-        application = create_app(settings, wired.ctx, wired.hub, wired.background)
+        application = create_app(settings, wired.ctx, wired.hub, wired.background, wired.dss_verifier)
         StreamClosingServer(uvicorn.Config(application, **options), wired.hub).run()  # type: ignore[arg-type]
         return
     # Each worker wires itself from the same settings (bootstrap.worker_app); this process only supervises them.
@@ -209,7 +209,7 @@ def demo(
     wired = wire(settings)
     server = StreamClosingServer(
         uvicorn.Config(
-            create_app(settings, wired.ctx, wired.hub, wired.background),
+            create_app(settings, wired.ctx, wired.hub, wired.background, wired.dss_verifier),
             host=host,
             port=port,
             log_level="warning",

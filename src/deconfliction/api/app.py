@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 
 from deconfliction import __version__
+from deconfliction.adapters.f3548_tokens import TokenVerifier
 from deconfliction.api import problems
 from deconfliction.api.deps import CtxDep, PrincipalDep
 from deconfliction.api.idempotency import Idempotency
@@ -20,6 +21,7 @@ from deconfliction.api.metrics import CONTENT_TYPE, RequestMetrics, registry_for
 from deconfliction.api.routes_conflicts import router as conflicts_router
 from deconfliction.api.routes_cot import router as cot_router
 from deconfliction.api.routes_declarations import router as declarations_router
+from deconfliction.api.routes_dss import router as dss_router
 from deconfliction.api.routes_events import router as events_router
 from deconfliction.api.routes_ledger import router as ledger_router
 from deconfliction.api.routes_lines import router as lines_router
@@ -53,9 +55,15 @@ class BackgroundWork(Protocol):
     def stop(self) -> None: ...
 
 
-def create_app(settings: Settings, ctx: Context, hub: EventHub, background: BackgroundWork | None = None) -> FastAPI:
+def create_app(
+    settings: Settings,
+    ctx: Context,
+    hub: EventHub,
+    background: BackgroundWork | None = None,
+    dss_verifier: TokenVerifier | None = None,
+) -> FastAPI:
     """Build the HTTP application around an already wired Context (see bootstrap.py); `background` (deadline checks,
-    webhook delivery) runs while the app is up."""
+    webhook delivery) runs while the app is up; `dss_verifier` checks F3548 access tokens (None: /dss answers 401)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -72,6 +80,7 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
     app.state.ctx = ctx
     app.state.hub = hub
     app.state.background = background
+    app.state.f3548_verifier = dss_verifier
     problems.install(app)
     app.include_router(parties_router)
     app.include_router(declarations_router)
@@ -87,6 +96,7 @@ def create_app(settings: Settings, ctx: Context, hub: EventHub, background: Back
     app.include_router(tracks_router)
     app.include_router(transfer_router)
     app.include_router(ogc_router)
+    app.include_router(dss_router)
     install_web(app)
 
     registry = registry_for(ctx, hub)

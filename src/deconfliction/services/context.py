@@ -15,6 +15,7 @@ from deconfliction.domain.separation import SeparationPolicy
 from deconfliction.domain.signing import SigningKey
 from deconfliction.domain.timewindow import utcnow
 from deconfliction.services.chain import Chain
+from deconfliction.services.dss_picture import DssPicture
 from deconfliction.services.picture import Picture
 from deconfliction.services.track_lines import BoundLines
 from deconfliction.services.track_picture import TrackPicture
@@ -76,6 +77,7 @@ class Context:
     # the live tracks, loaded by services/tracks.py (`configure` at start-up; with the defaults on first use otherwise)
     tracks: TrackPicture | None = None
     bound_lines: BoundLines = field(default_factory=BoundLines)  # accepted lines by party, for the tracks' hot path
+    dss: DssPicture = field(default_factory=DssPicture)  # the F3548 DSS's entities (services/dss_picture.py)
     chain: Chain = field(init=False)
     writer: Writer = field(init=False)
 

@@ -14,7 +14,7 @@ from deconfliction.domain.errors import InvalidInput, StateConflict
 from deconfliction.domain.signing import digest_of
 from deconfliction.services.context import Context
 from deconfliction.services.writer import Outbox
-from deconfliction.storage.dss import DssDoc
+from deconfliction.storage.dss import DssDoc, DssTx
 
 AVAILABILITY_STATES = ("Unknown", "Normal", "Down")
 
@@ -31,10 +31,9 @@ def get_availability(ctx: Context, uss_id: str) -> dict[str, Any]:
         return _status(uss_id, tx.get_dss("availability", uss_id))
 
 
-def availability_of(ctx: Context, uss_ids: set[str]) -> dict[str, str]:
+def availability_of(tx: DssTx, uss_ids: set[str]) -> dict[str, str]:
     """Each USS's availability state, for the references the DSS answers with."""
-    with ctx.store.read() as tx:
-        found = {d.id: str(d.doc["availability"]) for d in tx.get_dss_many("availability", sorted(uss_ids))}
+    found = {d.id: str(d.doc["availability"]) for d in tx.get_dss_many("availability", sorted(uss_ids))}
     return {uss: found.get(uss, "Unknown") for uss in uss_ids}
 
 

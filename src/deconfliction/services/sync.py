@@ -21,6 +21,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from deconfliction.services import tracks
+from deconfliction.services.dss_intents import stored_volumes
+from deconfliction.services.dss_picture import DssPicture
 from deconfliction.services.events import EventHub
 from deconfliction.storage.base import Tx
 from deconfliction.storage.sync import ChangeRow
@@ -65,8 +67,11 @@ class Sync:
         declarations: set[str] = set()
         moved: set[tuple[str, str]] = set()
         lines = parties = False
+        dss: set[tuple[str, str]] = set()
         for row in rows:
-            if row.kind == "declaration":
+            if row.kind.startswith("dss:"):
+                dss.add((row.kind[4:], row.ref))
+            elif row.kind == "declaration":
                 declarations.add(row.ref)
             elif row.kind == "track":
                 party, track_id = json.loads(row.ref)
@@ -85,6 +90,8 @@ class Sync:
         if moved and self.ctx.tracks is not None:
             for party, track_id in sorted(moved):
                 tracks.reload_track(self.ctx, tx, party, track_id)
+        for kind, entity_id in sorted(dss):
+            self.ctx.dss.reload(tx, kind, entity_id, stored_volumes)
         self.applied += len(rows)
 
     def _reload_all(self, tx: Tx) -> None:
@@ -99,6 +106,9 @@ class Sync:
         self.ctx.tokens.clear()
         if self.ctx.tracks is not None:
             tracks.reload_all(self.ctx, tx)
+        fresh = DssPicture(self.ctx.dss.index_name)
+        fresh.load(tx, stored_volumes)
+        self.ctx.dss.sets = fresh.sets
         self.reloads += 1
 
 

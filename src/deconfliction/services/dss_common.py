@@ -1,0 +1,82 @@
+"""What the F3548-21 services share: the calling USS, times as the standard writes them, keeping the in-memory picture
+and the store in step inside a write job, and the subscribers a change obliges its writer to notify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from deconfliction.domain.errors import Forbidden, InvalidInput, NotFound
+from deconfliction.domain.f3548.volumes import Volume
+from deconfliction.domain.timewindow import format_time
+from deconfliction.services.dss_picture import Entity, VolumeSet
+from deconfliction.services.writer import Outbox
+from deconfliction.storage.dss import DssDoc
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A USS as its access token names it: `sub`, its scopes, and the channel party it is."""
+
+    sub: str
+    scopes: frozenset[str]
+    party: str
+
+
+def f3548_time(at: datetime) -> dict[str, str]:
+    """Time as F3548 writes it: {"value": RFC 3339 in UTC with Z, "format": "RFC3339"}."""
+    return {"value": format_time(at), "format": "RFC3339"}
+
+
+def require_object(body: object, what: str) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidInput(f"the body must be a JSON object ({what})", field="body")
+    return body
+
+
+def managed(found: Entity | None, caller: Caller, what: str, entity_id: str) -> Entity:
+    """The entity, if it exists and the caller manages it (404, then 403)."""
+    if found is None:
+        raise NotFound(f"no {what} {entity_id!r}")
+    if found.manager != caller.sub:
+        raise Forbidden(f"{what} {entity_id!r} is managed by another USS; only its manager may change it")
+    return found
+
+
+def store_entity(out: Outbox, volume_set: VolumeSet, kind: str, entity: Entity, at: datetime) -> None:
+    """Save the entity durably and in memory within this job; the memory change is undone if the job fails."""
+    out.tx.save_dss(DssDoc(kind, entity.id, entity.manager, entity.doc), at)
+    previous = volume_set.put(entity)
+    out.on_undo(lambda: _restore(volume_set, entity.id, previous))
+    out.changed(f"dss:{kind}", entity.id, at)
+
+
+def drop_entity(out: Outbox, volume_set: VolumeSet, kind: str, entity_id: str, at: datetime) -> None:
+    out.tx.delete_dss(kind, entity_id)
+    previous = volume_set.remove(entity_id)
+    out.on_undo(lambda: _restore(volume_set, entity_id, previous))
+    out.changed(f"dss:{kind}", entity_id, at)
+
+
+def _restore(volume_set: VolumeSet, entity_id: str, previous: Entity | None) -> None:
+    if previous is None:
+        volume_set.remove(entity_id)
+    else:
+        volume_set.put(previous)
+
+
+def subscribers_to_notify(
+    out: Outbox, subscriptions: VolumeSet, volumes: list[Volume], flag: str, at: datetime
+) -> list[dict[str, Any]]:
+    """F3548: the subscriptions whose volumes intersect the change and that asked for this kind of change (`flag`:
+    notify_for_operational_intents or notify_for_constraints) — each one's notification index goes up by one, and
+    they are answered grouped by USS base URL (SubscriberToNotify)."""
+    by_url: dict[str, list[dict[str, Any]]] = {}
+    for sub in subscriptions.intersecting(volumes, keep=lambda s: bool(s.doc.get(flag))):
+        index = int(sub.doc["notification_index"]) + 1
+        bumped = replace(sub, doc={**sub.doc, "notification_index": index})
+        store_entity(out, subscriptions, "subscription", bumped, at)
+        state = {"subscription_id": sub.id, "notification_index": index}
+        by_url.setdefault(str(sub.doc["uss_base_url"]), []).append(state)
+    return [{"uss_base_url": url, "subscriptions": states} for url, states in sorted(by_url.items())]

@@ -1,0 +1,247 @@
+"""F3548-21 operational intent references: create, update and delete by OVN, get, query — with the key rule, states,
+implicit subscriptions and the subscribers each change obliges its writer to notify.
+
+The key rule, serialised: every write runs on the channel's single writer (one write lock across workers), which
+first applies what other workers committed; so of two USSs writing intersecting intents at once, the second is
+checked against the first, and cannot succeed without having presented the first's OVN.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from deconfliction.domain.errors import (
+    AirspaceConflict,
+    AlreadyExists,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    StateConflict,
+)
+from deconfliction.domain.f3548 import intents as rules
+from deconfliction.domain.f3548.identifiers import check_entity_id, check_subscription_id, check_uss_base_url
+from deconfliction.domain.f3548.timing import check_oi_window
+from deconfliction.domain.f3548.volumes import Volume, parse_extents, parse_volume4d, union_window
+from deconfliction.domain.signing import digest_of
+from deconfliction.services import dss_subscriptions as subs
+from deconfliction.services.context import Context
+from deconfliction.services.dss_availability import availability_of
+from deconfliction.services.dss_common import (
+    Caller,
+    drop_entity,
+    f3548_time,
+    managed,
+    require_object,
+    store_entity,
+    subscribers_to_notify,
+)
+from deconfliction.services.dss_picture import DssPicture, Entity
+from deconfliction.services.parties import ensure_party
+from deconfliction.services.writer import Outbox
+from deconfliction.storage.dss import DssTx
+
+NOTIFY_OIS = "notify_for_operational_intents"
+
+
+def stored_volumes(kind: str, doc: dict[str, Any]) -> tuple[Volume, ...]:
+    """An entity's volumes from its stored document (start-up, another worker's change)."""
+    if kind == "subscription":
+        return subs.volumes_of(doc)
+    return tuple(parse_extents(doc["extents"], "extents", require_time=True, require_altitude=True))
+
+
+def references(tx: DssTx) -> Any:
+    """A function giving the references of entities as `viewer` may see them (OVN only to their manager)."""
+
+    def answer(kind: str, entities: list[Entity], viewer: str) -> list[dict[str, Any]]:
+        availability = availability_of(tx, {e.manager for e in entities})
+        out = []
+        for e in entities:
+            ref = {k: v for k, v in e.doc.items() if k not in ("extents", "ovn", "party")}
+            ref["uss_availability"] = availability[e.manager]
+            if e.manager == viewer:
+                ref["ovn"] = e.doc["ovn"]
+            out.append(ref)
+        return out
+
+    return answer
+
+
+def get(ctx: Context, caller: Caller, entity_id: str) -> dict[str, Any]:
+    check_entity_id(entity_id, "entityid")
+    found = ctx.dss.oirs.get(entity_id)
+    if found is None:
+        raise NotFound(f"no operational intent reference {entity_id!r}")
+    with ctx.store.read() as tx:
+        return {"operational_intent_reference": references(tx)("oir", [found], caller.sub)[0]}
+
+
+def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
+    params = require_object(body, "QueryOperationalIntentReferenceParameters")
+    area = params.get("area_of_interest")
+    if area is None:
+        raise InvalidInput("area_of_interest is required", field="area_of_interest")
+    volume = parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
+    found = ctx.dss.oirs.intersecting([volume])
+    with ctx.store.read() as tx:
+        return {"operational_intent_references": references(tx)("oir", found, caller.sub)}
+
+
+class _Request:
+    """A PutOperationalIntentReferenceParameters, checked before the write."""
+
+    def __init__(self, ctx: Context, caller: Caller, entity_id: str, body: object) -> None:
+        check_entity_id(entity_id, "entityid")
+        params = require_object(body, "PutOperationalIntentReferenceParameters")
+        self.volumes: list[Volume] = parse_extents(params.get("extents"), "extents", require_time=True,
+                                                   require_altitude=True)  # fmt: skip
+        self.window = union_window(self.volumes)
+        now = ctx.clock()
+        check_oi_window(self.window, now)
+        self.state = rules.parse_state(params.get("state"))
+        self.url = check_uss_base_url(params.get("uss_base_url"), "uss_base_url")
+        key = params.get("key") or []
+        if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
+            raise InvalidInput("key must be a list of OVNs (strings)", field="key")
+        self.key: list[str] = key
+        self.subscription_id = params.get("subscription_id")
+        if self.subscription_id is not None:
+            check_subscription_id(self.subscription_id, "subscription_id")
+        self.new_subscription = params.get("new_subscription")
+        self.suffix = params.get("requested_ovn_suffix")
+        self.extents = params["extents"]
+        self.at = now
+
+
+def _subscription_for(
+    out: Outbox, ctx: Context, caller: Caller, req: _Request, oi_id: str, previous: Entity | None
+) -> str | None:
+    """The subscription keeping this intent's manager informed: the one named, a new implicit one, or the one it had."""
+    dss: DssPicture = ctx.dss
+    if req.subscription_id is not None:
+        sub = managed(dss.subscriptions.get(req.subscription_id), caller, "subscription", req.subscription_id)
+        if not sub.doc[NOTIFY_OIS]:
+            raise InvalidInput("the subscription named must notify for operational intents", field="subscription_id")
+        if not subs.covers(sub, req.volumes):
+            raise InvalidInput(
+                "the subscription named does not cover the operational intent's time", field="subscription_id"
+            )
+        return str(req.subscription_id)
+    if req.new_subscription is not None:
+        params = require_object(req.new_subscription, "ImplicitSubscriptionParameters")
+        url = check_uss_base_url(params.get("uss_base_url"), "new_subscription.uss_base_url")
+        constraints = bool(params.get("notify_for_constraints", False))
+        if constraints and subs.CONSTRAINT_PROCESSING not in caller.scopes:
+            raise Forbidden(f"notify_for_constraints needs the scope {subs.CONSTRAINT_PROCESSING}")
+        sub_id = str(uuid.uuid4())
+        # The implicit subscription covers exactly the intent's volumes.
+        sub = subs.new_subscription(caller, sub_id, req.extents, tuple(req.volumes), req.window, url,
+                                    (True, constraints), implicit=True, dependents=(oi_id,))  # fmt: skip
+        store_entity(out, dss.subscriptions, "subscription", sub, req.at)
+        return sub_id
+    if previous is not None and previous.doc.get("subscription_id"):
+        return str(previous.doc["subscription_id"])
+    if req.state is not rules.OIState.ACCEPTED:
+        raise InvalidInput(
+            f"an operational intent in the {req.state.value} state needs subscription_id or new_subscription",
+            field="subscription_id",
+        )
+    return None
+
+
+def _check_key(ctx: Context, tx: DssTx, req: _Request, oi_id: str, sub_id: str | None, viewer: str) -> None:
+    """409 AirspaceConflictResponse unless the key holds the OVN of every intersecting intent (and constraint, when
+    the intent's subscription hears of constraints)."""
+    dss: DssPicture = ctx.dss
+    intents = dss.oirs.intersecting(req.volumes, keep=lambda e: e.id != oi_id)
+    missing_ois = rules.missing_ovns({e.id: e.doc["ovn"] for e in intents}, req.key)
+    sub = dss.subscriptions.get(sub_id) if sub_id else None
+    missing_cs: list[str] = []
+    constraints: list[Entity] = []
+    if sub is not None and sub.doc.get("notify_for_constraints"):
+        constraints = dss.constraints.intersecting(req.volumes)
+        missing_cs = rules.missing_ovns({e.id: e.doc["ovn"] for e in constraints}, req.key)
+    if missing_ois or missing_cs:
+        answer = references(tx)
+        raise AirspaceConflict(
+            f"the key lacks the current OVN of {len(missing_ois)} operational intent(s) and {len(missing_cs)} "
+            "constraint(s) intersecting this one: get their details from their managers and retry",
+            missing_operational_intents=answer("oir", [e for e in intents if e.id in missing_ois], viewer),
+            missing_constraints=answer("constraint", [e for e in constraints if e.id in missing_cs], viewer),
+        )
+
+
+def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: object) -> tuple[int, dict[str, Any]]:
+    """Create (ovn None → 201) or update (→ 200) an operational intent reference."""
+    req = _Request(ctx, caller, entity_id, body)
+    dss: DssPicture = ctx.dss
+
+    def job(out: Outbox) -> tuple[int, dict[str, Any]]:
+        previous = dss.oirs.get(entity_id)
+        if ovn is None and previous is not None:
+            raise AlreadyExists(f"operational intent {entity_id!r} already exists; update it with its OVN")
+        if ovn is not None:
+            previous = managed(previous, caller, "operational intent", entity_id)
+            if previous.doc["ovn"] != ovn:
+                raise StateConflict(f"operational intent {entity_id!r} has another OVN than {ovn!r}: get it again")
+        old_state = None if previous is None else rules.OIState(previous.doc["state"])
+        rules.check_transition(old_state, req.state, caller.scopes)
+        ensure_party(out, caller.party, caller.sub, req.at)
+        sub_id = _subscription_for(out, ctx, caller, req, entity_id, previous)
+        if rules.key_required(req.state):
+            _check_key(ctx, out.tx, req, entity_id, sub_id, caller.sub)
+        version = 1 if previous is None else int(previous.doc["version"]) + 1
+        new_ovn = (rules.ovn_with_suffix(entity_id, req.suffix, req.at) if req.suffix is not None
+                   else rules.new_ovn(entity_id, req.at, uuid.uuid4().hex))  # fmt: skip
+        doc = {
+            "id": entity_id,
+            "manager": caller.sub,
+            "version": version,
+            "state": req.state.value,
+            "ovn": new_ovn,
+            "time_start": f3548_time(req.window.start),
+            "time_end": f3548_time(req.window.end),  # type: ignore[arg-type]
+            "uss_base_url": req.url,
+            "subscription_id": sub_id,
+            "extents": req.extents,
+        }
+        entity = Entity(entity_id, caller.sub, doc, tuple(req.volumes))
+        store_entity(out, dss.oirs, "oir", entity, req.at)
+        touched = list(req.volumes) + ([] if previous is None else list(previous.volumes))
+        notify = subscribers_to_notify(out, dss.subscriptions, touched, NOTIFY_OIS, req.at)
+        change = "created" if previous is None else "updated"
+        out.record(f"dss.oir_{change}", caller.party, (entity_id,), digest_of(doc), req.at,
+                   {"version": version, "state": req.state.value})  # fmt: skip
+        reference = references(out.tx)("oir", [entity], caller.sub)[0]
+        return (201 if previous is None else 200), {"subscribers": notify, "operational_intent_reference": reference}
+
+    return ctx.write(job)
+
+
+def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, Any]:
+    check_entity_id(entity_id, "entityid")
+    dss: DssPicture = ctx.dss
+
+    def job(out: Outbox) -> dict[str, Any]:
+        found = managed(dss.oirs.get(entity_id), caller, "operational intent", entity_id)
+        if found.doc["ovn"] != ovn:
+            raise StateConflict(f"operational intent {entity_id!r} has another OVN than {ovn!r}: get it again")
+        at = ctx.clock()
+        reference = references(out.tx)("oir", [found], caller.sub)[0]
+        drop_entity(out, dss.oirs, "oir", entity_id, at)
+        sub_id = found.doc.get("subscription_id")
+        sub = dss.subscriptions.get(sub_id) if sub_id else None
+        if sub is not None and sub.doc.get("implicit_subscription"):
+            left = [d for d in sub.doc["dependent_operational_intents"] if d != entity_id]
+            if left:
+                store_entity(out, dss.subscriptions, "subscription",
+                             replace(sub, doc={**sub.doc, "dependent_operational_intents": left}), at)  # fmt: skip
+            else:
+                drop_entity(out, dss.subscriptions, "subscription", sub.id, at)
+        notify = subscribers_to_notify(out, dss.subscriptions, list(found.volumes), NOTIFY_OIS, at)
+        out.record("dss.oir_deleted", caller.party, (entity_id,), digest_of(found.doc), at, {})
+        return {"subscribers": notify, "operational_intent_reference": reference}
+
+    return ctx.write(job)

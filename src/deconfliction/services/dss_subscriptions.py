@@ -1,0 +1,190 @@
+"""F3548-21 subscriptions: a USS's standing interest in a 4D area, so that whoever changes the airspace there is told
+to notify it. Create, update by version, delete by version, get, query (a USS sees only its own).
+
+Choices where the standard leaves room (docs/f3548.md lists them): an absent start is now; an absent end is the
+start plus the longest duration allowed (DSSMaxSubscriptionDurationHours, 24 h); versions are opaque strings that
+change at every change a USS makes (not when the notification index moves).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from deconfliction.domain.errors import AlreadyExists, Forbidden, InvalidInput, StateConflict
+from deconfliction.domain.f3548.identifiers import check_subscription_id, check_uss_base_url
+from deconfliction.domain.f3548.timing import subscription_window
+from deconfliction.domain.f3548.volumes import Volume, parse_volume4d
+from deconfliction.domain.signing import digest_of
+from deconfliction.domain.timewindow import TimeWindow
+from deconfliction.services.context import Context
+from deconfliction.services.dss_common import Caller, drop_entity, f3548_time, managed, require_object, store_entity
+from deconfliction.services.dss_picture import DssPicture, Entity
+from deconfliction.services.writer import Outbox
+
+STRATEGIC = "utm.strategic_coordination"
+CONSTRAINT_PROCESSING = "utm.constraint_processing"
+
+
+def view(sub: Entity) -> dict[str, Any]:
+    """The Subscription as answered (its stored extents are the DSS's own)."""
+    return {k: v for k, v in sub.doc.items() if k != "extents"}
+
+
+def parse_extents(body: dict[str, Any], ctx: Context, previous: Entity | None) -> tuple[dict[str, Any], Volume]:
+    """The subscription's Volume4D with its times as the DSS sets them (timing.subscription_window), and parsed."""
+    raw = body.get("extents")
+    if not isinstance(raw, dict):
+        raise InvalidInput("extents must be a Volume4D object", field="extents")
+    volume = parse_volume4d(raw, "extents", require_time=False, require_altitude=False)
+    before = None if previous is None else previous.volumes[0].window
+    window = subscription_window(volume.time_start, volume.time_end, ctx.clock(), previous=before)
+    filled = {**raw, "time_start": f3548_time(window.start)}
+    if window.end is not None:
+        filled["time_end"] = f3548_time(window.end)
+    return filled, replace(volume, window=window)
+
+
+def _flags(body: dict[str, Any], caller: Caller) -> tuple[bool, bool]:
+    ois, constraints = body.get("notify_for_operational_intents", False), body.get("notify_for_constraints", False)
+    for name, value in (("notify_for_operational_intents", ois), ("notify_for_constraints", constraints)):
+        if not isinstance(value, bool):
+            raise InvalidInput(f"{name} must be true or false", field=name)
+    if not ois and not constraints:
+        raise InvalidInput(
+            "at least one form of notification must be requested", field="notify_for_operational_intents"
+        )
+    if ois and STRATEGIC not in caller.scopes:
+        raise Forbidden(f"notify_for_operational_intents needs the scope {STRATEGIC}")
+    if constraints and CONSTRAINT_PROCESSING not in caller.scopes:
+        raise Forbidden(f"notify_for_constraints needs the scope {CONSTRAINT_PROCESSING}")
+    return ois, constraints
+
+
+def _response(dss: DssPicture, sub: Entity, viewer: str, answer: Any) -> dict[str, Any]:
+    """PutSubscriptionResponse: the subscription, and what already lies in it of what it asked to hear of."""
+    ois = dss.oirs.intersecting(sub.volumes) if sub.doc["notify_for_operational_intents"] else []
+    constraints = dss.constraints.intersecting(sub.volumes) if sub.doc["notify_for_constraints"] else []
+    return {
+        "subscription": view(sub),
+        "operational_intent_references": answer("oir", ois, viewer),
+        "constraint_references": answer("constraint", constraints, viewer),
+    }
+
+
+def new_subscription(
+    caller: Caller, sub_id: str, extents: Any, volumes: tuple[Volume, ...], window: TimeWindow, uss_base_url: str,
+    flags: tuple[bool, bool], *, implicit: bool = False, dependents: tuple[str, ...] = (),
+) -> Entity:  # fmt: skip
+    """`extents` as stored: one Volume4D, or the list of an intent's for its implicit subscription."""
+    assert window.end is not None
+    doc = {
+        "id": sub_id,
+        "version": uuid.uuid4().hex,
+        "notification_index": 0,
+        "time_start": f3548_time(window.start),
+        "time_end": f3548_time(window.end),
+        "uss_base_url": uss_base_url,
+        "notify_for_operational_intents": flags[0],
+        "notify_for_constraints": flags[1],
+        "implicit_subscription": implicit,
+        "dependent_operational_intents": list(dependents),
+        "extents": extents,
+    }
+    return Entity(sub_id, caller.sub, doc, volumes)
+
+
+def volumes_of(doc: dict[str, Any]) -> tuple[Volume, ...]:
+    """A stored subscription's volumes (start-up, other workers' changes)."""
+    raw = doc["extents"]
+    found = raw if isinstance(raw, list) else [raw]
+    return tuple(parse_volume4d(v, "extents", require_time=False, require_altitude=False) for v in found)
+
+
+def put(
+    ctx: Context, caller: Caller, sub_id: str, version: str | None, body: object, references: Any
+) -> dict[str, Any]:
+    """Create (version None) or update a subscription; PutSubscriptionResponse."""
+    check_subscription_id(sub_id, "subscriptionid")
+    params = require_object(body, "PutSubscriptionParameters")
+    url = check_uss_base_url(params.get("uss_base_url"), "uss_base_url")
+    flags = _flags(params, caller)
+    dss: DssPicture = ctx.dss
+
+    def job(out: Outbox) -> dict[str, Any]:
+        found = dss.subscriptions.get(sub_id)
+        extents, volume = parse_extents(params, ctx, found if version is not None else None)
+        if version is None and found is not None:
+            raise AlreadyExists(f"subscription {sub_id!r} already exists; update it with its version")
+        if version is not None:
+            found = managed(found, caller, "subscription", sub_id)
+            if found.doc["version"] != version:
+                raise StateConflict(f"subscription {sub_id!r} is at version {found.doc['version']!r}, not {version!r}")
+        sub = new_subscription(caller, sub_id, extents, (volume,), volume.window, url, flags)
+        if found is not None:
+            kept = {
+                k: found.doc[k]
+                for k in ("notification_index", "implicit_subscription", "dependent_operational_intents")
+            }
+            sub = replace(sub, doc={**sub.doc, **kept})
+        at = ctx.clock()
+        store_entity(out, dss.subscriptions, "subscription", sub, at)
+        out.record(f"dss.subscription_{'created' if found is None else 'updated'}", caller.party, (sub_id,),
+                   digest_of(sub.doc), at, {"version": sub.doc["version"]})  # fmt: skip
+        return _response(dss, sub, caller.sub, references(out.tx))
+
+    return ctx.write(job)
+
+
+def get(ctx: Context, caller: Caller, sub_id: str) -> dict[str, Any]:
+    check_subscription_id(sub_id, "subscriptionid")
+    return {"subscription": view(managed(ctx.dss.subscriptions.get(sub_id), caller, "subscription", sub_id))}
+
+
+def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
+    """QuerySubscriptionsResponse: the caller's own subscriptions intersecting the area of interest."""
+    params = require_object(body, "QuerySubscriptionParameters")
+    area = params.get("area_of_interest")
+    if area is None:
+        raise InvalidInput("area_of_interest is required", field="area_of_interest")
+    volume = parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
+    mine = ctx.dss.subscriptions.intersecting([volume], keep=lambda s: s.manager == caller.sub)
+    return {"subscriptions": [view(s) for s in mine]}
+
+
+def delete(ctx: Context, caller: Caller, sub_id: str, version: str) -> dict[str, Any]:
+    check_subscription_id(sub_id, "subscriptionid")
+    dss: DssPicture = ctx.dss
+
+    def job(out: Outbox) -> dict[str, Any]:
+        found = managed(dss.subscriptions.get(sub_id), caller, "subscription", sub_id)
+        if found.doc["version"] != version:
+            raise StateConflict(f"subscription {sub_id!r} is at version {found.doc['version']!r}, not {version!r}")
+        if found.doc["dependent_operational_intents"]:
+            raise InvalidInput(
+                f"subscription {sub_id!r} keeps operational intents informed "
+                f"({', '.join(found.doc['dependent_operational_intents'])}): change or delete them first",
+                field="subscriptionid",
+            )
+        at = ctx.clock()
+        drop_entity(out, dss.subscriptions, "subscription", sub_id, at)
+        out.record("dss.subscription_deleted", caller.party, (sub_id,), digest_of(found.doc), at, {})
+        return {"subscription": view(found)}
+
+    return ctx.write(job)
+
+
+def covers(sub: Entity, volumes: list[Volume]) -> bool:
+    """Whether the subscription's time covers these volumes' (the area is checked by intersection)."""
+    window = TimeWindow(min(v.window.start for v in sub.volumes), _latest(sub.volumes))
+    return all(
+        window.start <= v.window.start
+        and (window.end is None or (v.window.end is not None and v.window.end <= window.end))
+        for v in volumes
+    )
+
+
+def _latest(volumes: tuple[Volume, ...]) -> Any:
+    ends = [v.window.end for v in volumes]
+    return None if any(e is None for e in ends) else max(e for e in ends if e is not None)

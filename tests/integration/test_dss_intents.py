@@ -1,0 +1,163 @@
+"""F3548-21 operational intent references and subscriptions through the HTTP API, in process, on both backends:
+the key rule, states, implicit subscriptions, the subscribers to notify, and the standard's error cases."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from deconfliction.api.app import create_app
+from deconfliction.bootstrap import wire
+from deconfliction.config import Settings
+from tests.conftest import BOTH_BACKENDS, make_settings
+from tests.f3548_tokens import TokenMint
+
+SC = "utm.strategic_coordination"
+CMSA = "utm.conformance_monitoring_sa"
+CP = "utm.constraint_processing"
+pytestmark = BOTH_BACKENDS
+
+
+class Dss:
+    def __init__(self, client: TestClient, mint: TokenMint) -> None:
+        self.client, self.mint = client, mint
+
+    def call(self, uss: str, method: str, path: str, scopes: tuple[str, ...] = (SC,), **kw: Any) -> Any:
+        return self.client.request(method, f"/dss/v1{path}", headers=self.mint.bearer(uss, scopes), **kw)
+
+
+@pytest.fixture
+def dss(tmp_path: Path, settings: Settings) -> Iterator[Dss]:
+    mint = TokenMint(tmp_path / "auth")
+    configured = make_settings(tmp_path, database_url=settings.database_url,
+                               f3548_public_keys=str(mint.pem_path), f3548_audience=mint.audience)  # fmt: skip
+    wired = wire(configured)
+    try:
+        app = create_app(configured, wired.ctx, wired.hub, wired.background, wired.dss_verifier)
+        with TestClient(app) as client:
+            yield Dss(client, mint)
+    finally:
+        wired.ctx.close()
+
+
+def t(at: datetime) -> dict[str, str]:
+    return {"value": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "format": "RFC3339"}
+
+
+def volume(lat: float, lng: float, radius_m: float = 500, start_min: float = 5, end_min: float = 65) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "volume": {
+            "outline_circle": {"center": {"lat": lat, "lng": lng}, "radius": {"value": radius_m, "units": "M"}},
+            "altitude_lower": {"value": 0, "reference": "W84", "units": "M"},
+            "altitude_upper": {"value": 120, "reference": "W84", "units": "M"},
+        },
+        "time_start": t(now + timedelta(minutes=start_min)),
+        "time_end": t(now + timedelta(minutes=end_min)),
+    }
+
+
+def intent(
+    *extents: dict[str, Any], key: list[str] | None = None, state: str = "Accepted", **more: Any
+) -> dict[str, Any]:
+    body = {"extents": list(extents), "key": key or [], "state": state, "uss_base_url": "https://uss.example",
+            "new_subscription": {"uss_base_url": "https://uss.example"}}  # fmt: skip
+    body.update(more)
+    return body
+
+
+def test_create_get_and_the_key_rule(dss: Dss) -> None:
+    a_id, b_id = str(uuid.uuid4()), str(uuid.uuid4())
+    r = dss.call("uss-a", "PUT", f"/operational_intent_references/{a_id}", json=intent(volume(35.0, 40.0)))
+    assert r.status_code == 201, r.text
+    a = r.json()["operational_intent_reference"]
+    assert a["id"] == a_id and a["manager"] == "uss-a" and a["version"] == 1 and a["state"] == "Accepted"
+    assert a["ovn"] and a["subscription_id"] and a["uss_availability"] == "Unknown"
+    # uss-b intersects without a's OVN: 409 listing a (without its OVN: b does not manage it)
+    r = dss.call("uss-b", "PUT", f"/operational_intent_references/{b_id}", json=intent(volume(35.001, 40.001)))
+    assert r.status_code == 409, r.text
+    missing = r.json()["missing_operational_intents"]
+    assert [m["id"] for m in missing] == [a_id] and "ovn" not in missing[0]
+    # with it: created, and a's subscription is among those to notify
+    r = dss.call("uss-b", "PUT", f"/operational_intent_references/{b_id}",
+                 json=intent(volume(35.001, 40.001), key=[a["ovn"]]))  # fmt: skip
+    assert r.status_code == 201, r.text
+    notified = {s["subscription_id"] for group in r.json()["subscribers"] for s in group["subscriptions"]}
+    assert a["subscription_id"] in notified
+    # another USS reads a without its OVN
+    got = dss.call("uss-b", "GET", f"/operational_intent_references/{a_id}").json()["operational_intent_reference"]
+    assert "ovn" not in got and got["id"] == a_id
+    found = dss.call("uss-c", "POST", "/operational_intent_references/query",
+                     json={"area_of_interest": volume(35.0, 40.0, 2000)}).json()  # fmt: skip
+    assert {r["id"] for r in found["operational_intent_references"]} == {a_id, b_id}
+
+
+def test_update_and_delete_by_ovn(dss: Dss) -> None:
+    oi = str(uuid.uuid4())
+    made = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}", json=intent(volume(10.0, 10.0))).json()
+    ovn = made["operational_intent_reference"]["ovn"]
+    stale = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}/not-the-ovn-at-all",
+                     json=intent(volume(10.0, 10.0), state="Activated"))  # fmt: skip
+    assert stale.status_code == 409
+    other = dss.call("uss-b", "PUT", f"/operational_intent_references/{oi}/{ovn}", json=intent(volume(10.0, 10.0)))
+    assert other.status_code == 403
+    r = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}/{ovn}",
+                 json=intent(volume(10.0, 10.0), state="Activated"))  # fmt: skip
+    assert r.status_code == 200, r.text
+    updated = r.json()["operational_intent_reference"]
+    assert updated["version"] == 2 and updated["state"] == "Activated" and updated["ovn"] != ovn
+    assert dss.call("uss-a", "DELETE", f"/operational_intent_references/{oi}/{ovn}").status_code == 409
+    r = dss.call("uss-a", "DELETE", f"/operational_intent_references/{oi}/{updated['ovn']}")
+    assert r.status_code == 200, r.text
+    assert dss.call("uss-a", "GET", f"/operational_intent_references/{oi}").status_code == 404
+    # its implicit subscription went with it
+    sub = updated["subscription_id"]
+    assert dss.call("uss-a", "GET", f"/subscriptions/{sub}").status_code == 404
+
+
+def test_errors_are_the_standards(dss: Dss) -> None:
+    oi = str(uuid.uuid4())
+    r = dss.client.get(f"/dss/v1/operational_intent_references/{oi}")
+    assert r.status_code == 401 and "message" in r.json()
+    r = dss.call("uss-a", "GET", f"/operational_intent_references/{oi}", scopes=(CP,))
+    assert r.status_code == 403
+    r = dss.call("uss-a", "PUT", "/operational_intent_references/not-a-uuid", json=intent(volume(1.0, 1.0)))
+    assert r.status_code == 400 and "entityid" in r.json()["message"]
+    bad = volume(1.0, 1.0)
+    bad["volume"]["altitude_lower"]["reference"] = "SFC"
+    r = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}", json=intent(bad))
+    assert r.status_code == 400, r.text
+    r = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}", content=b"{not json")
+    assert r.status_code == 400
+
+
+def test_subscriptions(dss: Dss) -> None:
+    sub = str(uuid.uuid4())
+    body = {"extents": volume(20.0, 20.0, 1000, 0, 60), "uss_base_url": "https://uss.example",
+            "notify_for_operational_intents": True}  # fmt: skip
+    r = dss.call("uss-a", "PUT", f"/subscriptions/{sub}", json=body)
+    assert r.status_code == 200, r.text
+    made = r.json()["subscription"]
+    assert made["notification_index"] == 0 and made["version"]
+    assert dss.call("uss-b", "GET", f"/subscriptions/{sub}").status_code == 403
+    oi = str(uuid.uuid4())
+    r = dss.call("uss-b", "PUT", f"/operational_intent_references/{oi}", json=intent(volume(20.0, 20.0)))
+    assert r.status_code == 201, r.text
+    mine = [s for g in r.json()["subscribers"] for s in g["subscriptions"] if s["subscription_id"] == sub]
+    assert mine == [{"subscription_id": sub, "notification_index": 1}]
+    assert dss.call("uss-a", "GET", f"/subscriptions/{sub}").json()["subscription"]["notification_index"] == 1
+    stale = dss.call("uss-a", "PUT", f"/subscriptions/{sub}/wrong-version", json=body)
+    assert stale.status_code == 409
+    found = dss.call("uss-a", "POST", "/subscriptions/query", json={"area_of_interest": volume(20.0, 20.0)}).json()
+    assert [s["id"] for s in found["subscriptions"]] == [sub]
+    assert dss.call("uss-b", "POST", "/subscriptions/query", json={"area_of_interest": volume(20.0, 20.0)}).json()[
+        "subscriptions"
+    ] != [made]
+    r = dss.call("uss-a", "DELETE", f"/subscriptions/{sub}/{made['version']}")
+    assert r.status_code == 200, r.text
