@@ -47,6 +47,24 @@ M2_SUBJECT, M2_BODY = "Subject-Plover-3KD", "Body-Osprey-6610"
 WEBHOOK_URL = "http://127.0.0.1:9/alpha-hook-Q5T"  # loopback port 9: deliveries fail quietly, nothing leaves
 
 
+_OI = "2f8343be-6482-4d1b-a474-16847e01af1e"
+DSS_OPERATIONS = [
+    ("POST /dss/v1/operational_intent_references/query", ""),
+    ("GET /dss/v1/operational_intent_references/{entityid}", _OI),
+    ("PUT /dss/v1/operational_intent_references/{entityid}", _OI),
+    ("PUT /dss/v1/operational_intent_references/{entityid}/{ovn}", f"{_OI}/some-ovn-0123456789"),
+    ("DELETE /dss/v1/operational_intent_references/{entityid}/{ovn}", f"{_OI}/some-ovn-0123456789"),
+    ("POST /dss/v1/subscriptions/query", ""),
+    ("GET /dss/v1/subscriptions/{subscriptionid}", _OI),
+    ("PUT /dss/v1/subscriptions/{subscriptionid}", _OI),
+    ("PUT /dss/v1/subscriptions/{subscriptionid}/{version}", f"{_OI}/v1"),
+    ("DELETE /dss/v1/subscriptions/{subscriptionid}/{version}", f"{_OI}/v1"),
+    ("GET /dss/v1/uss_availability/{uss_id}", "uss-a"),
+    ("PUT /dss/v1/uss_availability/{uss_id}", "uss-a"),
+    ("POST /dss/v1/reports", ""),
+]
+
+
 def spellings(ring: list[list[float]]) -> set[str]:
     """Every coordinate of a ring as it could be written out: as given, and rounded to 4–6 decimals."""
     return {f"{v:.{d}f}" for point in ring for v in point for d in (4, 5, 6)} | {repr(v) for p in ring for v in p}
@@ -254,6 +272,8 @@ MATRIX: list[Row] = [
     Row("GET /ogc/collections/{collectionId}/items/{featureId}", "declarations/@shared", 200, 200, 404, 404, 403),
     Row("GET /ogc/collections/{collectionId}/items/{featureId}", "declarations/@hidden", 200, 404, 404, 404, 403),
     Row("GET /ogc/collections/{collectionId}/items/{featureId}", "conflicts/@conflict",  200, 200, 404, 404, 403),
+    # F3548-21 DSS: its callers hold the UTM auth server's access tokens, never a channel token (test_dss_*.py)
+    *(Row(op, target, 401, 401, 401, 401, 401) for op, target in DSS_OPERATIONS),
     # operations
     Row("GET /metrics",                                "",                    403,   403,   403,   403,   200),
     Row("GET /healthz",                                "",                    200,   200,   200,   200,   200, True),
@@ -360,7 +380,10 @@ def answers(world: World) -> Answers:
             expected = row.expected(caller) or set()
             if r.status_code not in expected:
                 out.wrong.append(f"{label}: {r.status_code} not in {sorted(expected)}: {r.text[:200]}")
-            if r.status_code >= 400 and not r.headers.get("content-type", "").startswith("application/problem+json"):
+            if row.path.startswith("/dss/"):  # F3548's own error body: ErrorResponse {"message"}
+                if r.status_code >= 400 and "message" not in r.json():
+                    out.wrong.append(f"{label}: error {r.status_code} is not an F3548 ErrorResponse: {r.text[:200]}")
+            elif r.status_code >= 400 and not r.headers.get("content-type", "").startswith("application/problem+json"):
                 out.wrong.append(f"{label}: error {r.status_code} is not a Problem: {r.headers.get('content-type')}")
             if r.status_code in (401,) and "bearer" not in r.headers.get("www-authenticate", "").lower():
                 out.wrong.append(f"{label}: 401 without WWW-Authenticate: Bearer")

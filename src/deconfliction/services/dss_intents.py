@@ -155,7 +155,10 @@ def _check_key(ctx: Context, tx: DssTx, req: _Request, oi_id: str, sub_id: str |
     """409 AirspaceConflictResponse unless the key holds the OVN of every intersecting intent (and constraint, when
     the intent's subscription hears of constraints)."""
     dss: DssPicture = ctx.dss
-    intents = dss.oirs.intersecting(req.volumes, keep=lambda e: e.id != oi_id)
+    # As the reference DSS: an intent that is itself off-nominal (Nonconforming, Contingent) needs no OVN in a key.
+    intents = dss.oirs.intersecting(
+        req.volumes, keep=lambda e: e.id != oi_id and rules.OIState(e.doc["state"]) not in rules.OFF_NOMINAL
+    )
     missing_ois = rules.missing_ovns({e.id: e.doc["ovn"] for e in intents}, req.key)
     sub = dss.subscriptions.get(sub_id) if sub_id else None
     missing_cs: list[str] = []
