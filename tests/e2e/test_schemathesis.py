@@ -36,6 +36,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.e2e.channel import START, Channel, area
 from tests.e2e.conftest import Server, start_server
+from tests.f3548_tokens import TokenMint
 
 pytestmark = pytest.mark.slow
 
@@ -133,11 +134,15 @@ def _seed(ch: Channel) -> dict[str, list[str]]:
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    server = start_server(tmp_path_factory.mktemp("schemathesis"))  # rate limit off: a 429 would hide answers
+    place = tmp_path_factory.mktemp("schemathesis")
+    mint = TokenMint(place / "auth")  # the F3548 DSS is on: its operations are fuzzed with a real access token
+    dss_env = {"DECONF_F3548_PUBLIC_KEYS": str(mint.pem_path), "DECONF_F3548_AUDIENCE": mint.audience}
+    server = start_server(place, extra_env=dss_env)  # rate limit off: a 429 would hide answers
     ch = Channel(server)
     try:
         known = _seed(ch)
-        yield Seeded(server, dict(ch.tokens), known)
+        tokens = {**ch.tokens, "uss": mint.mint("uss-fuzz", ALL_SCOPES, exp_s=3 * 3600)}
+        yield Seeded(server, tokens, known)
     finally:
         ch.close()
         server.stop()
@@ -167,9 +172,23 @@ def api_schema(seeded: Seeded) -> schemathesis.BaseSchema:
     return schemathesis.openapi.from_url(f"{seeded.server.url}/openapi.json", config=config).exclude(path=STREAMING)
 
 
+ALL_SCOPES = (
+    "utm.strategic_coordination",
+    "utm.constraint_management",
+    "utm.constraint_processing",
+    "utm.conformance_monitoring_sa",
+    "utm.availability_arbitration",
+)
+
+
 def problem_details(ctx: CheckContext, response: Response, case: Case) -> bool | None:
-    """Every error answer is RFC 9457 Problem Details with the status it was sent with."""
+    """Every error answer is RFC 9457 Problem Details with the status it was sent with — under /dss, F3548-21's
+    ErrorResponse {"message"} instead."""
     if response.status_code < 400:
+        return None
+    if case.path.startswith("/dss/"):
+        body = response.json()
+        assert isinstance(body, dict) and isinstance(body.get("message"), str), f"not an ErrorResponse: {body}"
         return None
     content_type = (response.headers.get("content-type") or [""])[0]
     assert content_type.startswith("application/problem+json"), (
@@ -217,7 +236,7 @@ def check_case(case: Case, seeded: Seeded, http_session: requests.Session) -> No
                 case.path_parameters[name] = seeded.known[name][0]
     else:
         _use_real_ids(case, seeded.known)
-    token = seeded.tokens["admin" if admin_only else "alpha"]
+    token = seeded.tokens["admin" if admin_only else "uss" if case.path.startswith("/dss/") else "alpha"]
     case.call_and_validate(session=http_session, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS)
 
 

@@ -37,6 +37,15 @@ def problem(
 
 
 DSS_PREFIX = "/dss/"
+DSS_ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["message"],
+    "properties": {
+        "message": {"type": "string", "description": "What went wrong, and why"},
+        "missing_operational_intents": {"type": "array", "items": {"type": "object"}, "description": "409 only"},
+        "missing_constraints": {"type": "array", "items": {"type": "object"}, "description": "409 only"},
+    },
+}
 
 
 def dss_error(exc: DomainError) -> JSONResponse:
@@ -110,9 +119,20 @@ def _document_problems(schema: dict[str, Any]) -> None:
         components.pop(name, None)
     components["Problem"] = PROBLEM_SCHEMA
     content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
-    for path_item in schema.get("paths", {}).values():
+    components["F3548ErrorResponse"] = DSS_ERROR_SCHEMA
+    dss_content = {"application/json": {"schema": {"$ref": "#/components/schemas/F3548ErrorResponse"}}}
+    for path, path_item in schema.get("paths", {}).items():
         for operation in path_item.values():
             responses = operation.setdefault("responses", {})
+            if path.startswith(DSS_PREFIX):
+                responses.pop("422", None)
+                responses["4XX"] = {
+                    "description": "F3548-21 ErrorResponse: 400 invalid, 401 no or bad access token, 403 scope or "
+                    "manager, 404 unknown, 409 version, OVN or key (AirspaceConflictResponse), 413 area too "
+                    "large, 429 rate limited",
+                    "content": dss_content,
+                }
+                continue
             if "422" in responses:
                 responses["422"] = {"description": "Invalid input; `field` names the offending one", "content": content}
             responses["4XX"] = {
@@ -179,6 +199,8 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 405:
             allow = _allowed_methods(request, (headers or {}).get("Allow"))
             headers = {**(headers or {}), **({"Allow": allow} if allow else {})}
+        if request.url.path.startswith(DSS_PREFIX):
+            return JSONResponse({"message": str(exc.detail)}, status_code=exc.status_code, headers=headers)
         return problem(exc.status_code, title, str(exc.detail), slug, headers=headers)
 
     @app.exception_handler(Exception)
