@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from deconfliction.api.app import create_app
 from deconfliction.bootstrap import wire
 from deconfliction.config import Settings
-from tests.conftest import BOTH_BACKENDS, make_settings
+from tests.conftest import BOTH_BACKENDS, Api, feature, make_settings
 from tests.f3548_tokens import TokenMint
 
 SC = "utm.strategic_coordination"
@@ -161,3 +161,31 @@ def test_subscriptions(dss: Dss) -> None:
     ] != [made]
     r = dss.call("uss-a", "DELETE", f"/subscriptions/{sub}/{made['version']}")
     assert r.status_code == 200, r.text
+
+
+def test_one_engine_a_drone_near_a_notified_hospital_is_a_native_conflict(dss: Dss) -> None:
+    """An intent's volumes are `flight` declarations of its USS's party: the hospital's party learns the conflict
+    (not the drone's geometry) through the native API; two USSs' flights are deconflicted by the key rule, not
+    by proximity."""
+    native = Api(dss.client)
+    native.add_party("msf", "Médecins Sans Frontières")
+    now = datetime.now(UTC)
+    hospital = feature({"type": "Point", "coordinates": [40.1405, 35.3352]}, kind="site", name="Al-Assad hospital",
+                       start=(now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), end=None, radius_m=100)  # fmt: skip
+    native.declare("msf", hospital)
+    near = volume(35.3352 + 0.004, 40.1405, 200)  # 445 m north: within flight/site's 500 m, circles 145 m apart
+    oi = str(uuid.uuid4())
+    r = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}", json=intent(near))
+    assert r.status_code == 201, r.text
+    conflicts = native.call("msf", "GET", "/v1/conflicts").json()
+    assert len(conflicts) == 1
+    c = conflicts[0]
+    assert c["other_party"] == "uss-uss-a" and c["other_declaration"] is None
+    assert c["required_m"] == 500 and 100 < c["distance_m"] < 200
+    # the USS's party sees its own flight declaration, named after the intent
+    uss_flights = dss.client.app.state.ctx.picture  # type: ignore[attr-defined]
+    assert any(d.party == "uss-uss-a" and d.spec.kind.value == "flight" for d in uss_flights.declarations.values())
+    # the intent deleted: the flight is cancelled and the hospital's conflict resolves
+    ovn = r.json()["operational_intent_reference"]["ovn"]
+    assert dss.call("uss-a", "DELETE", f"/operational_intent_references/{oi}/{ovn}").status_code == 200
+    assert native.call("msf", "GET", "/v1/conflicts").json()[0]["status"] == "resolved"

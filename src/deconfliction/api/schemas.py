@@ -161,7 +161,7 @@ FEATURE_SCHEMA: dict[str, Any] = {
             "required": ["kind", "start"],
             "additionalProperties": False,
             "properties": {
-                "kind": {"enum": ["site", "area", "route"]},
+                "kind": {"enum": ["site", "area", "route", "flight"]},
                 "name": {"type": "string", "maxLength": 200},
                 "start": {"type": "string", "format": "date-time"},
                 "end": {"type": ["string", "null"], "format": "date-time", "description": "null or absent: open-ended"},

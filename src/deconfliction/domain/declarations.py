@@ -22,6 +22,7 @@ class Kind(StrEnum):
     SITE = "site"  # a static place: a hospital, a camp, a warehouse
     AREA = "area"  # an operating area
     ROUTE = "route"  # movement along a LineString
+    FLIGHT = "flight"  # a UAS operational intent's volume (F3548-21), declared by the DSS for its USS
 
 
 class DeclarationStatus(StrEnum):

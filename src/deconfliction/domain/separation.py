@@ -26,6 +26,16 @@ DEFAULT_SEPARATIONS_M: dict[frozenset[Kind], float] = {
     frozenset({Kind.AREA, Kind.ROUTE}): 2_000.0,
     # Two movements: routes are lines with a radius already; 1 km more keeps convoys apart at a junction.
     frozenset({Kind.ROUTE}): 1_000.0,
+    # Drone flights (F3548 operational intents) among themselves: their USSs deconflict them strategically through
+    # the DSS's key rule (overlap, not distance), so the channel raises no proximity conflict between two flights.
+    frozenset({Kind.FLIGHT}): 0.0,
+    # A flight near a protected site (a hospital, a camp): a small drone's volume already holds its navigation
+    # error; 500 m keeps its noise, its fall zone and its camera's gaze off the site.
+    frozenset({Kind.FLIGHT, Kind.SITE}): 500.0,
+    # A flight near an operating area: armed forces shoot at unknown drones; 1 km keeps it clearly outside.
+    frozenset({Kind.FLIGHT, Kind.AREA}): 1_000.0,
+    # A flight near a route or a live track (convoys): 500 m, as for sites.
+    frozenset({Kind.FLIGHT, Kind.ROUTE}): 500.0,
 }
 
 

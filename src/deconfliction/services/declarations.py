@@ -206,14 +206,17 @@ def revise_job(
 
 def cancel(ctx: Context, party: str, declaration_id: str) -> Declaration:
     """Cancel (kept in the record, no longer active); its open conflicts resolve with reason `cancelled`."""
+    return ctx.write(cancel_job(ctx, party, declaration_id))
 
+
+def cancel_job(ctx: Context, party: str, declaration_id: str) -> Callable[[Outbox], Declaration]:
     def job(out: Outbox) -> Declaration:
         current = _owned(out.tx, party, declaration_id)
         if not current.active:
             return current
         return _write(ctx, out, current, current.cancelled(ctx.clock())).declaration
 
-    return ctx.write(job)
+    return job
 
 
 def get_visible(ctx: Context, party: str, declaration_id: str) -> Declaration:

@@ -23,8 +23,16 @@ from deconfliction.domain.errors import (
 from deconfliction.domain.f3548 import intents as rules
 from deconfliction.domain.f3548.identifiers import check_entity_id, check_subscription_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import check_oi_window
-from deconfliction.domain.f3548.volumes import Volume, parse_extents, parse_volume4d, union_window
+from deconfliction.domain.f3548.volumes import (
+    Volume,
+    parse_extents,
+    parse_volume4d,
+    to_geojson_feature_parts,
+    union_window,
+)
 from deconfliction.domain.signing import digest_of
+from deconfliction.domain.timewindow import format_time
+from deconfliction.services import declarations as declaring
 from deconfliction.services import dss_subscriptions as subs
 from deconfliction.services.context import Context
 from deconfliction.services.dss_availability import availability_of
@@ -43,6 +51,28 @@ from deconfliction.services.writer import Outbox
 from deconfliction.storage.dss import DssTx
 
 NOTIFY_OIS = "notify_for_operational_intents"
+INTERNAL = frozenset({"extents", "ovn", "party", "declarations"})  # kept by the DSS, not part of a reference
+
+
+def mirror_feature(volume: Volume, oi_id: str, number: int, count: int) -> dict[str, Any]:
+    """One volume of an intent as a `flight` declaration of its USS's party: the channel's proximity engine then
+    sees the drone beside every other party's sites, areas and routes (the audience: only the fact of a conflict)."""
+    geometry, radius_m = to_geojson_feature_parts(volume)
+    band = volume.altitude
+    window = volume.window
+    return {
+        "type": "Feature",
+        "geometry": geometry,
+        "properties": {
+            "kind": "flight",
+            "name": f"F3548 operational intent {oi_id} ({number}/{count})",
+            "start": format_time(window.start),
+            "end": None if window.end is None else format_time(window.end),
+            "altitude": {"lower_m": band.lower_m, "upper_m": band.upper_m},
+            "radius_m": radius_m,
+            "audience": "conflicts",
+        },
+    }
 
 
 def stored_volumes(kind: str, doc: dict[str, Any]) -> tuple[Volume, ...]:
@@ -59,7 +89,7 @@ def references(tx: DssTx) -> Any:
         availability = availability_of(tx, {e.manager for e in entities})
         out = []
         for e in entities:
-            ref = {k: v for k, v in e.doc.items() if k not in ("extents", "ovn", "party")}
+            ref = {k: v for k, v in e.doc.items() if k not in INTERNAL}
             ref["uss_availability"] = availability[e.manager]
             if e.manager == viewer:
                 ref["ovn"] = e.doc["ovn"]
@@ -113,6 +143,12 @@ class _Request:
         self.suffix = params.get("requested_ovn_suffix")
         self.extents = params["extents"]
         self.at = now
+        # validated now, in the caller's thread; run inside the write job
+        count = len(self.volumes)
+        self.mirrors = [
+            declaring.declare_job(ctx, caller.party, mirror_feature(v, entity_id, i, count))
+            for i, v in enumerate(self.volumes, 1)
+        ]
 
 
 def _subscription_for(
@@ -176,6 +212,13 @@ def _check_key(ctx: Context, tx: DssTx, req: _Request, oi_id: str, sub_id: str |
         )
 
 
+def _mirror(ctx: Context, out: Outbox, caller: Caller, previous: Entity | None, jobs: list[Any]) -> list[str]:
+    """Cancel the previous version's flight declarations, declare the new ones; their ids."""
+    for declaration_id in [] if previous is None else previous.doc.get("declarations", []):
+        declaring.cancel_job(ctx, caller.party, declaration_id)(out)
+    return [job(out).declaration.id for job in jobs]
+
+
 def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: object) -> tuple[int, dict[str, Any]]:
     """Create (ovn None → 201) or update (→ 200) an operational intent reference."""
     req = _Request(ctx, caller, entity_id, body)
@@ -210,6 +253,7 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
             "subscription_id": sub_id,
             "extents": req.extents,
         }
+        doc["declarations"] = _mirror(ctx, out, caller, previous, req.mirrors)
         entity = Entity(entity_id, caller.sub, doc, tuple(req.volumes))
         store_entity(out, dss.oirs, "oir", entity, req.at)
         touched = list(req.volumes) + ([] if previous is None else list(previous.volumes))
@@ -234,6 +278,7 @@ def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, 
         at = ctx.clock()
         reference = references(out.tx)("oir", [found], caller.sub)[0]
         drop_entity(out, dss.oirs, "oir", entity_id, at)
+        _mirror(ctx, out, caller, found, [])
         sub_id = found.doc.get("subscription_id")
         sub = dss.subscriptions.get(sub_id) if sub_id else None
         if sub is not None and sub.doc.get("implicit_subscription"):

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("site", "area", "route")
+KINDS = ("site", "area", "route", "flight")
 # Properties a declaration takes on import; the rest of an exported Feature is the server's bookkeeping.
 IMPORTABLE = ("kind", "name", "start", "end", "altitude", "radius_m", "separation_m", "audience", "speed_mps", "times")
 ECHOED = ("id", "party", "version", "status", "created_at", "updated_at")  # written by an export, dropped on import
