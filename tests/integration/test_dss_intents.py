@@ -170,8 +170,9 @@ def test_one_engine_a_drone_near_a_notified_hospital_is_a_native_conflict(dss: D
     native = Api(dss.client)
     native.add_party("msf", "Médecins Sans Frontières")
     now = datetime.now(UTC)
-    hospital = feature({"type": "Point", "coordinates": [40.1405, 35.3352]}, kind="site", name="Al-Assad hospital",
-                       start=(now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"), end=None, radius_m=100)  # fmt: skip
+    since = (now - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    point = {"type": "Point", "coordinates": [40.1405, 35.3352]}
+    hospital = feature(point, kind="site", name="Al-Assad hospital", start=since, end=None, radius_m=100)
     native.declare("msf", hospital)
     near = volume(35.3352 + 0.004, 40.1405, 200)  # 445 m north: within flight/site's 500 m, circles 145 m apart
     oi = str(uuid.uuid4())
