@@ -13,7 +13,7 @@ from uas_standards.astm.f3548.v21.constants import Scope  # type: ignore[import-
 from deconfliction.adapters.f3548_tokens import Claims, party_id_for
 from deconfliction.api.deps import CtxDep
 from deconfliction.api.f3548_auth import uss
-from deconfliction.services import dss_availability, dss_intents, dss_subscriptions
+from deconfliction.services import dss_availability, dss_constraints, dss_intents, dss_subscriptions
 from deconfliction.services.dss_common import Caller
 
 router = APIRouter(tags=["F3548-21 DSS"])
@@ -112,3 +112,37 @@ def set_availability(uss_id: str, body: Json, ctx: CtxDep, claims: Arbiter) -> d
 @router.post(_path(OperationID.MakeDssReport), status_code=201, summary="Report a communication problem to the DSS")
 def make_report(body: Json, ctx: CtxDep, claims: Reporter) -> dict[str, Any]:
     return dss_availability.make_report(ctx, claims.sub, body)
+
+
+# ---- constraint references ----
+# Scopes per the `security` of each operation in InterUSS's OpenAPI text of F3548-21 (utm.yaml, 1.0.0): reads
+# accept constraint management or constraint processing; writes need constraint management.
+ConstraintReader = Annotated[Claims, Depends(uss(CM, CP))]
+ConstraintManager = Annotated[Claims, Depends(uss(CM))]
+
+
+@router.post(_path(OperationID.QueryConstraintReferences), summary="Query constraint references")
+def query_constraints(body: Json, ctx: CtxDep, claims: ConstraintReader) -> dict[str, Any]:
+    return dss_constraints.query(ctx, _caller(claims), body)
+
+
+@router.get(_path(OperationID.GetConstraintReference), summary="Get a constraint reference")
+def get_constraint(entityid: str, ctx: CtxDep, claims: ConstraintReader) -> dict[str, Any]:
+    return dss_constraints.get(ctx, _caller(claims), entityid)
+
+
+@router.put(_path(OperationID.CreateConstraintReference), status_code=201, summary="Create a constraint reference")
+def create_constraint(entityid: str, body: Json, ctx: CtxDep, claims: ConstraintManager) -> JSONResponse:
+    status, answer = dss_constraints.put(ctx, _caller(claims), entityid, None, body)
+    return JSONResponse(answer, status_code=status)
+
+
+@router.put(_path(OperationID.UpdateConstraintReference), summary="Update a constraint reference")
+def update_constraint(entityid: str, ovn: str, body: Json, ctx: CtxDep, claims: ConstraintManager) -> JSONResponse:
+    status, answer = dss_constraints.put(ctx, _caller(claims), entityid, ovn, body)
+    return JSONResponse(answer, status_code=status)
+
+
+@router.delete(_path(OperationID.DeleteConstraintReference), summary="Delete a constraint reference")
+def delete_constraint(entityid: str, ovn: str, ctx: CtxDep, claims: ConstraintManager) -> dict[str, Any]:
+    return dss_constraints.delete(ctx, _caller(claims), entityid, ovn)

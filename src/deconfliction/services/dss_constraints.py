@@ -1,0 +1,135 @@
+"""F3548-21 constraint references: create, update and delete by OVN, get, query — and the subscribers each change
+obliges its writer to notify (the subscriptions that asked to hear of constraints).
+
+Constraint writes present no key: the standard does not deconflict constraints against operational intents (it is
+the other way round — an intent whose subscription hears of constraints must hold their OVNs in its key, see
+dss_intents._check_key). Every write runs on the channel's single writer, as the intents' do.
+
+Choices: versions count up from 1 and every version has a new OVN (a constraint has no
+requested_ovn_suffix); updating a constraint that does not exist is a 404, as for operational intents (the
+reference DSS answers 409 there; the OpenAPI lists neither).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from deconfliction.domain.errors import AlreadyExists, InvalidInput, NotFound, StateConflict
+from deconfliction.domain.f3548 import intents as rules
+from deconfliction.domain.f3548.identifiers import check_entity_id, check_uss_base_url
+from deconfliction.domain.f3548.timing import check_constraint_window
+from deconfliction.domain.f3548.volumes import CONSTRAINT_LIMITS, Volume, parse_extents, parse_volume4d, union_window
+from deconfliction.domain.signing import digest_of
+from deconfliction.services.context import Context
+from deconfliction.services.dss_common import (
+    Caller,
+    drop_entity,
+    f3548_time,
+    managed,
+    require_object,
+    store_entity,
+    subscribers_to_notify,
+)
+from deconfliction.services.dss_intents import references
+from deconfliction.services.dss_picture import DssPicture, Entity
+from deconfliction.services.parties import ensure_party
+from deconfliction.services.writer import Outbox
+
+KIND = "constraint"
+NOTIFY_CONSTRAINTS = "notify_for_constraints"
+
+
+def get(ctx: Context, caller: Caller, entity_id: str) -> dict[str, Any]:
+    """GetConstraintReferenceResponse (the OVN only to its manager)."""
+    check_entity_id(entity_id, "entityid")
+    found = ctx.dss.constraints.get(entity_id)
+    if found is None:
+        raise NotFound(f"no constraint reference {entity_id!r}")
+    with ctx.store.read() as tx:
+        return {"constraint_reference": references(tx)(KIND, [found], caller.sub)[0]}
+
+
+def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
+    """QueryConstraintReferencesResponse: the constraints intersecting the area of interest."""
+    params = require_object(body, "QueryConstraintReferenceParameters")
+    area = params.get("area_of_interest")
+    if area is None:
+        raise InvalidInput("area_of_interest is required", field="area_of_interest")
+    volume = parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
+    found = ctx.dss.constraints.intersecting([volume])
+    with ctx.store.read() as tx:
+        return {"constraint_references": references(tx)(KIND, found, caller.sub)}
+
+
+class _Request:
+    """A PutConstraintReferenceParameters, checked before the write."""
+
+    def __init__(self, ctx: Context, entity_id: str, body: object) -> None:
+        check_entity_id(entity_id, "entityid")
+        params = require_object(body, "PutConstraintReferenceParameters")
+        self.volumes: list[Volume] = parse_extents(params.get("extents"), "extents", require_time=True,
+                                                   require_altitude=True, limits=CONSTRAINT_LIMITS)  # fmt: skip
+        self.window = union_window(self.volumes)
+        self.at = ctx.clock()
+        check_constraint_window(self.window, self.at)
+        self.url = check_uss_base_url(params.get("uss_base_url"), "uss_base_url")
+        self.extents = params["extents"]
+
+
+def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: object) -> tuple[int, dict[str, Any]]:
+    """Create (ovn None → 201) or update (→ 200) a constraint reference; ChangeConstraintReferenceResponse."""
+    req = _Request(ctx, entity_id, body)
+    dss: DssPicture = ctx.dss
+
+    def job(out: Outbox) -> tuple[int, dict[str, Any]]:
+        previous = dss.constraints.get(entity_id)
+        if ovn is None and previous is not None:
+            raise AlreadyExists(f"constraint {entity_id!r} already exists; update it with its OVN")
+        if ovn is not None:
+            previous = managed(previous, caller, "constraint", entity_id)
+            if previous.doc["ovn"] != ovn:
+                raise StateConflict(f"constraint {entity_id!r} has another OVN than {ovn!r}: get it again")
+        ensure_party(out, caller.party, caller.sub, req.at)
+        version = 1 if previous is None else int(previous.doc["version"]) + 1
+        doc = {
+            "id": entity_id,
+            "manager": caller.sub,
+            "version": version,
+            "ovn": rules.new_ovn(entity_id, req.at, uuid.uuid4().hex),
+            "time_start": f3548_time(req.window.start),
+            "time_end": f3548_time(req.window.end),  # type: ignore[arg-type]  # required: parse_extents checked it
+            "uss_base_url": req.url,
+            "extents": req.extents,
+        }
+        entity = Entity(entity_id, caller.sub, doc, tuple(req.volumes))
+        store_entity(out, dss.constraints, KIND, entity, req.at)
+        # Whoever heard of the constraint where it was, and whoever hears of it where it is now.
+        touched = list(req.volumes) + ([] if previous is None else list(previous.volumes))
+        notify = subscribers_to_notify(out, dss.subscriptions, touched, NOTIFY_CONSTRAINTS, req.at)
+        change = "created" if previous is None else "updated"
+        out.record(f"dss.constraint_{change}", caller.party, (entity_id,), digest_of(doc), req.at,
+                   {"version": version})  # fmt: skip
+        reference = references(out.tx)(KIND, [entity], caller.sub)[0]
+        return (201 if previous is None else 200), {"subscribers": notify, "constraint_reference": reference}
+
+    return ctx.write(job)
+
+
+def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, Any]:
+    """Delete by the current OVN; ChangeConstraintReferenceResponse with the reference as it was."""
+    check_entity_id(entity_id, "entityid")
+    dss: DssPicture = ctx.dss
+
+    def job(out: Outbox) -> dict[str, Any]:
+        found = managed(dss.constraints.get(entity_id), caller, "constraint", entity_id)
+        if found.doc["ovn"] != ovn:
+            raise StateConflict(f"constraint {entity_id!r} has another OVN than {ovn!r}: get it again")
+        at = ctx.clock()
+        reference = references(out.tx)(KIND, [found], caller.sub)[0]
+        drop_entity(out, dss.constraints, KIND, entity_id, at)
+        notify = subscribers_to_notify(out, dss.subscriptions, list(found.volumes), NOTIFY_CONSTRAINTS, at)
+        out.record("dss.constraint_deleted", caller.party, (entity_id,), digest_of(found.doc), at, {})
+        return {"subscribers": notify, "constraint_reference": reference}
+
+    return ctx.write(job)
