@@ -116,6 +116,9 @@ def test_update_and_delete_by_ovn(dss: Dss) -> None:
     r = dss.call("uss-a", "DELETE", f"/operational_intent_references/{oi}/{updated['ovn']}")
     assert r.status_code == 200, r.text
     assert dss.call("uss-a", "GET", f"/operational_intent_references/{oi}").status_code == 404
+    gone = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}/{updated['ovn']}",
+                    json=intent(volume(10.0, 10.0)))  # fmt: skip
+    assert gone.status_code == 409  # the standard lists no 404 for an update
     # its implicit subscription went with it
     sub = updated["subscription_id"]
     assert dss.call("uss-a", "GET", f"/subscriptions/{sub}").status_code == 404
@@ -190,3 +193,28 @@ def test_one_engine_a_drone_near_a_notified_hospital_is_a_native_conflict(dss: D
     ovn = r.json()["operational_intent_reference"]["ovn"]
     assert dss.call("uss-a", "DELETE", f"/operational_intent_references/{oi}/{ovn}").status_code == 200
     assert native.call("msf", "GET", "/v1/conflicts").json()[0]["status"] == "resolved"
+
+
+def test_a_down_uss_may_not_plan_nominal_intents_nor_delete(dss: Dss) -> None:
+    oi = str(uuid.uuid4())
+    made = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}", json=intent(volume(5.0, 5.0))).json()
+    ovn = made["operational_intent_reference"]["ovn"]
+    aa = ("utm.availability_arbitration",)
+    status = dss.call("uss-arbiter", "GET", "/uss_availability/uss-a", scopes=aa).json()
+    assert status == {"version": "", "status": {"uss": "uss-a", "availability": "Unknown"}}
+    r = dss.call("uss-arbiter", "PUT", "/uss_availability/uss-a", scopes=aa,
+                 json={"old_version": "", "availability": "Down"})  # fmt: skip
+    assert r.status_code == 200, r.text
+    stale = dss.call("uss-arbiter", "PUT", "/uss_availability/uss-a", scopes=aa,
+                     json={"old_version": "", "availability": "Normal"})  # fmt: skip
+    assert stale.status_code == 409
+    got = dss.call("uss-b", "GET", f"/operational_intent_references/{oi}").json()["operational_intent_reference"]
+    assert got["uss_availability"] == "Down"
+    other = str(uuid.uuid4())
+    r = dss.call("uss-a", "PUT", f"/operational_intent_references/{other}", json=intent(volume(6.0, 6.0)))
+    assert r.status_code == 403 and "Down" in r.json()["message"]
+    assert dss.call("uss-a", "DELETE", f"/operational_intent_references/{oi}/{ovn}").status_code == 403
+    # an off-nominal state is still allowed: the USS can say its flight is Nonconforming
+    r = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}/{ovn}", scopes=(SC, CMSA),
+                 json=intent(volume(5.0, 5.0), state="Nonconforming"))  # fmt: skip
+    assert r.status_code == 200, r.text

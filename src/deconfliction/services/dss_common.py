@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from deconfliction.domain.errors import Forbidden, InvalidInput, NotFound
+from deconfliction.domain.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from deconfliction.domain.f3548.volumes import Volume
 from deconfliction.domain.timewindow import format_time
 from deconfliction.services.dss_picture import Entity, VolumeSet
@@ -35,9 +35,12 @@ def require_object(body: object, what: str) -> dict[str, Any]:
     return body
 
 
-def managed(found: Entity | None, caller: Caller, what: str, entity_id: str) -> Entity:
-    """The entity, if it exists and the caller manages it (404, then 403)."""
+def managed(found: Entity | None, caller: Caller, what: str, entity_id: str, *, updating: bool = False) -> Entity:
+    """The entity, if it exists and the caller manages it (404, then 403). An update of one that does not exist is
+    409, not 404: the standard's table lists no 404 for updates (the version or OVN named is not the current one)."""
     if found is None:
+        if updating:
+            raise StateConflict(f"no {what} {entity_id!r} at the version or OVN given: it does not exist")
         raise NotFound(f"no {what} {entity_id!r}")
     if found.manager != caller.sub:
         raise Forbidden(f"{what} {entity_id!r} is managed by another USS; only its manager may change it")

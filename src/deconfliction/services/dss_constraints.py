@@ -87,7 +87,7 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
         if ovn is None and previous is not None:
             raise AlreadyExists(f"constraint {entity_id!r} already exists; update it with its OVN")
         if ovn is not None:
-            previous = managed(previous, caller, "constraint", entity_id)
+            previous = managed(previous, caller, "constraint", entity_id, updating=True)
             if previous.doc["ovn"] != ovn:
                 raise StateConflict(f"constraint {entity_id!r} has another OVN than {ovn!r}: get it again")
         ensure_party(out, caller.party, caller.sub, req.at)

@@ -212,6 +212,12 @@ def _check_key(ctx: Context, tx: DssTx, req: _Request, oi_id: str, sub_id: str |
         )
 
 
+def _refuse_if_down(tx: DssTx, caller: Caller, what: str) -> None:
+    """F3548: a USS found Down by availability arbitration may not create or keep nominal intents, nor delete any."""
+    if availability_of(tx, {caller.sub})[caller.sub] == "Down":
+        raise Forbidden(f"USS {caller.sub!r} is Down (availability arbitration): it may not {what}")
+
+
 def _mirror(ctx: Context, out: Outbox, caller: Caller, previous: Entity | None, jobs: list[Any]) -> list[str]:
     """Cancel the previous version's flight declarations, declare the new ones; their ids."""
     for declaration_id in [] if previous is None else previous.doc.get("declarations", []):
@@ -229,11 +235,13 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
         if ovn is None and previous is not None:
             raise AlreadyExists(f"operational intent {entity_id!r} already exists; update it with its OVN")
         if ovn is not None:
-            previous = managed(previous, caller, "operational intent", entity_id)
+            previous = managed(previous, caller, "operational intent", entity_id, updating=True)
             if previous.doc["ovn"] != ovn:
                 raise StateConflict(f"operational intent {entity_id!r} has another OVN than {ovn!r}: get it again")
         old_state = None if previous is None else rules.OIState(previous.doc["state"])
         rules.check_transition(old_state, req.state, caller.scopes)
+        if req.state not in rules.OFF_NOMINAL:
+            _refuse_if_down(out.tx, caller, f"put an operational intent in the {req.state.value} state")
         ensure_party(out, caller.party, caller.sub, req.at)
         sub_id = _subscription_for(out, ctx, caller, req, entity_id, previous)
         if rules.key_required(req.state):
@@ -275,6 +283,7 @@ def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, 
         found = managed(dss.oirs.get(entity_id), caller, "operational intent", entity_id)
         if found.doc["ovn"] != ovn:
             raise StateConflict(f"operational intent {entity_id!r} has another OVN than {ovn!r}: get it again")
+        _refuse_if_down(out.tx, caller, "delete an operational intent")
         at = ctx.clock()
         reference = references(out.tx)("oir", [found], caller.sub)[0]
         drop_entity(out, dss.oirs, "oir", entity_id, at)

@@ -118,7 +118,7 @@ def put(
         if version is None and found is not None:
             raise AlreadyExists(f"subscription {sub_id!r} already exists; update it with its version")
         if version is not None:
-            found = managed(found, caller, "subscription", sub_id)
+            found = managed(found, caller, "subscription", sub_id, updating=True)
             if found.doc["version"] != version:
                 raise StateConflict(f"subscription {sub_id!r} is at version {found.doc['version']!r}, not {version!r}")
         sub = new_subscription(caller, sub_id, extents, (volume,), volume.window, url, flags)
