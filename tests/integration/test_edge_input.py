@@ -190,16 +190,19 @@ def test_optional_report_members_may_be_null_as_documented(two: Api) -> None:
 
 
 def test_every_operation_documents_its_errors_as_problem_details(two: Api) -> None:
+    """… and under /dss, as F3548-21's ErrorResponse, which the standard's clients expect."""
     spec = two.client.get("/openapi.json").json()
     assert "HTTPValidationError" not in spec["components"]["schemas"]
     problem = spec["components"]["schemas"]["Problem"]
     assert set(problem["required"]) == {"type", "title", "status", "detail"}
+    assert spec["components"]["schemas"]["F3548ErrorResponse"]["required"] == ["message"]
     for path, item in spec["paths"].items():
+        expected = ["application/json"] if path.startswith("/dss/") else ["application/problem+json"]
         for method, operation in item.items():
             responses = operation["responses"]
             for code in [c for c in responses if c.startswith("4")]:
                 content = responses[code].get("content", {})
-                assert list(content) == ["application/problem+json"], (method, path, code, content)
+                assert list(content) == expected, (method, path, code, content)
             assert "4XX" in responses, (method, path)
 
 
