@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from deconfliction.domain.errors import Forbidden, InvalidInput, NotFound, StateConflict
-from deconfliction.domain.f3548.volumes import Volume
-from deconfliction.domain.timewindow import format_time
+from deconfliction.domain.f3548.volumes import Volume, parse_volume4d
+from deconfliction.domain.timewindow import TimeWindow, format_time
 from deconfliction.services.dss_picture import Entity, VolumeSet
 from deconfliction.services.writer import Outbox
 from deconfliction.storage.dss import DssDoc
@@ -22,6 +22,19 @@ class Caller:
     sub: str
     scopes: frozenset[str]
     party: str
+
+
+def area_of_interest(params: dict[str, Any], now: datetime) -> Volume:
+    """A query's area_of_interest (required): an absent start is now — what ended is no longer of interest, as the
+    reference DSS answers — and an absent end or altitude is unbounded."""
+    area = params.get("area_of_interest")
+    if area is None:
+        raise InvalidInput("area_of_interest is required", field="area_of_interest")
+    volume = parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
+    if volume.time_start is None:
+        end = volume.window.end
+        volume = replace(volume, window=TimeWindow(now if end is None or end >= now else end, end))
+    return volume
 
 
 def f3548_time(at: datetime) -> dict[str, str]:

@@ -15,15 +15,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from deconfliction.domain.errors import AlreadyExists, InvalidInput, NotFound, StateConflict
+from deconfliction.domain.errors import AlreadyExists, NotFound, StateConflict
 from deconfliction.domain.f3548 import intents as rules
 from deconfliction.domain.f3548.identifiers import check_entity_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import check_constraint_window
-from deconfliction.domain.f3548.volumes import CONSTRAINT_LIMITS, Volume, parse_extents, parse_volume4d, union_window
+from deconfliction.domain.f3548.volumes import CONSTRAINT_LIMITS, Volume, parse_extents, union_window
 from deconfliction.domain.signing import digest_of
 from deconfliction.services.context import Context
 from deconfliction.services.dss_common import (
     Caller,
+    area_of_interest,
     drop_entity,
     f3548_time,
     managed,
@@ -53,10 +54,7 @@ def get(ctx: Context, caller: Caller, entity_id: str) -> dict[str, Any]:
 def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
     """QueryConstraintReferencesResponse: the constraints intersecting the area of interest."""
     params = require_object(body, "QueryConstraintReferenceParameters")
-    area = params.get("area_of_interest")
-    if area is None:
-        raise InvalidInput("area_of_interest is required", field="area_of_interest")
-    volume = parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
+    volume = area_of_interest(params, ctx.clock())
     found = ctx.dss.constraints.intersecting([volume])
     with ctx.store.read() as tx:
         return {"constraint_references": references(tx)(KIND, found, caller.sub)}

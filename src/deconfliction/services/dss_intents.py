@@ -26,7 +26,6 @@ from deconfliction.domain.f3548.timing import check_oi_window
 from deconfliction.domain.f3548.volumes import (
     Volume,
     parse_extents,
-    parse_volume4d,
     to_geojson_feature_parts,
     union_window,
 )
@@ -38,6 +37,7 @@ from deconfliction.services.context import Context
 from deconfliction.services.dss_availability import availability_of
 from deconfliction.services.dss_common import (
     Caller,
+    area_of_interest,
     drop_entity,
     f3548_time,
     managed,
@@ -110,10 +110,7 @@ def get(ctx: Context, caller: Caller, entity_id: str) -> dict[str, Any]:
 
 def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
     params = require_object(body, "QueryOperationalIntentReferenceParameters")
-    area = params.get("area_of_interest")
-    if area is None:
-        raise InvalidInput("area_of_interest is required", field="area_of_interest")
-    volume = parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
+    volume = area_of_interest(params, ctx.clock())
     found = ctx.dss.oirs.intersecting([volume])
     with ctx.store.read() as tx:
         return {"operational_intent_references": references(tx)("oir", found, caller.sub)}

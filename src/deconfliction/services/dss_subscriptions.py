@@ -19,7 +19,15 @@ from deconfliction.domain.f3548.volumes import Volume, parse_volume4d
 from deconfliction.domain.signing import digest_of
 from deconfliction.domain.timewindow import TimeWindow
 from deconfliction.services.context import Context
-from deconfliction.services.dss_common import Caller, drop_entity, f3548_time, managed, require_object, store_entity
+from deconfliction.services.dss_common import (
+    Caller,
+    area_of_interest,
+    drop_entity,
+    f3548_time,
+    managed,
+    require_object,
+    store_entity,
+)
 from deconfliction.services.dss_picture import DssPicture, Entity
 from deconfliction.services.writer import Outbox
 
@@ -145,10 +153,7 @@ def get(ctx: Context, caller: Caller, sub_id: str) -> dict[str, Any]:
 def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
     """QuerySubscriptionsResponse: the caller's own subscriptions intersecting the area of interest."""
     params = require_object(body, "QuerySubscriptionParameters")
-    area = params.get("area_of_interest")
-    if area is None:
-        raise InvalidInput("area_of_interest is required", field="area_of_interest")
-    volume = parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
+    volume = area_of_interest(params, ctx.clock())
     mine = ctx.dss.subscriptions.intersecting([volume], keep=lambda s: s.manager == caller.sub)
     return {"subscriptions": [view(s) for s in mine]}
 
