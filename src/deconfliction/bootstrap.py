@@ -33,6 +33,7 @@ from deconfliction.services.context import Context
 from deconfliction.services.deadlines import DeadlineWatch
 from deconfliction.services.dss_intents import stored_volumes
 from deconfliction.services.dss_picture import DssPicture
+from deconfliction.services.dss_sweeper import DssSweeper
 from deconfliction.services.events import EventHub
 from deconfliction.services.parties import record_existing
 from deconfliction.services.picture import Picture
@@ -127,6 +128,7 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
         mqtt=mqtt_feed(settings, ctx),
         cot=cot_listeners(settings, ctx),
         tracks=track_sweeper(settings, ctx),
+        dss=DssSweeper(ctx, retention_s=settings.f3548_retention_s),
         # other processes may write this channel: listen for their commits
         announcements=Announcements(ctx, hub) if shared(settings) else None,
         pruner=FeedPruner(ctx, keep_keys_s=settings.idempotency_keep_s),

@@ -231,6 +231,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Comma-separated `aud` values a DSS access token must carry one of: this DSS's host name(s), e.g. "
         "'dss.example.org'. Required when f3548_public_keys is set.",
     ),
+    Setting(
+        "f3548_retention_s",
+        float,
+        86_400.0,
+        "Seconds an F3548 operational intent or constraint reference is kept after its end before it expires "
+        "(subscriptions expire at their end).",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -285,6 +292,7 @@ class Settings:
     idempotency_keep_s: float = 86_400.0
     f3548_public_keys: str = ""
     f3548_audience: str = ""
+    f3548_retention_s: float = 86_400.0
 
     def ledger_key_path(self) -> Path:
         return Path(self.ledger_key_file or f"{self.db}.ledger-key.pem")
@@ -373,6 +381,8 @@ def load_settings(
 
 def _check_f3548(settings: Settings) -> None:
     """The keys file must exist and the audience be set; bootstrap parses the keys (adapters.f3548_tokens)."""
+    if not settings.f3548_retention_s >= 0:
+        raise SettingsError("f3548_retention_s must be zero or more seconds")
     audiences = settings.f3548_audiences()
     if any(any(c.isspace() for c in a) for a in audiences):
         raise SettingsError("f3548_audience: audiences are host names separated by commas, without spaces inside")

@@ -218,3 +218,33 @@ def test_a_down_uss_may_not_plan_nominal_intents_nor_delete(dss: Dss) -> None:
     r = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}/{ovn}", scopes=(SC, CMSA),
                  json=intent(volume(5.0, 5.0), state="Nonconforming"))  # fmt: skip
     assert r.status_code == 200, r.text
+
+
+def test_ended_entities_expire(dss: Dss) -> None:
+    from deconfliction.services.dss_sweeper import sweep
+
+    ctx = dss.client.app.state.ctx  # type: ignore[attr-defined]
+    oi = str(uuid.uuid4())
+    made = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}", json=intent(volume(30.0, 30.0)))
+    assert made.status_code == 201
+    implicit = made.json()["operational_intent_reference"]["subscription_id"]
+    sub = str(uuid.uuid4())
+    body = {"extents": volume(30.0, 30.0, 1000, 0, 60), "uss_base_url": "https://uss.example",
+            "notify_for_operational_intents": True}  # fmt: skip
+    assert dss.call("uss-a", "PUT", f"/subscriptions/{sub}", json=body).status_code == 200
+    assert sweep(ctx, retention_s=3600) == 0  # nothing has ended yet
+    real = ctx.clock
+    try:
+        ctx.clock = lambda: real() + timedelta(hours=2)  # the subscription has ended; the intent ended 55 min ago
+        assert sweep(ctx, retention_s=3600) == 1
+        assert dss.call("uss-a", "GET", f"/subscriptions/{sub}").status_code == 404
+        assert dss.call("uss-a", "GET", f"/operational_intent_references/{oi}").status_code == 200
+        ctx.clock = lambda: real() + timedelta(hours=3)
+        assert sweep(ctx, retention_s=3600) == 1
+    finally:
+        ctx.clock = real
+    assert dss.call("uss-a", "GET", f"/operational_intent_references/{oi}").status_code == 404
+    assert dss.call("uss-a", "GET", f"/subscriptions/{implicit}").status_code == 404
+    assert not [d for d in ctx.picture.declarations.values() if d.party == "uss-uss-a"]  # its flights cancelled
+    with ctx.store.read() as tx:
+        assert tx.get_dss("oir", oi) is None

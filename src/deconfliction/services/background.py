@@ -36,6 +36,7 @@ class Background:
         mqtt: MqttFeed | None = None,
         cot: Listeners | None = None,
         tracks: Listeners | None = None,
+        dss: Listeners | None = None,
         announcements: Listeners | None = None,
         pruner: Listeners | None = None,
         try_lead: Callable[[], bool] = lambda: True,
@@ -53,6 +54,7 @@ class Background:
         self.cot = cot  # the Cursor-on-Target listeners for TAK clients, when any is configured
         self.deliverer = deliverer
         self.tracks = tracks  # the sweeper marking silent tracks lost, then removed (services/tracks.py)
+        self.dss = dss  # the expiry of the F3548 DSS's entities (services/dss_sweeper.py)
         self.on_stop = list(on_stop)
         self.started = False
         self._lead_lock = threading.Lock()
@@ -92,6 +94,8 @@ class Background:
             self.deliverer.start()
             if self.tracks is not None:
                 self.tracks.start()
+            if self.dss is not None:
+                self.dss.start()
             if self.mqtt is not None:
                 self.mqtt.start()
             if self.cot is not None:
@@ -118,6 +122,8 @@ class Background:
                 self.mqtt.stop()
             if self.tracks is not None:
                 self.tracks.stop()
+            if self.dss is not None:
+                self.dss.stop()
             self.deliverer.stop()
             self.deadlines.stop()
         self._run_on_stop()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from deconfliction.domain.errors import (
@@ -249,6 +250,7 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
         doc = {
             "id": entity_id,
             "manager": caller.sub,
+            "party": caller.party,  # the channel party it acts as (not part of the reference)
             "version": version,
             "state": req.state.value,
             "ovn": new_ovn,
@@ -272,6 +274,24 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
     return ctx.write(job)
 
 
+def remove(ctx: Context, out: Outbox, found: Entity, party: str, at: datetime) -> None:
+    """Take an intent out: its reference, its flight declarations, its implicit subscription when no other intent
+    depends on it (deletion by its manager, expiry)."""
+    dss: DssPicture = ctx.dss
+    drop_entity(out, dss.oirs, "oir", found.id, at)
+    for declaration_id in found.doc.get("declarations", []):
+        declaring.cancel_job(ctx, party, declaration_id)(out)
+    sub_id = found.doc.get("subscription_id")
+    sub = dss.subscriptions.get(sub_id) if sub_id else None
+    if sub is not None and sub.doc.get("implicit_subscription"):
+        left = [d for d in sub.doc["dependent_operational_intents"] if d != found.id]
+        if left:
+            kept = replace(sub, doc={**sub.doc, "dependent_operational_intents": left})
+            store_entity(out, dss.subscriptions, "subscription", kept, at)
+        else:
+            drop_entity(out, dss.subscriptions, "subscription", sub.id, at)
+
+
 def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, Any]:
     check_entity_id(entity_id, "entityid")
     dss: DssPicture = ctx.dss
@@ -283,17 +303,7 @@ def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, 
         _refuse_if_down(out.tx, caller, "delete an operational intent")
         at = ctx.clock()
         reference = references(out.tx)("oir", [found], caller.sub)[0]
-        drop_entity(out, dss.oirs, "oir", entity_id, at)
-        _mirror(ctx, out, caller, found, [])
-        sub_id = found.doc.get("subscription_id")
-        sub = dss.subscriptions.get(sub_id) if sub_id else None
-        if sub is not None and sub.doc.get("implicit_subscription"):
-            left = [d for d in sub.doc["dependent_operational_intents"] if d != entity_id]
-            if left:
-                store_entity(out, dss.subscriptions, "subscription",
-                             replace(sub, doc={**sub.doc, "dependent_operational_intents": left}), at)  # fmt: skip
-            else:
-                drop_entity(out, dss.subscriptions, "subscription", sub.id, at)
+        remove(ctx, out, found, caller.party, at)
         notify = subscribers_to_notify(out, dss.subscriptions, list(found.volumes), NOTIFY_OIS, at)
         out.record("dss.oir_deleted", caller.party, (entity_id,), digest_of(found.doc), at, {})
         return {"subscribers": notify, "operational_intent_reference": reference}
