@@ -384,12 +384,6 @@ def test_dss_entities_survive_a_sigkill_with_their_versions_and_ovns(
 # several workers: read after write
 # --------------------------------------------------------------------------------------------------
 
-STALE_READS = (
-    "BUG: a DSS read (GET/query of operational intent references) is answered from the memory of the worker that "
-    "takes it, which applies other workers' commits only later (PostgreSQL NOTIFY, SQLite polling every 0.1 s): "
-    "right after a 201, GET by another USS on another worker answers 404 and a query misses the intent"
-)
-
 
 def worker_clients(server: Server, want: int, tries: int = 80) -> dict[int, httpx.Client]:
     """One open connection per worker (as many of `want` as `tries` new connections reach), keyed by worker pid."""
@@ -406,7 +400,6 @@ def worker_clients(server: Server, want: int, tries: int = 80) -> dict[int, http
     return clients
 
 
-@pytest.mark.xfail(strict=True, reason=STALE_READS)
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 def test_a_write_answered_is_seen_at_once_by_every_worker(
     backend: str, request: pytest.FixtureRequest, tmp_path: Path

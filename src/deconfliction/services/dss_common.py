@@ -10,8 +10,10 @@ from typing import Any
 from deconfliction.domain.errors import Forbidden, InvalidInput, NotFound, StateConflict
 from deconfliction.domain.f3548.volumes import Volume, parse_volume4d
 from deconfliction.domain.timewindow import TimeWindow, format_time
+from deconfliction.services.context import Context
 from deconfliction.services.dss_picture import Entity, VolumeSet
 from deconfliction.services.writer import Outbox
+from deconfliction.storage.base import Tx
 from deconfliction.storage.dss import DssDoc
 
 
@@ -22,6 +24,11 @@ class Caller:
     sub: str
     scopes: frozenset[str]
     party: str
+
+
+def fresh(ctx: Context, tx: Tx) -> None:
+    """Before answering a read from memory: take in every write any worker has committed (and answered) so far."""
+    ctx.writer.caught_up(tx.last_change_seq())
 
 
 def area_of_interest(params: dict[str, Any], now: datetime) -> Volume:

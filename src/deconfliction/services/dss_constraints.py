@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from deconfliction.domain.errors import AlreadyExists, NotFound, StateConflict
+from deconfliction.domain.errors import AlreadyExists, StateConflict
 from deconfliction.domain.f3548 import intents as rules
 from deconfliction.domain.f3548.identifiers import check_entity_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import check_constraint_window
@@ -24,7 +24,6 @@ from deconfliction.domain.signing import digest_of
 from deconfliction.services.context import Context
 from deconfliction.services.dss_common import (
     Caller,
-    area_of_interest,
     drop_entity,
     f3548_time,
     managed,
@@ -32,7 +31,7 @@ from deconfliction.services.dss_common import (
     store_entity,
     subscribers_to_notify,
 )
-from deconfliction.services.dss_intents import references
+from deconfliction.services.dss_intents import get_reference, query_references, references
 from deconfliction.services.dss_picture import DssPicture, Entity
 from deconfliction.services.parties import ensure_party
 from deconfliction.services.writer import Outbox
@@ -43,21 +42,13 @@ NOTIFY_CONSTRAINTS = "notify_for_constraints"
 
 def get(ctx: Context, caller: Caller, entity_id: str) -> dict[str, Any]:
     """GetConstraintReferenceResponse (the OVN only to its manager)."""
-    check_entity_id(entity_id, "entityid")
-    found = ctx.dss.constraints.get(entity_id)
-    if found is None:
-        raise NotFound(f"no constraint reference {entity_id!r}")
-    with ctx.store.read() as tx:
-        return {"constraint_reference": references(tx)(KIND, [found], caller.sub)[0]}
+    return {"constraint_reference": get_reference(ctx, caller, KIND, entity_id, "constraint reference")}
 
 
 def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
     """QueryConstraintReferencesResponse: the constraints intersecting the area of interest."""
     params = require_object(body, "QueryConstraintReferenceParameters")
-    volume = area_of_interest(params, ctx.clock())
-    found = ctx.dss.constraints.intersecting([volume])
-    with ctx.store.read() as tx:
-        return {"constraint_references": references(tx)(KIND, found, caller.sub)}
+    return {"constraint_references": query_references(ctx, caller, KIND, params)}
 
 
 class _Request:

@@ -41,6 +41,7 @@ from deconfliction.services.dss_common import (
     area_of_interest,
     drop_entity,
     f3548_time,
+    fresh,
     managed,
     require_object,
     store_entity,
@@ -100,21 +101,34 @@ def references(tx: DssTx) -> Any:
     return answer
 
 
-def get(ctx: Context, caller: Caller, entity_id: str) -> dict[str, Any]:
+def get_reference(ctx: Context, caller: Caller, kind: str, entity_id: str, what: str) -> dict[str, Any]:
+    """One reference (an intent's or a constraint's) as the caller may see it, every worker's writes taken in."""
     check_entity_id(entity_id, "entityid")
-    found = ctx.dss.oirs.get(entity_id)
-    if found is None:
-        raise NotFound(f"no operational intent reference {entity_id!r}")
     with ctx.store.read() as tx:
-        return {"operational_intent_reference": references(tx)("oir", [found], caller.sub)[0]}
+        fresh(ctx, tx)
+        found = ctx.dss.sets[kind].get(entity_id)
+        if found is None:
+            raise NotFound(f"no {what} {entity_id!r}")
+        return dict(references(tx)(kind, [found], caller.sub)[0])
+
+
+def query_references(ctx: Context, caller: Caller, kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The references of a kind intersecting the area of interest, every worker's writes taken in."""
+    volume = area_of_interest(params, ctx.clock())
+    with ctx.store.read() as tx:
+        fresh(ctx, tx)
+        return list(references(tx)(kind, ctx.dss.sets[kind].intersecting([volume]), caller.sub))
+
+
+def get(ctx: Context, caller: Caller, entity_id: str) -> dict[str, Any]:
+    return {
+        "operational_intent_reference": get_reference(ctx, caller, "oir", entity_id, "operational intent reference")
+    }
 
 
 def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
     params = require_object(body, "QueryOperationalIntentReferenceParameters")
-    volume = area_of_interest(params, ctx.clock())
-    found = ctx.dss.oirs.intersecting([volume])
-    with ctx.store.read() as tx:
-        return {"operational_intent_references": references(tx)("oir", found, caller.sub)}
+    return {"operational_intent_references": query_references(ctx, caller, "oir", params)}
 
 
 class _Request:

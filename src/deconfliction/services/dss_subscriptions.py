@@ -24,6 +24,7 @@ from deconfliction.services.dss_common import (
     area_of_interest,
     drop_entity,
     f3548_time,
+    fresh,
     managed,
     require_object,
     store_entity,
@@ -147,6 +148,8 @@ def put(
 
 def get(ctx: Context, caller: Caller, sub_id: str) -> dict[str, Any]:
     check_subscription_id(sub_id, "subscriptionid")
+    with ctx.store.read() as tx:
+        fresh(ctx, tx)
     return {"subscription": view(managed(ctx.dss.subscriptions.get(sub_id), caller, "subscription", sub_id))}
 
 
@@ -154,6 +157,8 @@ def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
     """QuerySubscriptionsResponse: the caller's own subscriptions intersecting the area of interest."""
     params = require_object(body, "QuerySubscriptionParameters")
     volume = area_of_interest(params, ctx.clock())
+    with ctx.store.read() as tx:
+        fresh(ctx, tx)
     mine = ctx.dss.subscriptions.intersecting([volume], keep=lambda s: s.manager == caller.sub)
     return {"subscriptions": [view(s) for s in mine]}
 

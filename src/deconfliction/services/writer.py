@@ -168,6 +168,10 @@ def _refresh(out: Outbox) -> None:
     """A marker job: asks the writer to apply what other processes committed, without writing anything."""
 
 
+def _barrier(out: Outbox) -> None:
+    """A marker job answered only once the writer has applied what other processes committed (caught_up)."""
+
+
 class Writer:
     """Runs write jobs on one thread with group commit. Start it once; stop it at shutdown."""
 
@@ -213,6 +217,15 @@ class Writer:
             self._refresh_queued = True
         self.submit(_refresh)
 
+    def caught_up(self, last_change: int) -> None:
+        """Return once this process's memory holds every change up to `last_change` of the change feed — at once
+        when it does already (one process; or nothing new). A read served from memory calls it first, so that a
+        write another worker has answered is never missing from it."""
+        seen = getattr(self.hook, "seen", None)
+        if seen is None or seen >= last_change:
+            return
+        self.submit(_barrier).result()
+
     def stop(self) -> None:
         if self._thread is not None:
             self._queue.put(None)
@@ -225,23 +238,30 @@ class Writer:
             if first is None:
                 return
             group: list[_Job[Any]] = []
-            self._take(first, group)
-            self._gather(group)
+            barriers: list[_Job[Any]] = []
+            self._take(first, group, barriers)
+            self._gather(group, barriers)
             try:
                 if group:
-                    self._commit(group)
+                    self._commit(group, barriers)
                 else:  # only refreshes: apply the others' changes under a read snapshot, writing nothing
                     with self.store.read() as tx:
                         self._catch_up(tx)
             except BaseException as exc:  # a bug must not kill the writer and leave callers waiting forever
                 log.exception("the writer failed on a group of %d jobs", len(group))
-                for job in group:
+                for job in group + barriers:
                     if not job.future.done():
                         job.future.set_exception(exc)
+            for job in barriers:  # the group (or the read) applied the others' changes first
+                if not job.future.done():
+                    job.future.set_result(None)
 
-    def _take(self, job: _Job[Any], group: list[_Job[Any]]) -> None:
+    def _take(self, job: _Job[Any], group: list[_Job[Any]], barriers: list[_Job[Any]]) -> None:
         """Add a job to the group; a refresh marker is answered at once instead: the group, or the read that a group
-        of none makes, applies the others' changes anyway."""
+        of none makes, applies the others' changes anyway; a barrier is answered once it has."""
+        if job.fn is _barrier:
+            barriers.append(job)
+            return
         if job.fn is not _refresh:
             group.append(job)
             return
@@ -249,7 +269,7 @@ class Writer:
             self._refresh_queued = False  # announcements from now on need another look
         job.future.set_result(None)
 
-    def _gather(self, group: list[_Job[Any]]) -> None:
+    def _gather(self, group: list[_Job[Any]], barriers: list[_Job[Any]]) -> None:
         """Add the jobs waiting now to `group` (in place), up to the group's limit."""
         while len(group) < _MAX_GROUP:
             try:
@@ -259,7 +279,7 @@ class Writer:
             if nxt is None:  # stopping: the loop sees it once this group is done
                 self._queue.put(None)
                 return
-            self._take(nxt, group)
+            self._take(nxt, group, barriers)
 
     def _catch_up(self, tx: Tx) -> None:
         """Another process may have written since this one last looked: take its ledger entries and the objects it
@@ -268,7 +288,7 @@ class Writer:
         if self.hook is not None:
             self.hook.before(tx)
 
-    def _commit(self, group: list[_Job[Any]]) -> None:
+    def _commit(self, group: list[_Job[Any]], barriers: list[_Job[Any]]) -> None:
         done: list[tuple[_Job[Any], Outbox, Any]] = []
         failed: list[tuple[_Job[Any], BaseException]] = []
         started = ran = time.perf_counter()
@@ -276,7 +296,7 @@ class Writer:
             with self.store.write() as tx:
                 # Jobs that arrived while this one waited for the write lock (held by another worker) join the
                 # group: the longer the wait, the larger the group, and it still costs one commit.
-                self._gather(group)
+                self._gather(group, barriers)
                 alone = len(group) == 1  # a job alone needs no savepoint: its failure rolls back the transaction
                 self._catch_up(tx)
                 for job in group:
