@@ -1,5 +1,5 @@
 """All benchmarks in one run (`make bench`): conflict-check latency (ours, STRtree, PostGIS), the same check on the
-PostgreSQL/PostGIS backend, the record and messages, then HTTP throughput.
+PostgreSQL/PostGIS backend, the record and messages, the F3548 DSS beside the native API, then HTTP throughput.
 
     .venv/bin/python bench/run.py [--quick] [--active N] [--seconds S] [--sizes 10000,100000]
 
@@ -65,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-record", action="store_true", help="skip the ledger and message figures")
     parser.add_argument("--skip-movement", action="store_true", help="skip the live-track figures")
     parser.add_argument("--skip-browser", action="store_true", help="skip the map's live-conflict latency")
+    parser.add_argument("--skip-dss", action="store_true", help="skip the F3548 DSS's intents beside the native API")
     args = parser.parse_args(argv)
     sizes = args.sizes or ("10000,100000" if args.quick else "10000,100000,1000000")
     active = args.active or (10_000 if args.quick else 100_000)
@@ -155,6 +156,22 @@ def main(argv: list[str] | None = None) -> int:
                 "the map: a conflict reaching the other party's browser, beside a plain SSE client",
                 [sys.executable, str(HERE / "bench_browser.py"), "--rounds", "10" if args.quick else "30"],
                 timeout_s=600,
+            )
+        )
+    if not args.skip_dss:
+        codes.append(
+            run_step(
+                "F3548 DSS: intent creations/s with key checks and query latency, beside the native API",
+                [
+                    sys.executable,
+                    str(HERE / "bench_dss.py"),
+                    "--sizes",
+                    "2000,10000" if args.quick else "10000,100000",
+                    "--seconds",
+                    "4" if args.quick else "10",
+                    "--no-facts",
+                ],
+                timeout_s=3_600,  # filling 100k intents the first time takes minutes; the database is cached
             )
         )
     if not args.skip_http:
