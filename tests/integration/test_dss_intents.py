@@ -248,3 +248,34 @@ def test_ended_entities_expire(dss: Dss) -> None:
     assert not [d for d in ctx.picture.declarations.values() if d.party == "uss-uss-a"]  # its flights cancelled
     with ctx.store.read() as tx:
         assert tx.get_dss("oir", oi) is None
+
+
+def test_an_intents_subscription_follows_it_and_is_let_go(dss: Dss) -> None:
+    oi = str(uuid.uuid4())
+    made = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}", json=intent(volume(40.0, 40.0)))
+    ref = made.json()["operational_intent_reference"]
+    implicit = ref["subscription_id"]
+    # moved 50 km north without naming a subscription: the implicit one moves with it
+    moved = intent(volume(40.45, 40.0))
+    del moved["new_subscription"]
+    r = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}/{ref['ovn']}", json=moved)
+    assert r.status_code == 200, r.text
+    ref = r.json()["operational_intent_reference"]
+    assert ref["subscription_id"] == implicit
+    found = dss.call("uss-a", "POST", "/subscriptions/query", json={"area_of_interest": volume(40.45, 40.0)}).json()
+    assert [s["id"] for s in found["subscriptions"]] == [implicit]
+    # now an explicit subscription: the implicit one goes, the explicit one lists the intent as depending on it
+    sub = str(uuid.uuid4())
+    body = {"extents": volume(40.45, 40.0, 5000, 0, 120), "uss_base_url": "https://uss.example",
+            "notify_for_operational_intents": True}  # fmt: skip
+    explicit = dss.call("uss-a", "PUT", f"/subscriptions/{sub}", json=body).json()["subscription"]
+    named = intent(volume(40.45, 40.0), subscription_id=sub)
+    del named["new_subscription"]
+    r = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}/{ref['ovn']}", json=named)
+    assert r.status_code == 200, r.text
+    assert dss.call("uss-a", "GET", f"/subscriptions/{implicit}").status_code == 404
+    after = dss.call("uss-a", "GET", f"/subscriptions/{sub}").json()["subscription"]
+    assert after["dependent_operational_intents"] == [oi]
+    r = dss.call("uss-a", "DELETE", f"/subscriptions/{sub}/{after['version']}")
+    assert r.status_code == 400 and oi in r.json()["message"]
+    assert explicit["version"] == after["version"]  # the DSS's own bookkeeping is no change by the USS

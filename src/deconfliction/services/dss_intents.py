@@ -166,8 +166,11 @@ class _Request:
 def _subscription_for(
     out: Outbox, ctx: Context, caller: Caller, req: _Request, oi_id: str, previous: Entity | None
 ) -> str | None:
-    """The subscription keeping this intent's manager informed: the one named, a new implicit one, or the one it had."""
+    """The subscription keeping this intent's manager informed — the one named, a new implicit one, or the one it
+    had (an implicit one follows the intent's new volumes) — linked to the intent; a former one is let go."""
     dss: DssPicture = ctx.dss
+    before = None if previous is None else previous.doc.get("subscription_id")
+    chosen: str | None
     if req.subscription_id is not None:
         sub = managed(dss.subscriptions.get(req.subscription_id), caller, "subscription", req.subscription_id)
         if not sub.doc[NOTIFY_OIS]:
@@ -176,27 +179,69 @@ def _subscription_for(
             raise InvalidInput(
                 "the subscription named does not cover the operational intent's time", field="subscription_id"
             )
-        return str(req.subscription_id)
-    if req.new_subscription is not None:
-        params = require_object(req.new_subscription, "ImplicitSubscriptionParameters")
-        url = check_uss_base_url(params.get("uss_base_url"), "new_subscription.uss_base_url")
-        constraints = bool(params.get("notify_for_constraints", False))
-        if constraints and subs.CONSTRAINT_PROCESSING not in caller.scopes:
-            raise Forbidden(f"notify_for_constraints needs the scope {subs.CONSTRAINT_PROCESSING}")
-        sub_id = str(uuid.uuid4())
-        # The implicit subscription covers exactly the intent's volumes.
-        sub = subs.new_subscription(caller, sub_id, req.extents, tuple(req.volumes), req.window, url,
-                                    (True, constraints), implicit=True, dependents=(oi_id,))  # fmt: skip
-        store_entity(out, dss.subscriptions, "subscription", sub, req.at)
-        return sub_id
-    if previous is not None and previous.doc.get("subscription_id"):
-        return str(previous.doc["subscription_id"])
-    if req.state is not rules.OIState.ACCEPTED:
+        chosen = str(req.subscription_id)
+        _link(out, dss, chosen, oi_id, req.at)
+    elif req.new_subscription is not None:
+        chosen = _new_implicit(out, dss, caller, req, oi_id)
+    elif before:
+        chosen = str(before)
+        _follow(out, dss, chosen, req)
+    elif req.state is not rules.OIState.ACCEPTED:
         raise InvalidInput(
             f"an operational intent in the {req.state.value} state needs subscription_id or new_subscription",
             field="subscription_id",
         )
-    return None
+    else:
+        chosen = None
+    if before and before != chosen:
+        unlink(out, dss, str(before), oi_id, req.at)
+    return chosen
+
+
+def _new_implicit(out: Outbox, dss: DssPicture, caller: Caller, req: _Request, oi_id: str) -> str:
+    params = require_object(req.new_subscription, "ImplicitSubscriptionParameters")
+    url = check_uss_base_url(params.get("uss_base_url"), "new_subscription.uss_base_url")
+    constraints = bool(params.get("notify_for_constraints", False))
+    if constraints and subs.CONSTRAINT_PROCESSING not in caller.scopes:
+        raise Forbidden(f"notify_for_constraints needs the scope {subs.CONSTRAINT_PROCESSING}")
+    sub_id = str(uuid.uuid4())
+    # The implicit subscription covers exactly the intent's volumes.
+    sub = subs.new_subscription(caller, sub_id, req.extents, tuple(req.volumes), req.window, url,
+                                (True, constraints), implicit=True, dependents=(oi_id,))  # fmt: skip
+    store_entity(out, dss.subscriptions, "subscription", sub, req.at)
+    return sub_id
+
+
+def _follow(out: Outbox, dss: DssPicture, sub_id: str, req: _Request) -> None:
+    """An implicit subscription covers its intent as it is now (its other fields, index and version kept)."""
+    sub = dss.subscriptions.get(sub_id)
+    if sub is None or not sub.doc.get("implicit_subscription"):
+        return
+    assert req.window.end is not None
+    times = {"time_start": f3548_time(req.window.start), "time_end": f3548_time(req.window.end)}
+    moved = replace(sub, doc={**sub.doc, **times, "extents": req.extents}, volumes=tuple(req.volumes))
+    store_entity(out, dss.subscriptions, "subscription", moved, req.at)
+
+
+def _link(out: Outbox, dss: DssPicture, sub_id: str, oi_id: str, at: datetime) -> None:
+    sub = dss.subscriptions.get(sub_id)
+    if sub is not None and oi_id not in sub.doc["dependent_operational_intents"]:
+        dependents = [*sub.doc["dependent_operational_intents"], oi_id]
+        store_entity(out, dss.subscriptions, "subscription",
+                     replace(sub, doc={**sub.doc, "dependent_operational_intents": dependents}), at)  # fmt: skip
+
+
+def unlink(out: Outbox, dss: DssPicture, sub_id: str, oi_id: str, at: datetime) -> None:
+    """The intent no longer depends on the subscription; an implicit one with no dependents left is deleted."""
+    sub = dss.subscriptions.get(sub_id)
+    if sub is None:
+        return
+    left = [d for d in sub.doc["dependent_operational_intents"] if d != oi_id]
+    if not left and sub.doc.get("implicit_subscription"):
+        drop_entity(out, dss.subscriptions, "subscription", sub.id, at)
+    elif left != sub.doc["dependent_operational_intents"]:
+        kept = replace(sub, doc={**sub.doc, "dependent_operational_intents": left})
+        store_entity(out, dss.subscriptions, "subscription", kept, at)
 
 
 def _check_key(ctx: Context, tx: DssTx, req: _Request, oi_id: str, sub_id: str | None, viewer: str) -> None:
@@ -295,15 +340,8 @@ def remove(ctx: Context, out: Outbox, found: Entity, party: str, at: datetime) -
     drop_entity(out, dss.oirs, "oir", found.id, at)
     for declaration_id in found.doc.get("declarations", []):
         declaring.cancel_job(ctx, party, declaration_id)(out)
-    sub_id = found.doc.get("subscription_id")
-    sub = dss.subscriptions.get(sub_id) if sub_id else None
-    if sub is not None and sub.doc.get("implicit_subscription"):
-        left = [d for d in sub.doc["dependent_operational_intents"] if d != found.id]
-        if left:
-            kept = replace(sub, doc={**sub.doc, "dependent_operational_intents": left})
-            store_entity(out, dss.subscriptions, "subscription", kept, at)
-        else:
-            drop_entity(out, dss.subscriptions, "subscription", sub.id, at)
+    if found.doc.get("subscription_id"):
+        unlink(out, dss, str(found.doc["subscription_id"]), found.id, at)
 
 
 def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, Any]:
