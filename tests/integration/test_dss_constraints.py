@@ -7,70 +7,23 @@ from __future__ import annotations
 import math
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
 from deconfliction.adapters.f3548_tokens import party_id_for
-from deconfliction.api.app import create_app
-from deconfliction.bootstrap import wire
 from deconfliction.config import Settings
 from deconfliction.services import ledger
-from deconfliction.services.context import Context
-from tests.conftest import BOTH_BACKENDS, make_settings
-from tests.f3548_tokens import TokenMint
+from tests.conftest import BOTH_BACKENDS
+from tests.integration.dss_harness import CM, CMSA, CP, SC, Dss, band_and_times, serve_dss, volume
 
-SC = "utm.strategic_coordination"
-CM = "utm.constraint_management"
-CP = "utm.constraint_processing"
-CMSA = "utm.conformance_monitoring_sa"
 pytestmark = BOTH_BACKENDS
-
-
-class Dss:
-    def __init__(self, client: TestClient, mint: TokenMint, ctx: Context) -> None:
-        self.client, self.mint, self.ctx = client, mint, ctx
-
-    def call(self, uss: str, method: str, path: str, scopes: tuple[str, ...] = (CM,), **kw: Any) -> Any:
-        return self.client.request(method, f"/dss/v1{path}", headers=self.mint.bearer(uss, scopes), **kw)
 
 
 @pytest.fixture
 def dss(tmp_path: Path, settings: Settings) -> Iterator[Dss]:
-    mint = TokenMint(tmp_path / "auth")
-    configured = make_settings(tmp_path, database_url=settings.database_url,
-                               f3548_public_keys=str(mint.pem_path), f3548_audience=mint.audience)  # fmt: skip
-    wired = wire(configured)
-    try:
-        app = create_app(configured, wired.ctx, wired.hub, wired.background, wired.dss_verifier)
-        with TestClient(app) as client:
-            yield Dss(client, mint, wired.ctx)
-    finally:
-        wired.ctx.close()
-
-
-def t(at: datetime) -> dict[str, str]:
-    return {"value": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "format": "RFC3339"}
-
-
-def _band_and_times(start_min: float, end_min: float) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    return {
-        "altitude_lower": {"value": 0, "reference": "W84", "units": "M"},
-        "altitude_upper": {"value": 120, "reference": "W84", "units": "M"},
-        "time_start": t(now + timedelta(minutes=start_min)),
-        "time_end": t(now + timedelta(minutes=end_min)),
-    }
-
-
-def volume(lat: float, lng: float, radius_m: float = 500, start_min: float = 5, end_min: float = 65) -> dict[str, Any]:
-    more = _band_and_times(start_min, end_min)
-    v3 = {"outline_circle": {"center": {"lat": lat, "lng": lng}, "radius": {"value": radius_m, "units": "M"}},
-          "altitude_lower": more.pop("altitude_lower"), "altitude_upper": more.pop("altitude_upper")}  # fmt: skip
-    return {"volume": v3, **more}
+    yield from serve_dss(tmp_path, settings, (CM,))
 
 
 def polygon(lat: float, lng: float, vertices: int, radius_m: float = 2000) -> dict[str, Any]:
@@ -84,7 +37,7 @@ def polygon(lat: float, lng: float, vertices: int, radius_m: float = 2000) -> di
         }
         for i in range(vertices)
     ]
-    more = _band_and_times(5, 65)
+    more = band_and_times(5, 65)
     v3 = {"outline_polygon": {"vertices": ring},
           "altitude_lower": more.pop("altitude_lower"), "altitude_upper": more.pop("altitude_upper")}  # fmt: skip
     return {"volume": v3, **more}

@@ -10,57 +10,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 
-from deconfliction.api.app import create_app
-from deconfliction.bootstrap import wire
 from deconfliction.config import Settings
-from tests.conftest import BOTH_BACKENDS, Api, feature, make_settings
-from tests.f3548_tokens import TokenMint
+from tests.conftest import BOTH_BACKENDS, Api, feature
+from tests.integration.dss_harness import CMSA, CP, SC, Dss, serve_dss, volume
 
-SC = "utm.strategic_coordination"
-CMSA = "utm.conformance_monitoring_sa"
-CP = "utm.constraint_processing"
 pytestmark = BOTH_BACKENDS
-
-
-class Dss:
-    def __init__(self, client: TestClient, mint: TokenMint) -> None:
-        self.client, self.mint = client, mint
-
-    def call(self, uss: str, method: str, path: str, scopes: tuple[str, ...] = (SC,), **kw: Any) -> Any:
-        return self.client.request(method, f"/dss/v1{path}", headers=self.mint.bearer(uss, scopes), **kw)
 
 
 @pytest.fixture
 def dss(tmp_path: Path, settings: Settings) -> Iterator[Dss]:
-    mint = TokenMint(tmp_path / "auth")
-    configured = make_settings(tmp_path, database_url=settings.database_url,
-                               f3548_public_keys=str(mint.pem_path), f3548_audience=mint.audience)  # fmt: skip
-    wired = wire(configured)
-    try:
-        app = create_app(configured, wired.ctx, wired.hub, wired.background, wired.dss_verifier)
-        with TestClient(app) as client:
-            yield Dss(client, mint)
-    finally:
-        wired.ctx.close()
-
-
-def t(at: datetime) -> dict[str, str]:
-    return {"value": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "format": "RFC3339"}
-
-
-def volume(lat: float, lng: float, radius_m: float = 500, start_min: float = 5, end_min: float = 65) -> dict[str, Any]:
-    now = datetime.now(UTC)
-    return {
-        "volume": {
-            "outline_circle": {"center": {"lat": lat, "lng": lng}, "radius": {"value": radius_m, "units": "M"}},
-            "altitude_lower": {"value": 0, "reference": "W84", "units": "M"},
-            "altitude_upper": {"value": 120, "reference": "W84", "units": "M"},
-        },
-        "time_start": t(now + timedelta(minutes=start_min)),
-        "time_end": t(now + timedelta(minutes=end_min)),
-    }
+    yield from serve_dss(tmp_path, settings, (SC,))
 
 
 def intent(

@@ -9,11 +9,11 @@ ledger entry (`dss.oir_expired`, …). Runs on the leading worker only (backgrou
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import datetime, timedelta
 
 from deconfliction.domain.signing import digest_of
 from deconfliction.services import dss_intents
+from deconfliction.services.chore import Chore
 from deconfliction.services.context import Context
 from deconfliction.services.dss_common import drop_entity
 from deconfliction.services.dss_picture import Entity, VolumeSet
@@ -61,26 +61,16 @@ def sweep(ctx: Context, retention_s: float) -> int:
     return ctx.write(job)
 
 
-class DssSweeper:
-    """Runs `sweep` every `interval_s` on its own thread (the leader's)."""
+class DssSweeper(Chore):
+    """Runs `sweep` every `interval_s` (the leading worker's)."""
+
+    name = "deconf-dss-sweeper"
 
     def __init__(self, ctx: Context, interval_s: float = 60.0, retention_s: float = 86_400.0) -> None:
+        super().__init__()
         self.ctx = ctx
         self.interval_s = interval_s
         self.retention_s = retention_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="deconf-dss-sweeper", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from deconfliction.services import tracks
+from deconfliction.services.chore import Chore
 from deconfliction.services.dss_intents import stored_volumes
 from deconfliction.services.dss_picture import DssPicture
 from deconfliction.services.events import EventHub
@@ -112,32 +112,7 @@ class Sync:
         self.reloads += 1
 
 
-class _Chore:
-    """Work run on a thread of its own between `start` and `stop`; subclasses write `_run` (which returns soon after
-    `_stop` is set)."""
-
-    name = "deconf-chore"
-
-    def __init__(self) -> None:
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def _run(self) -> None:
-        raise NotImplementedError
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
-
-
-class FeedPruner(_Chore):
+class FeedPruner(Chore):
     """The leader's chore: drop change-feed rows and idempotency keys past their keeping time."""
 
     name = "deconf-prune"
@@ -163,7 +138,7 @@ class FeedPruner(_Chore):
                 log.exception("pruning the change feed failed; trying again in %s s", self.interval_s)
 
 
-class Announcements(_Chore):
+class Announcements(Chore):
     """Listens for the other workers' commits (store.watch): wakes this worker's streams and webhook deliverer, and
     has its writer apply the change feed. Runs in every worker, on its own thread."""
 
