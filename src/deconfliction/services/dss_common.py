@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from deconfliction.domain.errors import Forbidden, InvalidInput, NotFound, StateConflict
+from deconfliction.domain.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, StateConflict
 from deconfliction.domain.f3548.volumes import Volume, parse_volume4d
 from deconfliction.domain.timewindow import TimeWindow, format_time
 from deconfliction.services.context import Context
@@ -65,6 +65,28 @@ def managed(found: Entity | None, caller: Caller, what: str, entity_id: str, *, 
     if found.manager != caller.sub:
         raise Forbidden(f"{what} {entity_id!r} is managed by another USS; only its manager may change it")
     return found
+
+
+def at_version(
+    found: Entity | None, caller: Caller, what: str, entity_id: str, given: str | None, *, deleting: bool = False
+) -> Entity | None:
+    """The entity a write acts on, named with its current OVN (intents, constraints) or version (subscriptions).
+
+    `given` None is a creation: nothing of that id may exist yet (409), and the answer is None. Otherwise the
+    caller must manage the entity (see `managed`) and `given` must be its current OVN or version (409)."""
+    field = "version" if what == "subscription" else "ovn"
+    if given is None:
+        if found is not None:
+            raise AlreadyExists(
+                f"{what} {entity_id!r} already exists; update it with its {field.upper() if field == 'ovn' else field}"
+            )
+        return None
+    current = managed(found, caller, what, entity_id, updating=not deleting)
+    if str(current.doc[field]) != given:
+        if field == "ovn":
+            raise StateConflict(f"{what} {entity_id!r} has another OVN than {given!r}: get it again")
+        raise StateConflict(f"{what} {entity_id!r} is at version {current.doc[field]!r}, not {given!r}")
+    return current
 
 
 def store_entity(out: Outbox, volume_set: VolumeSet, kind: str, entity: Entity, at: datetime) -> None:

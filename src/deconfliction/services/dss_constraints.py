@@ -15,7 +15,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from deconfliction.domain.errors import AlreadyExists, StateConflict
 from deconfliction.domain.f3548 import intents as rules
 from deconfliction.domain.f3548.identifiers import check_entity_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import check_constraint_window
@@ -24,9 +23,9 @@ from deconfliction.domain.signing import digest_of
 from deconfliction.services.context import Context
 from deconfliction.services.dss_common import (
     Caller,
+    at_version,
     drop_entity,
     f3548_time,
-    managed,
     require_object,
     store_entity,
     subscribers_to_notify,
@@ -72,13 +71,7 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
     dss: DssPicture = ctx.dss
 
     def job(out: Outbox) -> tuple[int, dict[str, Any]]:
-        previous = dss.constraints.get(entity_id)
-        if ovn is None and previous is not None:
-            raise AlreadyExists(f"constraint {entity_id!r} already exists; update it with its OVN")
-        if ovn is not None:
-            previous = managed(previous, caller, "constraint", entity_id, updating=True)
-            if previous.doc["ovn"] != ovn:
-                raise StateConflict(f"constraint {entity_id!r} has another OVN than {ovn!r}: get it again")
+        previous = at_version(dss.constraints.get(entity_id), caller, "constraint", entity_id, ovn)
         ensure_party(out, caller.party, caller.sub, req.at)
         version = 1 if previous is None else int(previous.doc["version"]) + 1
         doc = {
@@ -111,9 +104,8 @@ def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, 
     dss: DssPicture = ctx.dss
 
     def job(out: Outbox) -> dict[str, Any]:
-        found = managed(dss.constraints.get(entity_id), caller, "constraint", entity_id)
-        if found.doc["ovn"] != ovn:
-            raise StateConflict(f"constraint {entity_id!r} has another OVN than {ovn!r}: get it again")
+        found = at_version(dss.constraints.get(entity_id), caller, "constraint", entity_id, ovn, deleting=True)
+        assert found is not None
         at = ctx.clock()
         reference = references(out.tx)(KIND, [found], caller.sub)[0]
         drop_entity(out, dss.constraints, KIND, entity_id, at)

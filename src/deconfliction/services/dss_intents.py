@@ -15,11 +15,9 @@ from typing import Any
 
 from deconfliction.domain.errors import (
     AirspaceConflict,
-    AlreadyExists,
     Forbidden,
     InvalidInput,
     NotFound,
-    StateConflict,
 )
 from deconfliction.domain.f3548 import intents as rules
 from deconfliction.domain.f3548.identifiers import check_entity_id, check_subscription_id, check_uss_base_url
@@ -39,6 +37,7 @@ from deconfliction.services.dss_availability import availability_of
 from deconfliction.services.dss_common import (
     Caller,
     area_of_interest,
+    at_version,
     drop_entity,
     f3548_time,
     fresh,
@@ -288,13 +287,7 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
     dss: DssPicture = ctx.dss
 
     def job(out: Outbox) -> tuple[int, dict[str, Any]]:
-        previous = dss.oirs.get(entity_id)
-        if ovn is None and previous is not None:
-            raise AlreadyExists(f"operational intent {entity_id!r} already exists; update it with its OVN")
-        if ovn is not None:
-            previous = managed(previous, caller, "operational intent", entity_id, updating=True)
-            if previous.doc["ovn"] != ovn:
-                raise StateConflict(f"operational intent {entity_id!r} has another OVN than {ovn!r}: get it again")
+        previous = at_version(dss.oirs.get(entity_id), caller, "operational intent", entity_id, ovn)
         old_state = None if previous is None else rules.OIState(previous.doc["state"])
         rules.check_transition(old_state, req.state, caller.scopes)
         if req.state not in rules.OFF_NOMINAL:
@@ -349,9 +342,8 @@ def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, 
     dss: DssPicture = ctx.dss
 
     def job(out: Outbox) -> dict[str, Any]:
-        found = managed(dss.oirs.get(entity_id), caller, "operational intent", entity_id)
-        if found.doc["ovn"] != ovn:
-            raise StateConflict(f"operational intent {entity_id!r} has another OVN than {ovn!r}: get it again")
+        found = at_version(dss.oirs.get(entity_id), caller, "operational intent", entity_id, ovn, deleting=True)
+        assert found is not None
         _refuse_if_down(out.tx, caller, "delete an operational intent")
         at = ctx.clock()
         reference = references(out.tx)("oir", [found], caller.sub)[0]

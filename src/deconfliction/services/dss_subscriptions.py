@@ -12,7 +12,7 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from deconfliction.domain.errors import AlreadyExists, Forbidden, InvalidInput, StateConflict
+from deconfliction.domain.errors import Forbidden, InvalidInput
 from deconfliction.domain.f3548.identifiers import check_subscription_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import subscription_window
 from deconfliction.domain.f3548.volumes import Volume, parse_volume4d
@@ -22,6 +22,7 @@ from deconfliction.services.context import Context
 from deconfliction.services.dss_common import (
     Caller,
     area_of_interest,
+    at_version,
     drop_entity,
     f3548_time,
     fresh,
@@ -124,12 +125,7 @@ def put(
     def job(out: Outbox) -> dict[str, Any]:
         found = dss.subscriptions.get(sub_id)
         extents, volume = parse_extents(params, ctx, found if version is not None else None)
-        if version is None and found is not None:
-            raise AlreadyExists(f"subscription {sub_id!r} already exists; update it with its version")
-        if version is not None:
-            found = managed(found, caller, "subscription", sub_id, updating=True)
-            if found.doc["version"] != version:
-                raise StateConflict(f"subscription {sub_id!r} is at version {found.doc['version']!r}, not {version!r}")
+        found = at_version(found, caller, "subscription", sub_id, version)
         sub = new_subscription(caller, sub_id, extents, (volume,), volume.window, url, flags)
         if found is not None:
             kept = {
@@ -168,9 +164,8 @@ def delete(ctx: Context, caller: Caller, sub_id: str, version: str) -> dict[str,
     dss: DssPicture = ctx.dss
 
     def job(out: Outbox) -> dict[str, Any]:
-        found = managed(dss.subscriptions.get(sub_id), caller, "subscription", sub_id)
-        if found.doc["version"] != version:
-            raise StateConflict(f"subscription {sub_id!r} is at version {found.doc['version']!r}, not {version!r}")
+        found = at_version(dss.subscriptions.get(sub_id), caller, "subscription", sub_id, version, deleting=True)
+        assert found is not None
         if found.doc["dependent_operational_intents"]:
             raise InvalidInput(
                 f"subscription {sub_id!r} keeps operational intents informed "
