@@ -53,7 +53,12 @@ class VolumeSet:
         return self.entities.get(entity_id)
 
     def put(self, entity: Entity) -> Entity | None:
-        """Add or replace; returns what it replaced."""
+        """Add or replace; returns what it replaced. A new document on the same volumes (a notification index
+        moving) keeps its index entries."""
+        kept = self.entities.get(entity.id)
+        if kept is not None and kept.volumes is entity.volumes:
+            self.entities[entity.id] = entity
+            return kept
         previous = self.remove(entity.id)
         self.entities[entity.id] = entity
         keys = []
