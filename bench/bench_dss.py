@@ -45,7 +45,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from common import free_port, machine_facts, percentile, request_json  # noqa: E402
+from common import free_port, gather, machine_facts, percentile, request_json  # noqa: E402
 
 RESULTS = HERE / "results"
 GENERATOR_VERSION = 1  # bump when the distribution changes, so cached databases are rebuilt
@@ -687,24 +687,7 @@ def _http_load(port: int, kind: str, tokens: list[str], epoch_s: float, warmup_s
                     new_flights(seed * 100 + i, 5_000, epoch_s), warmup_s, seconds, barrier, results))
         for i in range(len(tokens))
     ]  # fmt: skip
-    for p in procs:
-        p.start()
-    gathered: list[dict[str, Any]] = []
-    try:
-        barrier.wait(timeout=120)
-        deadline = time.monotonic() + warmup_s + seconds + 90
-        while len(gathered) < len(procs) and time.monotonic() < deadline:
-            try:
-                gathered.append(results.get(timeout=1))
-            except Exception:  # queue.Empty
-                if not any(p.is_alive() for p in procs) and results.empty():
-                    break
-    finally:
-        for p in procs:
-            p.join(timeout=10)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
+    gathered = gather(procs, barrier, results, warmup_s + seconds)
     fig = Figures(seconds=seconds)
     for g in gathered:
         fig.created += g["created"]

@@ -32,6 +32,7 @@ from rich.table import Table
 from common import (
     client_worker,
     free_port,
+    gather,
     machine_facts,
     percentile,
     random_feature,
@@ -280,25 +281,8 @@ def run_load(
         )
         for i in range(clients)
     ]
-    for p in procs:
-        p.start()
-    gathered: list[dict[str, Any]] = []
-    try:
-        barrier.wait(timeout=120)
-        with console.status(f"{scenario}: {clients} client(s), {warmup_s:g} s warm-up + {seconds:g} s"):
-            deadline = time.monotonic() + warmup_s + seconds + 90
-            while len(gathered) < clients and time.monotonic() < deadline:
-                try:
-                    gathered.append(results.get(timeout=1))
-                except Exception:  # queue.Empty
-                    if not any(p.is_alive() for p in procs) and results.empty():
-                        break
-    finally:
-        for p in procs:
-            p.join(timeout=10)
-            if p.is_alive():
-                p.terminate()
-                p.join(timeout=5)
+    with console.status(f"{scenario}: {clients} client(s), {warmup_s:g} s warm-up + {seconds:g} s"):
+        gathered = gather(procs, barrier, results, warmup_s + seconds)
     missing = clients - len(gathered)
     latencies = sorted(x for g in gathered for x in g["latencies"])
     ok = sum(g["ok"] for g in gathered)

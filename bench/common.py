@@ -214,3 +214,27 @@ def client_worker(
             "conflicts": conflicts,
         }
     )
+
+
+def gather(procs: list[Any], barrier: Any, results: Any, within_s: float) -> list[dict[str, Any]]:
+    """Start the load-client processes, release them together, and collect each one's figures from `results`
+    (bounded by `within_s` plus 90 s); every process is joined, or terminated, before this returns."""
+    for p in procs:
+        p.start()
+    gathered: list[dict[str, Any]] = []
+    try:
+        barrier.wait(timeout=120)
+        deadline = time.monotonic() + within_s + 90
+        while len(gathered) < len(procs) and time.monotonic() < deadline:
+            try:
+                gathered.append(results.get(timeout=1))
+            except Exception:  # queue.Empty
+                if not any(p.is_alive() for p in procs) and results.empty():
+                    break
+    finally:
+        for p in procs:
+            p.join(timeout=10)
+            if p.is_alive():
+                p.terminate()
+                p.join(timeout=5)
+    return gathered
