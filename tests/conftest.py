@@ -53,7 +53,7 @@ def pg_database() -> str:
     except psycopg.Error as exc:
         pytest.fail(
             f"the tests on PostgreSQL need a server at {PG_SERVER} (user postgres, trust auth) with PostGIS 3 "
-            f"installed (`make test` installs it through scripts/ensure_postgis.sh; DECONF_TEST_POSTGRES names "
+            f"installed (`make test` installs it through scripts/ensure_debian_packages.sh; DECONF_TEST_POSTGRES names "
             f"another server): {exc}",
             pytrace=False,
         )
