@@ -23,7 +23,7 @@ thick, 10 % with no upper limit; 10 parties). One Rich table per N, rows:
   from one connection, $2 being the same reach our index query uses (the largest separation this kind can
   require, + radii). A second PostGIS row also returns `ST_Distance` of each hit, from which the per-pair
   required separation gives the conflicts: the full check done by PostGIS. A third row is the round-trip
-  floor (a prepared `SELECT $1`) on the same connection. `scripts/ensure_postgis.sh` installs PostGIS.
+  floor (a prepared `SELECT $1`) on the same connection. `scripts/ensure_debian_packages.sh` installs PostGIS.
 
 Declarations are built with `parse_feature` up to `--parse-up-to` (default 100,000; ~0.3-0.45 ms each). Above
 it, with the project's fast path for stored declarations, `parse_feature(..., trusted=True)` (what the store
@@ -560,7 +560,7 @@ def postgis_load(data: Workload) -> tuple[Any, float]:
     try:
         row = admin.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'postgis'").fetchone()
         if row is None:
-            raise Skip("PostGIS is not installed in this PostgreSQL (scripts/ensure_postgis.sh installs it, as root)")
+            raise Skip("PostGIS is not installed in this PostgreSQL (scripts/ensure_debian_packages.sh installs it, as root)")
         admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {PG_DB}")
     finally:
