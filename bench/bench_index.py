@@ -560,7 +560,7 @@ def postgis_load(data: Workload) -> tuple[Any, float]:
     try:
         row = admin.execute("SELECT default_version FROM pg_available_extensions WHERE name = 'postgis'").fetchone()
         if row is None:
-            raise Skip("PostGIS is not installed in this PostgreSQL (scripts/ensure_debian_packages.sh installs it, as root)")
+            raise Skip("PostGIS is not installed in this PostgreSQL (`make bench` installs it, as root)")
         admin.execute(f"DROP DATABASE IF EXISTS {PG_DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {PG_DB}")
     finally:

@@ -359,7 +359,7 @@ def prepare_database(n: int, args: argparse.Namespace) -> tuple[str, dict[str, f
         return dbname, {}, [f"reused database {dbname} (--keep-db; its fingerprint matches)"]
     with admin() as conn:
         if conn.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'postgis'").fetchone() is None:
-            raise SystemExit("PostGIS is not installed in this PostgreSQL (scripts/ensure_debian_packages.sh installs it)")
+            raise SystemExit("PostGIS is not installed in this PostgreSQL (`make bench` installs it)")
         conn.execute(f"DROP DATABASE IF EXISTS {dbname} WITH (FORCE)")
         conn.execute(f"CREATE DATABASE {dbname}")
     ctx = mp.get_context("spawn")
