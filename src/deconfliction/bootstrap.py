@@ -91,7 +91,7 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
         # Changes committed from here on by other workers are applied at this worker's first write (sync.py).
         seen = tx.last_change_seq()
     policy = settings.separation_policy()
-    picture = Picture(policy, settings.index)
+    picture = Picture(policy, settings.index, settings.disclosure_steps())
     # The picture is millions of long-lived objects: collecting while building them only wastes time, and freezing
     # them afterwards keeps every later collection from walking them again.
     gc.disable()

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from deconfliction.domain.declarations import DeclarationLimits
+from deconfliction.domain.covering import DisclosureSteps
+from deconfliction.domain.declarations import PRECISION_MAX_M, PRECISION_MIN_M, DeclarationLimits
 from deconfliction.domain.parties import PARTY_ID
 from deconfliction.domain.separation import SeparationPolicy, parse_separation_overrides
 from deconfliction.domain.track_auth import check_prefix
@@ -53,8 +54,55 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", int, 1_048_576, "Largest request body accepted; larger bodies get 413."),
     Setting("max_vertices", int, 10_000, "Most vertices one declaration's geometry may have (422 beyond)."),
     Setting("max_area_km2", float, 200_000.0, "Largest area one declaration may cover, in km² (422 beyond)."),
-    Setting("max_radius_m", float, 100_000.0, "Largest radius_m a declaration may state."),
-    Setting("max_separation_m", float, 100_000.0, "Largest separation_m a declaration may state."),
+    Setting("max_radius_m", float, 50_000.0, "Largest radius_m a declaration may state (422 beyond)."),
+    Setting(
+        "separation_max_m",
+        float,
+        50_000.0,
+        "Largest separation_m a declaration may state (422 beyond). With max_radius_m it caps a declaration's "
+        "reach: max_area_km2 applies to the shape as grown by its radius and separation.",
+    ),
+    Setting(
+        "disclosure_precision_m",
+        float,
+        1_000.0,
+        "A declaration's precision_m when it states none: parties outside its audience learn its position no "
+        "better than this, through conflicts or otherwise (100 to 50000; see docs/concepts.md, 'Need to know').",
+    ),
+    Setting(
+        "disclosure_time_s",
+        float,
+        3_600.0,
+        "Parties outside a declaration's audience learn the edges of its time window no better than this.",
+    ),
+    Setting(
+        "disclosure_altitude_m",
+        float,
+        100.0,
+        "Parties outside a declaration's audience learn the edges of its altitude band no better than this.",
+    ),
+    Setting(
+        "disclosure_probe_count",
+        int,
+        6,
+        "Brief conflicts one party's declarations may open with the same hidden declaration within "
+        "disclosure_probe_window_s before its owner is told of probing (event disclosure.probing).",
+    ),
+    Setting("disclosure_probe_window_s", float, 3_600.0, "The window in which brief conflicts are counted."),
+    Setting(
+        "disclosure_probe_brief_s",
+        float,
+        600.0,
+        "A conflict resolved within this many seconds of opening, by its opener changing or cancelling its "
+        "declaration, counts as a probe.",
+    ),
+    Setting(
+        "disclosure_probe_delay_s",
+        float,
+        60.0,
+        "Once a party is flagged as probing, it may write declarations no more often than this (429 between), "
+        "until disclosure_probe_window_s has passed since its last probe.",
+    ),
     Setting(
         "separation_defaults",
         str,
@@ -254,8 +302,15 @@ class Settings:
     max_body_bytes: int = 1_048_576
     max_vertices: int = 10_000
     max_area_km2: float = 200_000.0
-    max_radius_m: float = 100_000.0
-    max_separation_m: float = 100_000.0
+    max_radius_m: float = 50_000.0
+    separation_max_m: float = 50_000.0
+    disclosure_precision_m: float = 1_000.0
+    disclosure_time_s: float = 3_600.0
+    disclosure_altitude_m: float = 100.0
+    disclosure_probe_count: int = 6
+    disclosure_probe_window_s: float = 3_600.0
+    disclosure_probe_brief_s: float = 600.0
+    disclosure_probe_delay_s: float = 60.0
     separation_defaults: str = ""
     rate_limit_per_s: float = 100.0
     rate_limit_burst: int = 200
@@ -306,8 +361,12 @@ class Settings:
             max_vertices=self.max_vertices,
             max_area_m2=self.max_area_km2 * 1e6,
             max_radius_m=self.max_radius_m,
-            max_separation_m=self.max_separation_m,
+            max_separation_m=self.separation_max_m,
+            precision_m=self.disclosure_precision_m,
         )
+
+    def disclosure_steps(self) -> DisclosureSteps:
+        return DisclosureSteps(self.disclosure_precision_m, self.disclosure_time_s, self.disclosure_altitude_m)
 
     def separation_policy(self) -> SeparationPolicy:
         return SeparationPolicy.with_overrides(parse_separation_overrides(self.separation_defaults))
@@ -376,7 +435,19 @@ def load_settings(
     _check_cot(settings)
     _check_serving(settings)
     _check_f3548(settings)
+    _check_disclosure(settings)
     return settings
+
+
+def _check_disclosure(settings: Settings) -> None:
+    if not PRECISION_MIN_M <= settings.disclosure_precision_m <= PRECISION_MAX_M:
+        raise SettingsError(
+            f"disclosure_precision_m must be between {PRECISION_MIN_M:g} and {PRECISION_MAX_M:g} metres"
+        )
+    if not (settings.disclosure_time_s >= 1 and settings.disclosure_altitude_m >= 1):
+        raise SettingsError("disclosure_time_s and disclosure_altitude_m must be at least 1")
+    if settings.disclosure_probe_count < 2 or settings.disclosure_probe_window_s <= 0:
+        raise SettingsError("disclosure_probe_count must be at least 2 and disclosure_probe_window_s positive")
 
 
 def _check_f3548(settings: Settings) -> None:

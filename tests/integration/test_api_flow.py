@@ -46,7 +46,9 @@ def test_conflict_is_told_to_both_sides_with_their_own_view(api: Api) -> None:
     theirs = b["conflicts"][0]
     assert theirs["other_party"] == "sdf" and theirs["other_declaration"] is None  # audience excludes saa
     assert theirs["declaration"] == b["id"] and theirs["status"] == "open" and theirs["kind"] == "proximity"
-    assert 0 < theirs["distance_m"] < 5000 and theirs["required_m"] == 5000
+    # sdf's square is hidden from saa: compared as its covering (1 km cells), the distance floored to 1 km
+    assert theirs["distance_m"] in (0, 1000, 2000) and theirs["required_m"] == 5000
+    assert theirs["location_uncertainty_m"] > 1000
     assert theirs["time"] == {"start": "2017-09-09T05:00:00Z", "end": "2017-09-20T00:00:00Z"}
     mine = api.call("sdf", "GET", "/v1/conflicts").json()
     assert len(mine) == 1 and mine[0]["id"] == theirs["id"]
@@ -154,8 +156,10 @@ def test_timed_routes_report_the_instant_of_closest_approach_to_both_sides(api: 
     api.add_party("saa")
     east = {"type": "LineString", "coordinates": [[40.0, 34.5], [41.0, 34.5]]}
     north = {"type": "LineString", "coordinates": [[40.5, 34.0], [40.5, 35.0]]}
-    api.declare("sdf", feature(east, kind="route", times=["2017-09-10T05:00:00Z", "2017-09-10T07:00:00Z"]))
-    written = api.declare("saa", feature(north, kind="route", times=["2017-09-10T05:00:00Z", "2017-09-10T07:00:00Z"]))
+    # shared with each other: a timed route hidden from the other party is compared as its whole path (concepts.md)
+    times = ["2017-09-10T05:00:00Z", "2017-09-10T07:00:00Z"]
+    api.declare("sdf", feature(east, kind="route", times=times, audience="all"))
+    written = api.declare("saa", feature(north, kind="route", times=times, audience="all"))
     [mine] = written["conflicts"]
     assert mine["kind"] == "convergence"
     assert mine["time"]["start"] == mine["time"]["end"] and mine["time"]["start"].startswith("2017-09-10T06:0")

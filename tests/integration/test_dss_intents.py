@@ -145,7 +145,8 @@ def test_one_engine_a_drone_near_a_notified_hospital_is_a_native_conflict(dss: D
     assert len(conflicts) == 1
     c = conflicts[0]
     assert c["other_party"] == "uss-uss-a" and c["other_declaration"] is None
-    assert c["required_m"] == 500 and 100 < c["distance_m"] < 200
+    # each side hidden from the other: compared as coverings at 1 km, the distance floored to 1 km
+    assert c["required_m"] == 500 and c["distance_m"] == 0 and c["location_uncertainty_m"] > 0
     # the USS's party sees its own flight declaration, named after the intent
     uss_flights = dss.client.app.state.ctx.picture  # type: ignore[attr-defined]
     assert any(d.party == "uss-uss-a" and d.spec.kind.value == "flight" for d in uss_flights.declarations.values())

@@ -166,6 +166,7 @@ def test_a_timed_route_arriving_after_the_year_9999_is_422(two: Api) -> None:
     # 108 km at 1 mm/s is 3.4 years: the schedule, and any conflict on it, would end in the year 10003
     route = {"type": "LineString", "coordinates": [[40.3, 35.45], [41.5, 35.45]]}
     body = feature(route, kind="route", start="9999-12-31T23:00:00Z", end=None, radius_m=10, speed_mps=0.001)
+    body["properties"]["audience"] = "all"  # a timed route the other party may see is compared by its schedule
     assert_422(two.call("sdf", "POST", "/v1/declarations", json=body), "properties.speed_mps")
     body["properties"]["speed_mps"] = 100.0  # arrives 18 minutes later, within 9999
     two.declare("sdf", body)

@@ -92,6 +92,11 @@ class ConflictOut(BaseModel):
     required_m: float
     time: TimeSpan
     location: Point
+    location_uncertainty_m: float = Field(
+        0.0,
+        description="How far from `location` the conflict may lie: the other declaration is hidden from the caller "
+        "and was compared as its covering (0: compared exactly)",
+    )
     status: Literal["open", "acknowledged", "resolved"]
     opened_at: str
     acknowledged_at: str | None

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from deconfliction.domain.convergence import approach_to_place, closest_approach, trajectory
+from deconfliction.domain.covering import growth_bound_m
 from deconfliction.domain.declarations import Declaration, DeclarationSpec
 from deconfliction.domain.geodesy import advance
 from deconfliction.domain.geometry import nearest
@@ -47,6 +49,8 @@ class Finding:
     location_a: LonLat  # on a's grown shape, nearest b (for movers: where a is at the closest approach)
     location_b: LonLat
     kind: ConflictKind = ConflictKind.PROXIMITY
+    uncertainty_a_m: float = 0.0  # how far from location_a the conflict may be: b was compared as its covering
+    uncertainty_b_m: float = 0.0
 
 
 def assess(a: Declaration, b: Declaration, policy: SeparationPolicy) -> Finding | None:
@@ -125,6 +129,7 @@ class ConflictSide:
     location: LonLat
     acknowledged_at: datetime | None = None
     ack_signature: str | None = None  # the party's Ed25519 signature over the conflict's digest, when it signed
+    uncertainty_m: float = 0.0  # how far the conflict may lie from `location`: the other side was hidden from this
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +203,7 @@ class Conflict:
                 "end": None if self.window.end is None else format_time(self.window.end),
             },
             "location": {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]},
+            "location_uncertainty_m": own.uncertainty_m,
             "status": self.status_for(party).value,
             "opened_at": format_time(self.opened_at),
             "acknowledged_at": None if own.acknowledged_at is None else format_time(own.acknowledged_at),
@@ -217,3 +223,37 @@ class Conflict:
             if side.declaration.startswith("line:"):
                 return side.declaration[len("line:") :]
         return None
+
+
+def assess_shown(
+    a: Declaration, b: Declaration, a_shown: DeclarationSpec, b_shown: DeclarationSpec, policy: SeparationPolicy
+) -> Finding | None:
+    """The conflict rule as need to know allows: each side compared as the *other* party may know it.
+
+    `a_shown` is `a.spec` when b's party may see a, else a's covering (domain/covering.py); `b_shown` likewise. The
+    decision and every figure then depend on a hidden declaration only through its covering. Where either side is
+    hidden, each side's location is the point of its own exact shape nearest the other as shown (never a point built
+    from the other's shape), and the distance is floored to the hidden side's precision.
+    """
+    finding = assess(replace(a, spec=a_shown), replace(b, spec=b_shown), policy)
+    if finding is None:
+        return None
+    a_hidden, b_hidden = a_shown is not a.spec, b_shown is not b.spec
+    if not (a_hidden or b_hidden):
+        return finding
+    step_m = max(s.precision_m or 0.0 for s, hidden in ((a_shown, a_hidden), (b_shown, b_hidden)) if hidden)
+    return replace(
+        finding,
+        distance_m=math.floor(finding.distance_m / step_m) * step_m if step_m > 0 else finding.distance_m,
+        location_a=_own_point(a.spec, b_shown),
+        location_b=_own_point(b.spec, a_shown),
+        uncertainty_a_m=growth_bound_m(b_shown.precision_m or step_m) if b_hidden else 0.0,
+        uncertainty_b_m=growth_bound_m(a_shown.precision_m or step_m) if a_hidden else 0.0,
+    )
+
+
+def _own_point(own: DeclarationSpec, other: DeclarationSpec) -> LonLat:
+    """The point of `own`'s shape nearest `other`'s (as shown)."""
+    near = nearest(own.shape, other.shape)
+    assert near is not None  # without a bound, nearest always answers
+    return near.on_a

@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from deconfliction.domain.altitude import AltitudeBand
-from deconfliction.domain.errors import InvalidInput
+from deconfliction.domain.errors import InvalidInput, TooLarge
 from deconfliction.domain.geodesy import distance_m
 from deconfliction.domain.geometry import Shape, parse_geometry
 from deconfliction.domain.numbers import finite_float
@@ -42,7 +42,8 @@ class DeclarationLimits:
     max_vertices: int = 10_000
     max_area_m2: float = 2e11
     max_radius_m: float = 100_000.0
-    max_separation_m: float = 100_000.0
+    max_separation_m: float = 50_000.0
+    precision_m: float = 1_000.0  # a declaration's precision_m when it states none (disclosure_precision_m)
     max_name_chars: int = 200
     max_audience: int = 1_000
 
@@ -76,6 +77,7 @@ class DeclarationSpec:
     separation_m: float | None = None
     audience: Audience = AUDIENCE_CONFLICTS
     timing: RouteTiming | None = None
+    precision_m: float | None = None  # how finely parties outside the audience may learn it; None: the default
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +119,7 @@ class Declaration:
             "radius_m": s.radius_m,
             "separation_m": s.separation_m,
             "audience": s.audience if isinstance(s.audience, str) else list(s.audience),
+            "precision_m": s.precision_m,
             "created_at": format_time(self.created_at),
             "updated_at": format_time(self.updated_at),
         }
@@ -125,11 +128,15 @@ class Declaration:
         return {"type": "Feature", "id": self.id, "geometry": s.shape.geojson(), "properties": props}
 
 
+# How finely a declaration may be disclosed to parties outside its audience (see domain/covering.py)
+PRECISION_MIN_M = 100.0
+PRECISION_MAX_M = 50_000.0
+
 _LAST_S = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()
 
 _KNOWN_PROPERTIES = {
     "kind", "name", "start", "end", "altitude", "radius_m", "separation_m", "audience",
-    "speed_mps", "times",
+    "speed_mps", "times", "precision_m",
     # echoed back by the server; accepted so that a client may PUT what it read
     "party", "version", "status", "created_at", "updated_at",
 }  # fmt: skip
@@ -276,6 +283,7 @@ def parse_feature(obj: object, limits: DeclarationLimits, *, trusted: bool = Fal
     separation_m = (
         None if sep is None else _number(sep, "properties.separation_m", minimum=0, maximum=limits.max_separation_m)
     )
+    _check_reach(shape, radius_m, separation_m or 0.0, limits)
     return DeclarationSpec(
         kind=kind,
         name=name,
@@ -286,7 +294,38 @@ def parse_feature(obj: object, limits: DeclarationLimits, *, trusted: bool = Fal
         separation_m=separation_m,
         audience=_parse_audience(props.get("audience"), limits),
         timing=_parse_timing(props, kind, shape, start),
+        precision_m=_parse_precision(props.get("precision_m"), limits),
     )
+
+
+def grown_area_m2(shape: Shape, grow_m: float) -> float:
+    """An upper bound of the area of `shape` grown by `grow_m` (Steiner's formula: area + perimeter × grow + π grow²,
+    exact for convex shapes, an overestimate otherwise; a line's perimeter counts both of its sides)."""
+    length_m = sum(distance_m(*shape.lonlat[i], *shape.lonlat[j]) for i, j in shape.edges)
+    perimeter_m = length_m if shape.is_areal else 2 * length_m
+    return shape.area_m2 + perimeter_m * grow_m + math.pi * grow_m * grow_m
+
+
+def _check_reach(shape: Shape, radius_m: float, separation_m: float, limits: DeclarationLimits) -> None:
+    """The area limit holds for the shape as grown by its radius and separation: a 100 km-wide route is no way
+    around it."""
+    grow_m = radius_m + separation_m
+    if grow_m <= 0:
+        return
+    area_m2 = grown_area_m2(shape, grow_m)
+    if area_m2 > limits.max_area_m2:
+        raise TooLarge(
+            f"grown by its radius_m and separation_m ({grow_m:g} m) the shape covers {area_m2 / 1e6:.0f} km², over "
+            f"the limit of {limits.max_area_m2 / 1e6:.0f} km²; lower properties.radius_m or properties.separation_m, "
+            "or split it",
+            field="properties.separation_m" if separation_m > radius_m else "properties.radius_m",
+        )
+
+
+def _parse_precision(value: object, limits: DeclarationLimits) -> float:
+    if value is None:
+        return limits.precision_m
+    return _number(value, "properties.precision_m", minimum=PRECISION_MIN_M, maximum=PRECISION_MAX_M)
 
 
 def _trusted_spec(obj: Any) -> DeclarationSpec:
@@ -295,7 +334,7 @@ def _trusted_spec(obj: Any) -> DeclarationSpec:
     kind = Kind(props["kind"])
     shape = parse_geometry(obj["geometry"], trusted=True)
     end, radius, sep = props.get("end"), props.get("radius_m"), props.get("separation_m")
-    audience = props.get("audience")
+    audience, precision = props.get("audience"), props.get("precision_m")
     if audience is not None and not isinstance(audience, str):
         audience = tuple(sorted(set(audience)))
     timing = None
@@ -313,6 +352,7 @@ def _trusted_spec(obj: Any) -> DeclarationSpec:
         separation_m=None if sep is None else float(sep),
         audience=AUDIENCE_CONFLICTS if audience is None else audience,
         timing=timing,
+        precision_m=None if precision is None else float(precision),
     )
 
 

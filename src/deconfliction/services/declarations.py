@@ -30,6 +30,7 @@ from deconfliction.domain.signing import new_salt
 from deconfliction.services import lines as line_rules
 from deconfliction.services.context import Context
 from deconfliction.services.sharing import share
+from deconfliction.services.views import disclosed
 from deconfliction.services.writer import Outbox
 from deconfliction.storage.base import Box, DeclarationQuery, Tx
 
@@ -47,8 +48,8 @@ def _open_conflict(new: Declaration, other: Declaration, finding: Finding, at: d
     return Conflict(
         id=str(uuid.uuid4()),
         kind=finding.kind,
-        a=ConflictSide(new.party, new.id, new.version, finding.location_a),
-        b=ConflictSide(other.party, other.id, other.version, finding.location_b),
+        a=ConflictSide(new.party, new.id, new.version, finding.location_a, uncertainty_m=finding.uncertainty_a_m),
+        b=ConflictSide(other.party, other.id, other.version, finding.location_b, uncertainty_m=finding.uncertainty_b_m),
         distance_m=finding.distance_m,
         required_m=finding.required_m,
         window=finding.window,
@@ -113,6 +114,7 @@ def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declara
             conflict = _open_conflict(after, other, finding, at)
             out.tx.save_conflict(conflict)
             views.append(_emit_conflict(out, conflict, "conflict.opened", at, (after, other)))
+            disclosed(out, after, other, at)
             opened.append(conflict)
         crossed = line_rules.check_lines(out, after, at)  # accepted lines binding this party
         opened.extend(crossed.conflicts)

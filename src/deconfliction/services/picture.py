@@ -1,37 +1,53 @@
 """The active picture held in memory: every active declaration and the spatio-temporal index over them.
 
 Rebuilt from the store at start-up; updated after each committed write. The conflict check consults only the
-index's candidates and runs the exact geodesic rule on those.
+index's candidates and runs the exact geodesic rule on those — against each declaration as the other party may know
+it: exactly when it is in that party's audience, else as its covering (domain/covering.py).
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterable
+from dataclasses import replace
 
-from deconfliction.domain.conflicts import Finding, assess
+from deconfliction.domain.conflicts import Finding, assess_shown
+from deconfliction.domain.covering import DisclosureSteps, covering, growth_bound_m, widen_band, widen_window
 from deconfliction.domain.declarations import Declaration, DeclarationSpec
+from deconfliction.domain.disclosure import may_see
 from deconfliction.domain.separation import SeparationPolicy
 from deconfliction.index import Box, Index, make_index
 
+_COVERINGS_KEPT = 100_000  # coverings are made when first needed and kept, most recently used first
+
 
 class Picture:
-    def __init__(self, policy: SeparationPolicy, index: str = "grid") -> None:
+    def __init__(self, policy: SeparationPolicy, index: str = "grid", steps: DisclosureSteps | None = None) -> None:
         self.policy = policy
+        self.steps = steps or DisclosureSteps()
         self.index: Index = make_index(index)
         self.declarations: dict[int, Declaration] = {}
+        # by id, with the spec each was made from: a key or a version may come again after a rolled-back write
+        self._coverings: OrderedDict[str, tuple[DeclarationSpec, DeclarationSpec]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.declarations)
 
-    @staticmethod
-    def stored_boxes(spec: DeclarationSpec) -> list[Box]:
-        """Boxes an entry occupies in the index: the shape grown by its radius and its own stated separation."""
-        return list(spec.shape.boxes(spec.radius_m + (spec.separation_m or 0.0)))
+    def precision_m(self, spec: DeclarationSpec) -> float:
+        return spec.precision_m or self.steps.precision_m
+
+    def stored_boxes(self, spec: DeclarationSpec) -> list[Box]:
+        """Boxes an entry occupies in the index: the shape grown by its radius, its own stated separation, and as
+        far again as its covering may reach — so that the index finds every pair whose coverings may conflict."""
+        grow_m = spec.radius_m + (spec.separation_m or 0.0) + growth_bound_m(self.precision_m(spec))
+        return list(spec.shape.boxes(grow_m))
 
     def _entry(self, d: Declaration) -> tuple[int, list[Box], float, float | None, float, float | None]:
-        s = d.spec
-        end = None if s.window.end is None else s.window.end_s
-        return d.key, self.stored_boxes(s), s.window.start_s, end, s.altitude.lower_m, s.altitude.upper_m
+        # in time and altitude too the entry is its covering's, so that no exact edge decides a candidate
+        window = widen_window(d.spec.window, self.steps.time_s)
+        band = widen_band(d.spec.altitude, self.steps.altitude_m)
+        end = None if window.end is None else window.end_s
+        return d.key, self.stored_boxes(d.spec), window.start_s, end, band.lower_m, band.upper_m
 
     def load(self, declarations: Iterable[Declaration]) -> None:
         """Fill an empty picture (start-up)."""
@@ -50,22 +66,51 @@ class Picture:
         self.declarations.pop(key, None)
         self.index.delete(key)
 
+    def covering_of(self, declaration: Declaration) -> DeclarationSpec:
+        """The declaration as a party outside its audience may know it (made once per version, then kept)."""
+        key, spec = declaration.id, declaration.spec
+        kept = self._coverings.get(key)
+        if kept is not None and kept[0] is spec:
+            self._coverings.move_to_end(key)
+            return kept[1]
+        made = covering(spec, self.steps)
+        self._coverings[key] = (spec, made)
+        self._coverings.move_to_end(key)
+        if len(self._coverings) > _COVERINGS_KEPT:
+            self._coverings.popitem(last=False)
+        return made
+
+    def shown_to(self, declaration: Declaration, party: str) -> DeclarationSpec:
+        """`declaration`'s spec as `party` may know it: exact when in its audience, else its covering."""
+        return declaration.spec if may_see(declaration, party) else self.covering_of(declaration)
+
+    def as_known_by(self, declaration: Declaration, party: str) -> Declaration:
+        spec = self.shown_to(declaration, party)
+        return declaration if spec is declaration.spec else replace(declaration, spec=spec)
+
     def conflicts_for(self, declaration: Declaration) -> list[tuple[Declaration, Finding]]:
-        """Every active declaration of another party that conflicts with `declaration`, by the exact rule."""
-        s = declaration.spec
-        # Grown by own radius and the most this declaration could require; the partner's radius and its own
-        # stated separation are already in its stored boxes, so no conflicting pair is missed.
-        reach_m = s.radius_m + self.policy.reach_m(s.kind, s.separation_m)
-        end = None if s.window.end is None else s.window.end_s
+        """Every active declaration of another party that conflicts with `declaration`, each compared as the other
+        party may know it (see domain/conflicts.assess_shown)."""
+        # The covering holds the declaration, so a query around it finds every candidate, exact or covered; the
+        # partner's radius, its own stated separation and its covering's reach are in its stored boxes.
+        cover = self.covering_of(declaration)
+        reach_m = cover.radius_m + self.policy.reach_m(cover.kind, cover.separation_m)
+        end = None if cover.window.end is None else cover.window.end_s
         keys = self.index.candidates(
-            s.shape.boxes(reach_m), s.window.start_s, end, s.altitude.lower_m, s.altitude.upper_m
+            cover.shape.boxes(reach_m), cover.window.start_s, end, cover.altitude.lower_m, cover.altitude.upper_m
         )
         found = []
         for key in sorted(keys):
             other = self.declarations.get(key)
             if other is None or other.key == declaration.key or other.party == declaration.party:
                 continue
-            finding = assess(declaration, other, self.policy)
+            finding = assess_shown(
+                declaration,
+                other,
+                self.shown_to(declaration, other.party),
+                self.shown_to(other, declaration.party),
+                self.policy,
+            )
             if finding is not None:
                 found.append((other, finding))
         return found

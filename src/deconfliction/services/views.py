@@ -5,8 +5,11 @@ party out of every later read at once."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import datetime
 from typing import Any
 
+from deconfliction.domain.declarations import Declaration
+from deconfliction.domain.disclosure import may_see
 from deconfliction.domain.errors import Forbidden, NotFound
 from deconfliction.domain.signing import digest_of
 from deconfliction.domain.timewindow import format_time
@@ -15,7 +18,7 @@ from deconfliction.services.writer import Outbox
 from deconfliction.storage.base import StoredEvent
 from deconfliction.storage.channel import View
 
-VIAS = ("read", "list", "event", "webhook", "export", "ogc")
+VIAS = ("read", "list", "event", "webhook", "export", "ogc", "cot", "conflict")
 
 
 def others(viewer: str, features: Iterable[dict[str, Any]]) -> list[str]:
@@ -36,6 +39,18 @@ def record_job(ctx: Context, viewer: str, declaration_ids: list[str], via: str) 
         out.record("declarations.viewed", viewer, tuple(declaration_ids), digest_of(content), at, detail)
 
     return job
+
+
+def disclosed(out: Outbox, a: Declaration, b: Declaration, at: datetime) -> None:
+    """A conflict between `a` and `b` just told each party something of the other's declaration: where that one is
+    hidden from it, the telling is a view (`via: "conflict"`) the owner finds in its declaration's views.
+
+    The record holds the conflict (conflict.opened) but no `declarations.viewed` entry for it: an entry naming the
+    hidden declaration beside the conflict would let every reader of the record link the two.
+    """
+    seen = [View(d.id, viewer.party, "conflict", at) for d, viewer in ((a, b), (b, a)) if not may_see(d, viewer.party)]
+    if seen:
+        out.tx.add_views(seen)
 
 
 def record(ctx: Context, viewer: str, declaration_ids: list[str], via: str) -> None:

@@ -86,6 +86,7 @@ def conflict(row: Row, t: Times) -> Conflict:
             (row[f"{p}_lon"], row[f"{p}_lat"]),
             t.dt(row[f"{p}_ack_at"]),
             row[f"{p}_ack_sig"],
+            row[f"{p}_uncertainty_m"],
         )
 
     reason = row["resolved_reason"]

@@ -265,8 +265,9 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
         self.c.execute(
             "INSERT INTO conflicts (id, kind, a_party, a_decl, a_version, a_lon, a_lat, a_ack_at, b_party, b_decl,"
             " b_version, b_lon, b_lat, b_ack_at, distance_m, required_m, start_at, end_at, opened_at, resolved_at,"
-            " resolved_reason, a_ack_sig, b_ack_sig) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
-            " ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET a_ack_at = excluded.a_ack_at, b_ack_at = excluded.b_ack_at,"
+            " resolved_reason, a_ack_sig, b_ack_sig, a_uncertainty_m, b_uncertainty_m)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (id) DO UPDATE SET a_ack_at = excluded.a_ack_at, b_ack_at = excluded.b_ack_at,"
             " a_ack_sig = excluded.a_ack_sig, b_ack_sig = excluded.b_ack_sig,"
             " resolved_at = excluded.resolved_at, resolved_reason = excluded.resolved_reason",
             (
@@ -293,6 +294,8 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
                 None if k.resolved_reason is None else k.resolved_reason.value,
                 a.ack_signature,
                 b.ack_signature,
+                a.uncertainty_m,
+                b.uncertainty_m,
             ),
         )
 
