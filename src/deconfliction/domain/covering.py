@@ -74,7 +74,7 @@ def snap(lonlat: LonLat, res: int) -> tuple[LonLat, float]:
 
 
 def round_up(value: float, step: float) -> float:
-    return math.ceil(value / step - 1e-9) * step
+    return math.ceil(value / step) * step
 
 
 def widen_window(window: TimeWindow, step_s: float) -> TimeWindow:
