@@ -226,7 +226,8 @@ def test_the_globe_scan_with_wide_routes_is_refused(channel: Channel) -> None:
     zigzag = [[lon, 30.0 + (lon % 2)] for lon in range(0, 18)]  # 2500 km long, 100 km wide: 250,000 km²
     route = {"type": "LineString", "coordinates": zigzag}
     props = {"kind": "route", "name": "scan", "start": START, "end": END, "radius_m": 50_000}
-    r = channel.call("saa", "POST", "/v1/declarations", json={"type": "Feature", "geometry": route, "properties": props})
+    body = {"type": "Feature", "geometry": route, "properties": props}
+    r = channel.call("saa", "POST", "/v1/declarations", json=body)
     assert r.status_code == 422 and r.json()["field"] == "properties.radius_m", r.text
     r = channel.call("saa", "POST", "/v1/declarations", json=site(40.0, 35.0, separation_m=60_000))
     assert r.status_code == 422 and r.json()["field"] == "properties.separation_m", r.text
