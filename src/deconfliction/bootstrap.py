@@ -113,6 +113,7 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
         sink=hub,
         ledger_key=ledger_key(settings.ledger_key_path()),
         notification_ack_s=settings.notification_ack_s,
+        probing=settings.probe_rule(),
     )
     sync = Sync(ctx, seen)
     ctx.writer.hook = sync

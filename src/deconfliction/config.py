@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from deconfliction.domain.covering import DisclosureSteps
 from deconfliction.domain.declarations import PRECISION_MAX_M, PRECISION_MIN_M, DeclarationLimits
 from deconfliction.domain.parties import PARTY_ID
+from deconfliction.domain.probing import ProbeRule
 from deconfliction.domain.separation import SeparationPolicy, parse_separation_overrides
 from deconfliction.domain.track_auth import check_prefix
 from deconfliction.index import INDEXES
@@ -363,6 +364,14 @@ class Settings:
             max_radius_m=self.max_radius_m,
             max_separation_m=self.separation_max_m,
             precision_m=self.disclosure_precision_m,
+        )
+
+    def probe_rule(self) -> ProbeRule:
+        return ProbeRule(
+            self.disclosure_probe_count,
+            self.disclosure_probe_window_s,
+            self.disclosure_probe_brief_s,
+            self.disclosure_probe_delay_s,
         )
 
     def disclosure_steps(self) -> DisclosureSteps:

@@ -113,21 +113,25 @@ def test_altitude_counts_aircraft_a_flight_level_apart_are_not_warned(
     assert bool(r.json()["warnings"]) is warned
 
 
-def timed_route(depart_in_s: float, arrive_in_s: float) -> dict[str, Any]:
+def timed_route(depart_in_s: float, arrive_in_s: float, audience: str = "conflicts") -> dict[str, Any]:
     """A route of saa due north along 40.5° E over 34.9°–35.1° N, its window open from an hour ago for six hours."""
     now = utcnow()
     geometry = {"type": "LineString", "coordinates": [[40.5, 34.9], [40.5, 35.1]]}
     return feature(geometry, kind="route", start=format_time(now - timedelta(hours=1)),
-                   end=format_time(now + timedelta(hours=6)),
+                   end=format_time(now + timedelta(hours=6)), audience=audience,
                    times=[format_time(now + timedelta(seconds=s)) for s in (depart_in_s, arrive_in_s)])  # fmt: skip
 
 
 @pytest.mark.parametrize(("depart_in_s", "warned"), [(0.0, True), (3 * 3600.0, False)])
+@pytest.mark.parametrize("audience", ["all", "conflicts"])
 def test_a_track_crossing_a_timed_route_is_warned_only_when_the_route_passes(
-    two: Api, depart_in_s: float, warned: bool
+    two: Api, depart_in_s: float, warned: bool, audience: str
 ) -> None:
+    """Shared with the track's party, the route is compared by its schedule: the warning is for the minute it
+    passes. Hidden, it is compared as its covering — per hour, the part of its path it travels then — so the
+    warning comes when the track nears that part, and still never for a crossing hours before it passes."""
     # the route takes 20 minutes: departing now, it is at 35° N in 10 minutes, when the track gets there
-    route = two.declare("saa", timed_route(depart_in_s, depart_in_s + 1200.0))
+    route = two.declare("saa", timed_route(depart_in_s, depart_in_s + 1200.0, audience))
     lon, lat = destination(40.5, 35.0, 270.0, 6_000.0)
     r = post(two, "sdf", "convoy-3", [now_fix(lon, lat, speed_mps=10, course_deg=90)])
     assert r.status_code == 202, r.text
@@ -137,15 +141,21 @@ def test_a_track_crossing_a_timed_route_is_warned_only_when_the_route_passes(
         return
     (warning,) = r.json()["warnings"]
     assert warning["kind"] == "convergence" and warning["other_party"] == "saa"
-    assert warning["declaration"] == "track:convoy-3" and warning["other_declaration"] is None  # audience: none
+    assert warning["declaration"] == "track:convoy-3"
     when = parse_time(warning["time"]["start"], "time")
-    assert abs((when - utcnow()).total_seconds() - 600.0) < 60.0
-    assert distance_m(*warning["location"]["coordinates"], 40.5, 35.0) < 1_000.0
+    if audience == "all":
+        assert warning["other_declaration"] == route["id"] and warning["location_uncertainty_m"] == 0
+        assert abs((when - utcnow()).total_seconds() - 600.0) < 60.0
+        assert distance_m(*warning["location"]["coordinates"], 40.5, 35.0) < 1_000.0
+    else:
+        assert warning["other_declaration"] is None and warning["location_uncertainty_m"] > 0
+        assert 0 <= (when - utcnow()).total_seconds() <= 660.0  # on entering the covering's zone, not later
+        assert warning["distance_m"] % 1000 == 0
     (theirs,) = two.call("saa", "GET", "/v1/conflicts").json()
     assert theirs["id"] == warning["id"] and theirs["declaration"] == route["id"]
     assert theirs["declaration_version"] == route["version"]
     assert theirs["time"] == warning["time"]
-    assert distance_m(*theirs["location"]["coordinates"], 40.5, 35.0) < 1_000.0
+    assert distance_m(*theirs["location"]["coordinates"], 40.5, 35.0) < 2_000.0  # on saa's own route
 
 
 def test_a_new_declaration_meets_the_tracks_near_it_at_once(two: Api) -> None:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deconfliction.domain.conflicts import assess, assess_shown
-from deconfliction.domain.covering import DisclosureSteps, covering, growth_bound_m, resolution_for
+from deconfliction.domain.covering import DisclosureSteps, covering, coverings, growth_bound_m, resolution_for
 from deconfliction.domain.declarations import Declaration, DeclarationLimits, DeclarationStatus, parse_feature
 from deconfliction.domain.geodesy import distance_m
 from deconfliction.domain.separation import SeparationPolicy
@@ -73,8 +73,8 @@ def test_privacy_never_costs_safety(
     exact = assess(da, db, POLICY)
     if exact is None:
         return
-    ca, cb = covering(da.spec, STEPS), covering(db.spec, STEPS)
-    for shown_a, shown_b in ((ca, db.spec), (da.spec, cb), (ca, cb)):
+    ca, cb = coverings(da.spec, STEPS), coverings(db.spec, STEPS)
+    for shown_a, shown_b in ((ca, (db.spec,)), ((da.spec,), cb), (ca, cb)):
         found = assess_shown(da, db, shown_a, shown_b, POLICY)
         assert found is not None, (shown_a is ca, shown_b is cb)
         assert found.distance_m <= exact.distance_m
@@ -100,3 +100,35 @@ def test_window_and_band_widen_to_whole_steps() -> None:
     assert (c.window.start.hour, c.window.start.minute, c.window.end and c.window.end.hour) == (5, 0, 10)
     assert (c.altitude.lower_m, c.altitude.upper_m) == (100, 1300)
     assert c.timing is None and c.name == "" and c.radius_m % 1000 == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    depart_h=st.floats(0, 20),
+    duration_s=st.floats(60, 30_000),
+    offset_h=st.floats(-3, 3),
+    gap_m=st.floats(0, 5000),
+)
+def test_a_timed_route_conflicts_as_its_pieces_whenever_it_does_exactly(
+    depart_h: float, duration_s: float, offset_h: float, gap_m: float
+) -> None:
+    """A site beside a timed route for 20 minutes: whenever the route passes within separation in that time, its
+    pieces — each the part of the path it travels in an hour, untimed over that hour — conflict with it too."""
+    from datetime import timedelta
+
+    from deconfliction.domain.timewindow import format_time
+
+    base = parse_time("2017-09-09T00:00:00Z", "t") + timedelta(hours=depart_h)
+    times = [format_time(base), format_time(base + timedelta(seconds=duration_s))]
+    route = declaration("sdf", {"type": "LineString", "coordinates": [[40.0, 35.0], [40.6, 35.2]]}, "route",
+                        times=times, start=format_time(base - timedelta(hours=2)),
+                        end=format_time(base + timedelta(hours=12)))  # fmt: skip
+    other_start = base + timedelta(hours=offset_h)
+    crossing = declaration("saa", {"type": "Point", "coordinates": [40.3, 35.1 + gap_m / 111_000]}, "site",
+                           start=format_time(other_start),
+                           end=format_time(other_start + timedelta(minutes=20)))  # fmt: skip
+    exact = assess(route, crossing, POLICY)
+    pieces = coverings(route.spec, STEPS)
+    assert len(pieces) >= 3 and all(p.timing is None for p in pieces)
+    if exact is not None:
+        assert assess_shown(route, crossing, pieces, (crossing.spec,), POLICY) is not None

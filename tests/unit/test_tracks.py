@@ -289,22 +289,35 @@ def test_open_warnings_and_tracks_survive_a_restart(tmp_path: Path, clock: Clock
 
 
 # warnings about places ------------------------------------------------------------------------------------------
+def test_a_hidden_area_warns_a_track_on_entering_its_covering(ctx: Context) -> None:
+    """Hidden from sdf, the area is compared as its covering (1 km cells): the warning comes as the track nears the
+    covering — earlier than at the area itself, never later — and tells sdf nothing finer."""
+    declarations.declare(ctx, "saa", feature(square(40.3, 35.0, 0.02), kind="area"))
+    warnings = tracks.ingest(ctx, "sdf", "a", [fix(START, 40.0, 35.0, speed_mps=20.0, course_deg=90.0)]).warnings
+    (w,) = warnings
+    assert w["other_declaration"] is None  # the area's audience is "conflicts": its id is not sdf's to know
+    exact_s = (distance_m(40.0, 35.0, 40.28, 35.0) - 2_000.0) / 20.0
+    entered_s = (datetime.fromisoformat(w["time"]["start"].replace("Z", "+00:00")) - START).total_seconds()
+    assert exact_s - w["location_uncertainty_m"] / 20.0 <= entered_s <= exact_s + 1.0
+    assert w["distance_m"] % 1000 == 0 and w["location_uncertainty_m"] > 0
+
+
 def test_a_track_heading_into_an_area_is_warned_with_its_time_of_entry(ctx: Context) -> None:
-    area = declarations.declare(ctx, "saa", feature(square(40.3, 35.0, 0.02), kind="area"))
+    area = declarations.declare(ctx, "saa", feature(square(40.3, 35.0, 0.02), kind="area", audience="all"))
     written = area.declaration
     lon, lat = 40.0, 35.0  # heading east toward the area's west edge, 40.28° E
     warnings = tracks.ingest(ctx, "sdf", "a", [fix(START, lon, lat, speed_mps=20.0, course_deg=90.0)]).warnings
     assert len(warnings) == 1
     w = warnings[0]
     assert w["kind"] == "convergence" and w["required_m"] == 2_000.0  # area/route default
-    assert w["other_declaration"] is None  # the area's audience is "conflicts": its id is not sdf's to know
+    assert w["other_declaration"] == written.id  # shared with all: compared exactly
     entry_s = (distance_m(40.0, 35.0, 40.28, 35.0) - 2_000.0) / 20.0
     entered = datetime.fromisoformat(w["time"]["start"].replace("Z", "+00:00"))
     assert (entered - START).total_seconds() == pytest.approx(entry_s, abs=2.0)
     assert w["location"]["coordinates"][0] == pytest.approx(40.28 - 2_000.0 / 91_300, abs=0.002)
     (kind, seen_by_saa), *_ = events(ctx, "saa", "conflict.")
     assert kind == "conflict.opened"
-    assert seen_by_saa["declaration"] == written.id and seen_by_saa["other_declaration"] is None
+    assert seen_by_saa["declaration"] == written.id and seen_by_saa["other_declaration"] is None  # the track's
     # saa sees a place on its own area's edge, not the track's position
     assert seen_by_saa["location"]["coordinates"][0] == pytest.approx(40.28, abs=1e-4)
     # turning back ends it

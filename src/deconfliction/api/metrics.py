@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconfliction.services.context import Context
 from deconfliction.services.events import EventHub
+from deconfliction.services.probing import ADMIN_STREAM
 
 BUCKETS_S = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -119,6 +120,12 @@ def registry_for(ctx: Context, hub: EventHub) -> Registry:
             lambda: _conflicts_opened(ctx),
         ),
         ("deconf_change_feed_applied_total", "counter", "Changes applied from other workers.", lambda: _applied(ctx)),
+        (
+            "deconf_disclosure_probing_total",
+            "counter",
+            "Times a party was seen probing a declaration hidden from it (disclosure.probing, any worker).",
+            lambda: _probing_seen(ctx),
+        ),
     ]
     return registry
 
@@ -134,6 +141,11 @@ def _webhook_backlog(ctx: Context) -> int:
 def _conflicts_opened(ctx: Context) -> int:
     with ctx.store.read() as tx:
         return tx.conflicts_opened()
+
+
+def _probing_seen(ctx: Context) -> int:
+    with ctx.store.read() as tx:
+        return tx.count_events_after(ADMIN_STREAM, 0, _QUEUE_CAP)  # the admin's stream holds only these
 
 
 def _applied(ctx: Context) -> int:

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from deconfliction.domain.errors import AirspaceConflict, DomainError, InvalidInput
+from deconfliction.domain.errors import AirspaceConflict, DomainError, InvalidInput, RateLimited
 
 log = logging.getLogger("deconfliction.api")
 PROBLEM_JSON = "application/problem+json"
@@ -174,6 +174,8 @@ def install(app: FastAPI) -> None:
         if request.url.path.startswith(DSS_PREFIX):
             return dss_error(exc)
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
+            headers = {"Retry-After": str(exc.retry_after_s)}
         extra = {} if exc.errors is None else {"errors": exc.errors}
         return problem(exc.status, exc.title, exc.detail, exc.slug, field=exc.field, headers=headers, **extra)
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 
 from deconfliction.adapters.cot_export import document, picture_events, stream
 from deconfliction.api.deps import CtxDep, PrincipalDep
-from deconfliction.services import conflicts, tracks
+from deconfliction.services import conflicts, tracks, views
 from deconfliction.services.context import Context
 from deconfliction.services.declarations import list_visible
 from deconfliction.storage.base import DeclarationQuery
@@ -52,5 +52,7 @@ def export(
         for view in conflicts.list_conflicts(ctx, party, status, MAX_CONFLICTS)
     ]
     own_tracks = tracks.list_tracks(ctx, party, "active", MAX_TRACKS)
-    events = picture_events(party, _visible_features(ctx, party), open_conflicts, own_tracks, ctx.clock())
+    features = _visible_features(ctx, party)
+    views.record(ctx, party, views.others(party, features), "cot")  # a TAK client is shown them: who saw what
+    events = picture_events(party, features, open_conflicts, own_tracks, ctx.clock())
     return Response(stream(events) if as_stream else document(events), media_type="application/xml")

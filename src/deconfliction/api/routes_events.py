@@ -16,6 +16,7 @@ from deconfliction.api.deps import CtxDep, PrincipalDep
 from deconfliction.domain.numbers import INT64_MAX, parse_whole
 from deconfliction.domain.timewindow import format_time
 from deconfliction.services.events import EventHub, events_after
+from deconfliction.services.probing import ADMIN_STREAM
 from deconfliction.services.views import deliverable, record_job
 from deconfliction.storage.base import StoredEvent
 
@@ -44,7 +45,7 @@ async def events(
         int | None, Query(ge=0, le=INT64_MAX, description="resume after this event id (as Last-Event-ID)")
     ] = None,
 ) -> StreamingResponse:
-    party = who.require_party()
+    party = ADMIN_STREAM if who.is_admin else who.require_party()  # the admin's stream: probing seen (concepts.md)
     cursor = after or 0
     if last_event_id is not None:
         cursor = parse_whole(last_event_id.strip(), "Last-Event-ID", "the id of an event received before")

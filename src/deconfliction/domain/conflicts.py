@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 from deconfliction.domain.convergence import approach_to_place, closest_approach, trajectory
-from deconfliction.domain.covering import growth_bound_m
+from deconfliction.domain.covering import Covering, growth_bound_m
 from deconfliction.domain.declarations import Declaration, DeclarationSpec
 from deconfliction.domain.geodesy import advance
 from deconfliction.domain.geometry import nearest
@@ -144,6 +144,7 @@ class Conflict:
     opened_at: datetime
     resolved_at: datetime | None = None
     resolved_reason: ResolvedReason | None = None
+    resolved_by: str | None = None  # the party whose change or cancellation of its declaration ended it
 
     def side(self, party: str) -> tuple[ConflictSide, ConflictSide]:
         """(own side, other side) for a party of the conflict."""
@@ -182,8 +183,8 @@ class Conflict:
             return replace(self, a=replace(self.a, acknowledged_at=at, ack_signature=signature))
         return replace(self, b=replace(self.b, acknowledged_at=at, ack_signature=signature))
 
-    def resolved(self, reason: ResolvedReason, at: datetime) -> Conflict:
-        return replace(self, resolved_at=at, resolved_reason=reason)
+    def resolved(self, reason: ResolvedReason, at: datetime, by: str | None = None) -> Conflict:
+        return replace(self, resolved_at=at, resolved_reason=reason, resolved_by=by)
 
     def view_for(self, party: str, *, other_visible: bool) -> dict[str, Any]:
         """The conflict as `party` may see it: nothing of the other's geometry, the other's id only if visible."""
@@ -226,34 +227,45 @@ class Conflict:
 
 
 def assess_shown(
-    a: Declaration, b: Declaration, a_shown: DeclarationSpec, b_shown: DeclarationSpec, policy: SeparationPolicy
+    a: Declaration, b: Declaration, a_shown: Covering, b_shown: Covering, policy: SeparationPolicy
 ) -> Finding | None:
     """The conflict rule as need to know allows: each side compared as the *other* party may know it.
 
-    `a_shown` is `a.spec` when b's party may see a, else a's covering (domain/covering.py); `b_shown` likewise. The
-    decision and every figure then depend on a hidden declaration only through its covering. Where either side is
-    hidden, each side's location is the point of its own exact shape nearest the other as shown (never a point built
-    from the other's shape), and the distance is floored to the hidden side's precision.
+    `a_shown` is `(a.spec,)` when b's party may see a, else a's covering (domain/covering.py: one piece, or a timed
+    route's pieces); `b_shown` likewise. The decision and every figure then depend on a hidden declaration only
+    through its covering: the finding is the nearest of those between any two pieces. Where either side is hidden,
+    each side's location is the point of its own exact shape nearest the other as shown (never a point built from
+    the other's shape), and the distance is floored to the hidden side's precision.
     """
-    finding = assess(replace(a, spec=a_shown), replace(b, spec=b_shown), policy)
-    if finding is None:
+    found = [
+        f
+        for pa in a_shown
+        for pb in b_shown
+        if (f := assess(replace(a, spec=pa), replace(b, spec=pb), policy)) is not None
+    ]
+    if not found:
         return None
-    a_hidden, b_hidden = a_shown is not a.spec, b_shown is not b.spec
+    finding = min(found, key=lambda f: (f.distance_m, f.window.start_s))
+    a_hidden, b_hidden = not _exact(a_shown, a.spec), not _exact(b_shown, b.spec)
     if not (a_hidden or b_hidden):
         return finding
-    step_m = max(s.precision_m or 0.0 for s, hidden in ((a_shown, a_hidden), (b_shown, b_hidden)) if hidden)
+    precisions = [s[0].precision_m or 0.0 for s, hidden in ((a_shown, a_hidden), (b_shown, b_hidden)) if hidden]
+    step_m = max(precisions)
     return replace(
         finding,
         distance_m=math.floor(finding.distance_m / step_m) * step_m if step_m > 0 else finding.distance_m,
         location_a=_own_point(a.spec, b_shown),
         location_b=_own_point(b.spec, a_shown),
-        uncertainty_a_m=growth_bound_m(b_shown.precision_m or step_m) if b_hidden else 0.0,
-        uncertainty_b_m=growth_bound_m(a_shown.precision_m or step_m) if a_hidden else 0.0,
+        uncertainty_a_m=growth_bound_m(b_shown[0].precision_m or step_m) if b_hidden else 0.0,
+        uncertainty_b_m=growth_bound_m(a_shown[0].precision_m or step_m) if a_hidden else 0.0,
     )
 
 
-def _own_point(own: DeclarationSpec, other: DeclarationSpec) -> LonLat:
-    """The point of `own`'s shape nearest `other`'s (as shown)."""
-    near = nearest(own.shape, other.shape)
-    assert near is not None  # without a bound, nearest always answers
-    return near.on_a
+def _exact(shown: Covering, spec: DeclarationSpec) -> bool:
+    return len(shown) == 1 and shown[0] is spec
+
+
+def _own_point(own: DeclarationSpec, other: Covering) -> LonLat:
+    """The point of `own`'s shape nearest `other`'s (as shown; its nearest piece)."""
+    nears = [nearest(own.shape, piece.shape) for piece in other]
+    return min((n for n in nears if n is not None), key=lambda n: n.distance_m).on_a

@@ -10,7 +10,8 @@ A declaration a party may not see is never compared with that party's shapes as 
 * its stated separation rounded up to a multiple of `precision_m`;
 * its time window widened to whole steps of `time_s` (epoch-aligned) and its altitude band to whole steps of
   `altitude_m`;
-* a timed route travelled at every time of its widened window (when it passes is not disclosed either).
+* a timed route cut into pieces, one per step of time it travels in: in each, anywhere on the part of its path it
+  travels during that step (when within the step it passes is not disclosed either).
 
 Every fact the covering holds is constant while the declaration stays within the same cells, time steps and
 altitude steps; so whatever a caller asks — a location, a distance, a yes/no decision bisected a thousand times —
@@ -29,9 +30,10 @@ from functools import lru_cache
 import h3
 
 from deconfliction.domain.altitude import MAX_ALTITUDE_M, MIN_ALTITUDE_M, AltitudeBand
+from deconfliction.domain.convergence import Trajectory, trajectory
 from deconfliction.domain.declarations import DeclarationSpec
 from deconfliction.domain.errors import InvalidInput
-from deconfliction.domain.geodesy import LonLat, distance_m, normalized, to_lonlat, unit_vector
+from deconfliction.domain.geodesy import LonLat, Vec3, distance_m, normalized, to_lonlat, unit_vector
 from deconfliction.domain.geometry import Shape, parse_geometry
 from deconfliction.domain.timewindow import TimeWindow, from_epoch_s
 
@@ -92,8 +94,48 @@ def widen_band(band: AltitudeBand, step_m: float) -> AltitudeBand:
     return AltitudeBand(lower, upper)
 
 
+Covering = tuple[DeclarationSpec, ...]  # one piece; a timed route's, one per step of time it travels in
+_MOST_PIECES = 48  # a longer schedule is cut into fewer, longer steps (each a whole number of time steps)
+
+
+def coverings(spec: DeclarationSpec, steps: DisclosureSteps) -> Covering:
+    """The conservative stand-in for `spec` that a party outside its audience is compared with (see the module):
+    one piece, or for a timed route one per step of time — where it may be during that step, untimed."""
+    route = trajectory(spec)
+    if route is None or len(route.times_s) < 2:
+        return (covering(spec, steps),)
+    return tuple(covering(piece, steps) for piece in _pieces(spec, route, steps.time_s))
+
+
+def _pieces(spec: DeclarationSpec, route: Trajectory, step_s: float) -> list[DeclarationSpec]:
+    """The timed route cut at whole steps of time: waiting at its first vertex until it sets off, each step's part
+    of the path, waiting at its last vertex after it arrives. Each piece is untimed, over its step."""
+    t0, tn = route.times_s[0], route.times_s[-1]
+    first, last = math.floor(t0 / step_s), math.floor(tn / step_s)
+    step_s *= max(1, math.ceil((last - first + 1) / _MOST_PIECES))
+    first, last = math.floor(t0 / step_s), math.floor(tn / step_s)
+    pieces = [_piece(spec, [route.xyz[0]], spec.window.start_s, t0)]
+    for k in range(first, last + 1):
+        lo, hi = max(k * step_s, t0), min((k + 1) * step_s, tn)
+        inner = [v for t, v in zip(route.times_s, route.xyz, strict=True) if lo < t < hi]
+        pieces.append(_piece(spec, [route.at(lo), *inner, route.at(hi)], lo, hi))
+    pieces.append(_piece(spec, [route.xyz[-1]], tn, None if spec.window.end is None else spec.window.end_s))
+    return pieces
+
+
+def _piece(spec: DeclarationSpec, path: list[Vec3], start_s: float, end_s: float | None) -> DeclarationSpec:
+    lonlat = [to_lonlat(v) for v in path]
+    distinct = [p for i, p in enumerate(lonlat) if i == 0 or p != lonlat[i - 1]]
+    if len(distinct) < 2:
+        geometry: dict[str, object] = {"type": "Point", "coordinates": list(distinct[0])}
+    else:
+        geometry = {"type": "LineString", "coordinates": [list(p) for p in distinct]}
+    end = None if end_s is None else from_epoch_s(max(end_s, start_s + 1.0))  # an instant: its step, widened below
+    return replace(spec, shape=_parse(geometry), window=TimeWindow(from_epoch_s(start_s), end), timing=None)
+
+
 def covering(spec: DeclarationSpec, steps: DisclosureSteps) -> DeclarationSpec:
-    """The conservative stand-in for `spec` that a party outside its audience is compared with (see the module)."""
+    """The covering of an untimed declaration (a timed route's is `coverings`)."""
     precision = spec.precision_m or steps.precision_m
     shape, reach_m = _covering_shape(spec.shape, resolution_for(precision))
     separation = None if spec.separation_m is None else round_up(spec.separation_m, precision)
@@ -178,7 +220,7 @@ def _rebuild(geom_type: str, moved: list[list[list[LonLat]]], reach_m: float) ->
     itself, a part collapsed into one cell)."""
     points = [p for part in moved for ring in part for p in ring]
     if geom_type == "Point" or len({*points}) == 1:
-        return _point(points[0]), reach_m
+        return point_shape(points[0]), reach_m
     if geom_type == "LineString":
         return _parse({"type": "LineString", "coordinates": moved[0][0]}), reach_m
     polygons = [[_closed(ring) for ring in part] for part in moved]
@@ -198,7 +240,7 @@ def _parse(geometry: dict[str, object]) -> Shape:
     return parse_geometry(geometry, max_vertices=10**9, max_area_m2=_UNLIMITED)
 
 
-def _point(lonlat: LonLat) -> Shape:
+def point_shape(lonlat: LonLat) -> Shape:
     return _parse({"type": "Point", "coordinates": list(lonlat)})
 
 
@@ -208,4 +250,4 @@ def _cap(points: Sequence[LonLat], reach_m: float) -> tuple[Shape, float]:
     mean = normalized(tuple(sum(v[i] for v in (unit_vector(*p) for p in points)) for i in range(3)))  # type: ignore[arg-type]
     centre = to_lonlat(mean)
     radius = max(distance_m(*centre, *p) for p in points) * _ARC_MARGIN
-    return _point(centre), reach_m + radius
+    return point_shape(centre), reach_m + radius

@@ -84,6 +84,10 @@ class RateLimited(DomainError):
     title = "Too many requests"
     slug = "rate-limited"
 
+    def __init__(self, detail: str, *, retry_after_s: int | None = None, field: str | None = None) -> None:
+        super().__init__(detail, field=field)
+        self.retry_after_s = retry_after_s  # answered as Retry-After
+
 
 class AirspaceConflict(DomainError):
     """F3548-21: a write's key lacks the current OVN of entities it intersects; `missing` holds their references

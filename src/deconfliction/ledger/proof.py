@@ -58,6 +58,7 @@ _SENTENCES: dict[str, tuple[str, ...]] = {
         "declaration {id} was notified",
     ),
     "declarations.viewed": ("{actor} viewed declarations",),
+    "disclosure.probing": ("{party} was seen probing a declaration of {owner}",),
     "notification.acknowledged": ("{actor} acknowledged notification {id}",),
     "conflict.opened": ("conflict {id} was opened between {a} and {b}", "conflict {id} was opened"),
     "conflict.acknowledged": ("{actor} acknowledged conflict {id}",),

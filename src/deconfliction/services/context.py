@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol, TypeVar
 
 from deconfliction.domain.declarations import DeclarationLimits
+from deconfliction.domain.probing import ProbeRule
 from deconfliction.domain.separation import SeparationPolicy
 from deconfliction.domain.signing import SigningKey
 from deconfliction.domain.timewindow import utcnow
@@ -74,6 +75,7 @@ class Context:
     tokens: TokenCache = field(default_factory=TokenCache)
     ledger_key: SigningKey = field(default_factory=SigningKey.generate)
     notification_ack_s: float = 86_400.0  # default deadline to acknowledge a declaration shared with a party
+    probing: ProbeRule = field(default_factory=ProbeRule)  # when brief conflicts flag a prober (domain/probing.py)
     # the live tracks, loaded by services/tracks.py (`configure` at start-up; with the defaults on first use otherwise)
     tracks: TrackPicture | None = None
     bound_lines: BoundLines = field(default_factory=BoundLines)  # accepted lines by party, for the tracks' hot path

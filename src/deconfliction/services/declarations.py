@@ -28,6 +28,7 @@ from deconfliction.domain.notifications import declaration_digest
 from deconfliction.domain.numbers import parse_whole
 from deconfliction.domain.signing import new_salt
 from deconfliction.services import lines as line_rules
+from deconfliction.services import probing
 from deconfliction.services.context import Context
 from deconfliction.services.sharing import share
 from deconfliction.services.views import disclosed
@@ -104,9 +105,10 @@ def _write(ctx: Context, out: Outbox, before: Declaration | None, after: Declara
     reason = ResolvedReason.CANCELLED if after.status is DeclarationStatus.CANCELLED else ResolvedReason.UPDATED
     if before is not None:
         for old in out.tx.open_conflicts_of_declaration(after.id):
-            resolved = old.resolved(reason, at)
+            resolved = old.resolved(reason, at, by=after.party)
             out.tx.save_conflict(resolved)
             _emit_conflict(out, resolved, "conflict.resolved", at)
+            probing.note_ended(ctx, out, resolved, at)
     opened: list[Conflict] = []
     views: list[dict[str, Any]] = []
     if after.active:
@@ -145,6 +147,7 @@ def declare_job(ctx: Context, party: str, feature: object) -> Callable[[Outbox],
     def job(out: Outbox) -> Written:
         _check_audience(out.tx, spec)
         at = ctx.clock()
+        probing.check_pace(ctx, out.tx, party, at)
         declaration = Declaration(
             key=out.tx.next_declaration_key(),
             id=str(uuid.uuid4()),
@@ -201,7 +204,9 @@ def revise_job(
             )
         if not current.active:
             raise StateConflict(f"declaration {declaration_id!r} is cancelled; declare anew instead")
-        return _write(ctx, out, current, current.revised(spec, ctx.clock()))
+        at = ctx.clock()
+        probing.check_pace(ctx, out.tx, party, at)
+        return _write(ctx, out, current, current.revised(spec, at))
 
     return job
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 
 from deconfliction.domain.conflicts import Finding, assess_shown
-from deconfliction.domain.covering import DisclosureSteps, covering, growth_bound_m, widen_band, widen_window
+from deconfliction.domain.covering import Covering, DisclosureSteps, coverings, growth_bound_m, widen_band, widen_window
 from deconfliction.domain.declarations import Declaration, DeclarationSpec
 from deconfliction.domain.disclosure import may_see
 from deconfliction.domain.separation import SeparationPolicy
@@ -28,7 +28,7 @@ class Picture:
         self.index: Index = make_index(index)
         self.declarations: dict[int, Declaration] = {}
         # by id, with the spec each was made from: a key or a version may come again after a rolled-back write
-        self._coverings: OrderedDict[str, tuple[DeclarationSpec, DeclarationSpec]] = OrderedDict()
+        self._coverings: OrderedDict[str, tuple[DeclarationSpec, Covering]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self.declarations)
@@ -66,39 +66,42 @@ class Picture:
         self.declarations.pop(key, None)
         self.index.delete(key)
 
-    def covering_of(self, declaration: Declaration) -> DeclarationSpec:
+    def covering_of(self, declaration: Declaration) -> Covering:
         """The declaration as a party outside its audience may know it (made once per version, then kept)."""
         key, spec = declaration.id, declaration.spec
         kept = self._coverings.get(key)
         if kept is not None and kept[0] is spec:
             self._coverings.move_to_end(key)
             return kept[1]
-        made = covering(spec, self.steps)
+        made = coverings(spec, self.steps)
         self._coverings[key] = (spec, made)
         self._coverings.move_to_end(key)
         if len(self._coverings) > _COVERINGS_KEPT:
             self._coverings.popitem(last=False)
         return made
 
-    def shown_to(self, declaration: Declaration, party: str) -> DeclarationSpec:
-        """`declaration`'s spec as `party` may know it: exact when in its audience, else its covering."""
-        return declaration.spec if may_see(declaration, party) else self.covering_of(declaration)
+    def shown_to(self, declaration: Declaration, party: str) -> Covering:
+        """`declaration` as `party` may know it: its spec when in its audience, else its covering's pieces."""
+        return (declaration.spec,) if may_see(declaration, party) else self.covering_of(declaration)
 
-    def as_known_by(self, declaration: Declaration, party: str) -> Declaration:
-        spec = self.shown_to(declaration, party)
-        return declaration if spec is declaration.spec else replace(declaration, spec=spec)
+    def as_known_by(self, declaration: Declaration, party: str) -> list[Declaration]:
+        """The same, as declarations (one a piece); `[declaration]` itself when `party` may see it."""
+        if may_see(declaration, party):
+            return [declaration]
+        return [replace(declaration, spec=piece) for piece in self.covering_of(declaration)]
 
     def conflicts_for(self, declaration: Declaration) -> list[tuple[Declaration, Finding]]:
         """Every active declaration of another party that conflicts with `declaration`, each compared as the other
         party may know it (see domain/conflicts.assess_shown)."""
         # The covering holds the declaration, so a query around it finds every candidate, exact or covered; the
         # partner's radius, its own stated separation and its covering's reach are in its stored boxes.
-        cover = self.covering_of(declaration)
-        reach_m = cover.radius_m + self.policy.reach_m(cover.kind, cover.separation_m)
-        end = None if cover.window.end is None else cover.window.end_s
-        keys = self.index.candidates(
-            cover.shape.boxes(reach_m), cover.window.start_s, end, cover.altitude.lower_m, cover.altitude.upper_m
-        )
+        keys: set[int] = set()
+        for cover in self.covering_of(declaration):
+            reach_m = cover.radius_m + self.policy.reach_m(cover.kind, cover.separation_m)
+            end = None if cover.window.end is None else cover.window.end_s
+            keys |= self.index.candidates(
+                cover.shape.boxes(reach_m), cover.window.start_s, end, cover.altitude.lower_m, cover.altitude.upper_m
+            )
         found = []
         for key in sorted(keys):
             other = self.declarations.get(key)

@@ -9,12 +9,14 @@ and the declarations' index; the exact geodesic checks (domain/cpa.py) run only 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from deconfliction.domain.convergence import Trajectory, trajectory
 from deconfliction.domain.convergence import closest_approach as closest_approach_between
+from deconfliction.domain.covering import growth_bound_m, point_shape
 from deconfliction.domain.cpa import (
     Motion,
     cap_boxes,
@@ -26,6 +28,7 @@ from deconfliction.domain.cpa import (
 )
 from deconfliction.domain.declarations import Declaration, Kind
 from deconfliction.domain.geodesy import LonLat, advance
+from deconfliction.domain.geometry import nearest
 from deconfliction.domain.separation import SeparationPolicy
 from deconfliction.domain.tracks import Track
 from deconfliction.services.picture import Picture
@@ -44,6 +47,7 @@ class Found:
     t_s: float
     on_own: LonLat
     on_other: LonLat
+    uncertainty_m: float = 0.0  # the declaration was hidden from the track's party: compared as its covering
 
 
 def track_findings(
@@ -118,10 +122,37 @@ def place_findings(
         place = declarations.declarations.get(key)
         if place is None:
             continue
-        finding = declaration_finding(policy, picture, track, place, now_s, path)
+        finding = shown_finding(declarations, policy, picture, track, place, now_s, path)
         if finding is not False:
             found[place_pair(track.key, key)] = finding
     return found
+
+
+def shown_finding(
+    declarations: Picture, policy: SeparationPolicy, picture: TrackPicture, track: Track, place: Declaration,
+    now_s: float, path: list[Trajectory] | None = None,
+) -> Found | Literal[False] | None:  # fmt: skip
+    """`declaration_finding` against the declaration as the track's party may know it: exactly when in its
+    audience, else its covering (the earliest warning of its pieces) — then the distance is floored to the
+    declaration's precision, and the owner's location is the point of its own exact shape nearest the track."""
+    shown = declarations.as_known_by(place, track.party)
+    if len(shown) == 1 and shown[0] is place:
+        return declaration_finding(policy, picture, track, place, now_s, path)
+    findings = [declaration_finding(policy, picture, track, piece, now_s, path) for piece in shown]
+    if None in findings:
+        return None  # held, and still reached
+    found = [f for f in findings if isinstance(f, Found)]
+    if not found:
+        return False
+    finding = min(found, key=lambda f: (f.t_s, f.distance_m))
+    step_m = shown[0].spec.precision_m or declarations.steps.precision_m
+    near = nearest(place.spec.shape, point_shape(finding.on_own))
+    return replace(
+        finding,
+        distance_m=math.floor(finding.distance_m / step_m) * step_m,
+        on_other=finding.on_other if near is None else near.on_a,
+        uncertainty_m=growth_bound_m(step_m),
+    )
 
 
 def declaration_finding(

@@ -33,9 +33,10 @@ from deconfliction.domain.timewindow import TimeWindow
 from deconfliction.domain.tracks import Report, Track, TrackStatus, new_track, parse_reports, parse_track_id
 from deconfliction.services.context import Context
 from deconfliction.services.declarations import _emit_conflict
-from deconfliction.services.track_findings import Found, declaration_finding, place_findings, track_findings
+from deconfliction.services.track_findings import Found, place_findings, shown_finding, track_findings
 from deconfliction.services.track_lines import LineFound, line_findings, line_pair
 from deconfliction.services.track_picture import KEEP, Key, Pair, TrackPicture, TrackSettings, place_pair, track_pair
+from deconfliction.services.views import disclosed_to
 from deconfliction.services.writer import Outbox
 from deconfliction.storage.base import Tx
 
@@ -242,7 +243,7 @@ def check_new_declaration(ctx: Context, out: Outbox, declaration: Declaration, a
     ]
     views = []
     for track in sorted(near, key=lambda t: t.key):
-        found = declaration_finding(ctx.policy, picture, track, declaration, now_s)
+        found = shown_finding(ctx.picture, ctx.policy, picture, track, declaration, now_s)
         if isinstance(found, Found):
             pair = place_pair(track.key, declaration.key)
             _open(out, picture, pair, track, found, at)
@@ -273,7 +274,7 @@ def _open(out: Outbox, picture: TrackPicture, pair: Pair, track: Track, found: F
     conflict = Conflict(
         id=str(uuid.uuid4()),
         kind=ConflictKind.CONVERGENCE,
-        a=ConflictSide(track.party, track.subject, 0, found.on_own),
+        a=ConflictSide(track.party, track.subject, 0, found.on_own, uncertainty_m=found.uncertainty_m),
         b=ConflictSide(found.other_party, found.other_subject, found.other_version, found.on_other),
         distance_m=found.distance_m,
         required_m=found.required_m,
@@ -282,6 +283,8 @@ def _open(out: Outbox, picture: TrackPicture, pair: Pair, track: Track, found: F
     )
     out.tx.save_conflict(conflict)
     _set_open(out, picture, pair, conflict, at)
+    if found.uncertainty_m > 0:  # told something of a declaration hidden from it
+        disclosed_to(out, found.other_subject, track.party, at)
     return _emit_conflict(out, conflict, "conflict.opened", at)
 
 

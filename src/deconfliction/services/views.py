@@ -48,9 +48,14 @@ def disclosed(out: Outbox, a: Declaration, b: Declaration, at: datetime) -> None
     The record holds the conflict (conflict.opened) but no `declarations.viewed` entry for it: an entry naming the
     hidden declaration beside the conflict would let every reader of the record link the two.
     """
-    seen = [View(d.id, viewer.party, "conflict", at) for d, viewer in ((a, b), (b, a)) if not may_see(d, viewer.party)]
-    if seen:
-        out.tx.add_views(seen)
+    for d, viewer in ((a, b), (b, a)):
+        if not may_see(d, viewer.party):
+            disclosed_to(out, d.id, viewer.party, at)
+
+
+def disclosed_to(out: Outbox, declaration_id: str, viewer: str, at: datetime) -> None:
+    """`viewer` was told something of this declaration, hidden from it, by a conflict (see `disclosed`)."""
+    out.tx.add_views([View(declaration_id, viewer, "conflict", at)])
 
 
 def record(ctx: Context, viewer: str, declaration_ids: list[str], via: str) -> None:

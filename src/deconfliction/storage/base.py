@@ -13,6 +13,7 @@ from typing import Any
 from deconfliction.domain.conflicts import Conflict
 from deconfliction.domain.declarations import Declaration
 from deconfliction.domain.parties import Link, Party, PartyStatus
+from deconfliction.domain.probing import Ended
 from deconfliction.storage.channel import ChannelTx
 from deconfliction.storage.dss import DssTx
 from deconfliction.storage.lines import LinesTx
@@ -131,6 +132,15 @@ class Tx(ChannelTx, MqttTx, TracksTx, LinesTx, SyncTx, DssTx):
         self, party: str, status: str | None, limit: int, before_seq: int | None = None
     ) -> list[Conflict]:
         """The party's conflicts, newest first; status is as seen by that party."""
+
+    @abc.abstractmethod
+    def ended_probes(self, party: str, since: datetime) -> list[Ended]:
+        """The conflicts `party`'s declarations opened since `since` with declarations hidden from it (compared as
+        their coverings) that `party` then ended by changing or cancelling its own (see domain/probing.py)."""
+
+    @abc.abstractmethod
+    def last_declaration_write(self, party: str) -> datetime | None:
+        """When `party` last declared, revised or cancelled a declaration."""
 
     # events
     @abc.abstractmethod

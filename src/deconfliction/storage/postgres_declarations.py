@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from psycopg import Connection
@@ -14,6 +15,7 @@ from deconfliction.domain.declarations import (
     AUDIENCE_ALL,
     Declaration,
 )
+from deconfliction.domain.probing import Ended
 from deconfliction.storage import rows as from_row
 from deconfliction.storage.base import Box, DeclarationQuery
 from deconfliction.storage.pgtime import TIMES
@@ -184,12 +186,12 @@ class PostgresDeclarationsTx:
         self.c.execute(
             "INSERT INTO conflicts (seq, id, kind, a_party, a_decl, a_version, a_lon, a_lat, a_ack_at, b_party,"
             " b_decl, b_version, b_lon, b_lat, b_ack_at, distance_m, required_m, start_at, end_at, opened_at,"
-            " resolved_at, resolved_reason, a_ack_sig, b_ack_sig, a_uncertainty_m, b_uncertainty_m) VALUES"
+            " resolved_at, resolved_reason, a_ack_sig, b_ack_sig, a_uncertainty_m, b_uncertainty_m, resolved_by) VALUES"
             " ((SELECT COALESCE(MAX(seq), 0) + 1 FROM conflicts), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,"
-            " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
+            " %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO UPDATE SET"
             " a_ack_at = excluded.a_ack_at, b_ack_at = excluded.b_ack_at, a_ack_sig = excluded.a_ack_sig,"
             " b_ack_sig = excluded.b_ack_sig, resolved_at = excluded.resolved_at,"
-            " resolved_reason = excluded.resolved_reason",
+            " resolved_reason = excluded.resolved_reason, resolved_by = excluded.resolved_by",
             (
                 k.id,
                 k.kind.value,
@@ -216,6 +218,7 @@ class PostgresDeclarationsTx:
                 b.ack_signature,
                 a.uncertainty_m,
                 b.uncertainty_m,
+                k.resolved_by,
             ),
         )
 
@@ -228,6 +231,18 @@ class PostgresDeclarationsTx:
         row = self.c.execute("SELECT COALESCE(MAX(seq), 0) AS n FROM conflicts").fetchone()
         assert row is not None
         return int(row["n"])
+
+    def ended_probes(self, party: str, since: datetime) -> list[Ended]:
+        rows = self.c.execute(
+            "SELECT b_decl, opened_at, resolved_at FROM conflicts WHERE a_party = %s AND opened_at >= %s"
+            " AND resolved_by = a_party AND a_uncertainty_m > 0",
+            (party, _ts(since)),
+        )
+        return [Ended(r["b_decl"], TIMES.req(r["opened_at"]), TIMES.req(r["resolved_at"])) for r in rows]
+
+    def last_declaration_write(self, party: str) -> datetime | None:
+        row = self.c.execute("SELECT MAX(updated_at) AS at FROM declarations WHERE party = %s", (party,)).fetchone()
+        return None if row is None else TIMES.dt(row["at"])
 
     def open_conflicts_of_declaration(self, declaration_id: str) -> list[Conflict]:
         rows = self.c.execute(

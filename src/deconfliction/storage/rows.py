@@ -101,6 +101,7 @@ def conflict(row: Row, t: Times) -> Conflict:
         opened_at=t.req(row["opened_at"]),
         resolved_at=t.dt(row["resolved_at"]),
         resolved_reason=None if reason is None else ResolvedReason(reason),
+        resolved_by=row["resolved_by"],
     )
 
 

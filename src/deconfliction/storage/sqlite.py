@@ -23,6 +23,7 @@ from deconfliction.domain.declarations import (
     Declaration,
 )
 from deconfliction.domain.parties import Link, Party, PartyStatus
+from deconfliction.domain.probing import Ended
 from deconfliction.domain.timewindow import format_time
 from deconfliction.storage import rows as from_row
 from deconfliction.storage.base import Box, DeclarationQuery, Store, StoredEvent, Tx
@@ -265,11 +266,12 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
         self.c.execute(
             "INSERT INTO conflicts (id, kind, a_party, a_decl, a_version, a_lon, a_lat, a_ack_at, b_party, b_decl,"
             " b_version, b_lon, b_lat, b_ack_at, distance_m, required_m, start_at, end_at, opened_at, resolved_at,"
-            " resolved_reason, a_ack_sig, b_ack_sig, a_uncertainty_m, b_uncertainty_m)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " resolved_reason, a_ack_sig, b_ack_sig, a_uncertainty_m, b_uncertainty_m, resolved_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (id) DO UPDATE SET a_ack_at = excluded.a_ack_at, b_ack_at = excluded.b_ack_at,"
             " a_ack_sig = excluded.a_ack_sig, b_ack_sig = excluded.b_ack_sig,"
-            " resolved_at = excluded.resolved_at, resolved_reason = excluded.resolved_reason",
+            " resolved_at = excluded.resolved_at, resolved_reason = excluded.resolved_reason,"
+            " resolved_by = excluded.resolved_by",
             (
                 k.id,
                 k.kind.value,
@@ -296,6 +298,7 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
                 b.ack_signature,
                 a.uncertainty_m,
                 b.uncertainty_m,
+                k.resolved_by,
             ),
         )
 
@@ -305,6 +308,18 @@ class SqliteTx(SqliteChannelTx, SqliteMqttTx, SqliteTracksTx, SqliteLinesTx, Sql
 
     def conflicts_opened(self) -> int:
         return int(self.c.execute("SELECT COALESCE(MAX(seq), 0) FROM conflicts").fetchone()[0])
+
+    def ended_probes(self, party: str, since: datetime) -> list[Ended]:
+        rows = self.c.execute(
+            "SELECT b_decl, opened_at, resolved_at FROM conflicts WHERE a_party = ? AND opened_at >= ?"
+            " AND resolved_by = a_party AND a_uncertainty_m > 0",
+            (party, _ts(since)),
+        )
+        return [Ended(r[0], _dt_req(r[1]), _dt_req(r[2])) for r in rows]
+
+    def last_declaration_write(self, party: str) -> datetime | None:
+        row = self.c.execute("SELECT MAX(updated_at) FROM declarations WHERE party = ?", (party,)).fetchone()
+        return None if row is None else TIMES.dt(row[0])
 
     def open_conflicts_of_declaration(self, declaration_id: str) -> list[Conflict]:
         rows = self.c.execute(

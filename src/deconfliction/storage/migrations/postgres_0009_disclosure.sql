@@ -1,5 +1,7 @@
 -- 0009: need to know against a prober. How far each side's conflict location may lie from where the conflict is
--- (the other side was compared as its covering); the conflicts a declaration has had, by when they opened (probing).
+-- (the other side was compared as its covering); which party ended a conflict by changing or cancelling its
+-- declaration; each party's conflicts by when they opened (probing).
 ALTER TABLE conflicts ADD COLUMN a_uncertainty_m double precision NOT NULL DEFAULT 0;
 ALTER TABLE conflicts ADD COLUMN b_uncertainty_m double precision NOT NULL DEFAULT 0;
-CREATE INDEX conflicts_b_decl_opened ON conflicts (b_decl, opened_at);
+ALTER TABLE conflicts ADD COLUMN resolved_by text;
+CREATE INDEX conflicts_a_opened ON conflicts (a_party, opened_at);
