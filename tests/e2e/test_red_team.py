@@ -33,7 +33,10 @@ WGS84 = Geodesic.WGS84
 
 @pytest.fixture(scope="module")
 def channel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Channel]:
-    server: Server = start_server(tmp_path_factory.mktemp("red-team"))
+    """A channel whose attacker is never slowed (disclosure_probe_delay_s 0): the attacks measure what answers can
+    tell, however many; the slowing itself is tested below on a channel of its own."""
+    env = {"DECONF_DISCLOSURE_PROBE_DELAY_S": "0"}
+    server: Server = start_server(tmp_path_factory.mktemp("red-team"), extra_env=env)
     ch = Channel(server)
     for pid in ("sdf", "saa"):
         ch.party(pid)
@@ -251,3 +254,33 @@ def test_precision_m_is_a_documented_bounded_property(channel: Channel, tmp_path
             channel.ok("saa", "DELETE", f"/v1/declarations/{r.json()['id']}", 204)
         else:
             assert r.status_code == 422 and r.json()["field"] == "properties.precision_m", r.text
+
+
+def test_a_prober_is_seen_by_the_owner_and_the_admin_and_slowed(tmp_path: Path) -> None:
+    """With the defaults: the sixth brief probe of the same hidden site tells its owner and the admin (event streams,
+    /metrics), and the prober's next declaration within the minute gets 429 with Retry-After."""
+    server = start_server(tmp_path)
+    ch = Channel(server)
+    try:
+        for pid in ("sdf", "saa"):
+            ch.party(pid)
+        owner, admin = ch.stream("sdf"), ch.stream("admin")
+        hidden = ch.declare("sdf", site(40.1405, 35.3352, radius_m=100))
+        for i in range(6):
+            assert probe(ch, site(40.141 + i * 0.001, 35.335, separation_m=2000))
+        told, _ = owner.wait_for(lambda e: e.event == "disclosure.probing", timeout_s=10)
+        assert told is not None
+        data = told.json()["data"]
+        assert data["party"] == "saa" and data["declaration"] == hidden["id"] and data["count"] == 6
+        seen, _ = admin.wait_for(lambda e: e.event == "disclosure.probing", timeout_s=10)
+        assert seen is not None and seen.json()["data"]["owner"] == "sdf"
+        metrics = ch.call("admin", "GET", "/metrics").text
+        assert "deconf_disclosure_probing_total 1" in metrics
+        r = ch.call("saa", "POST", "/v1/declarations", json=site(45.0, 30.0))
+        assert r.status_code == 429 and 0 < int(r.headers["Retry-After"]) <= 60, r.text
+        assert "probing" in r.json()["detail"]
+        owner.close()
+        admin.close()
+    finally:
+        ch.close()
+        server.stop()
