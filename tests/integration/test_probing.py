@@ -103,7 +103,7 @@ def test_six_brief_probes_tell_the_owner_the_admin_and_the_record_and_slow_the_p
 
 def test_long_lived_declarations_and_the_owners_own_edits_are_no_probes(ctx: Context, clock: Clock) -> None:
     hospital = declarations.declare(ctx, "sdf", site(40.1405, 35.3352, radius_m=100)).declaration
-    for i in range(8):  # saa's declaration stands 20 minutes each time: no probe
+    for _ in range(8):  # saa's declaration stands 20 minutes each time: no probe
         written = declarations.declare(ctx, "saa", site(40.141, 35.335, separation_m=2000))
         clock.advance(1200)
         declarations.cancel(ctx, "saa", written.declaration.id)
