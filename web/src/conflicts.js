@@ -33,7 +33,9 @@ function conflictItem(c, mine, { onShow, onChanged, onError }) {
   };
   return h("li", { class: c.status, dataset: { conflict: c.id } },
     h("div", { class: "title" }, `${kind}: ${c.other_party}`),
-    h("div", {}, `${distance(c.distance_m)} apart, ${distance(c.required_m)} required`),
+    h("div", {}, c.location_uncertainty_m > 0
+      ? `closer than the ${distance(c.required_m)} required (at least ${distance(c.distance_m)} apart); within ${distance(c.location_uncertainty_m)} of the marker — the other's declaration is hidden from you`
+      : `${distance(c.distance_m)} apart, ${distance(c.required_m)} required`),
     other ? h("div", { class: "meta" }, `against ${c.other_party}'s “${other.properties.name || "(unnamed)"}”`) : null,
     h("div", { class: "meta" }, `${ownName} · ${shortTime(c.time.start)} → ${shortTime(c.time.end)}`),
     h("div", { class: "meta" }, `${c.status}${c.other_acknowledged ? " · seen by " + c.other_party : ""}` +

@@ -94,15 +94,25 @@ export function previewLayer(features) {
   });
 }
 
+// A conflict with a declaration hidden from the caller was measured against that declaration's covering: it is drawn
+// as the area it may lie in (a dashed circle of location_uncertainty_m), labelled with the separation it breaks.
 export function conflictLayer(conflict) {
   const [lon, lat] = conflict.location.coordinates;
+  const uncertain = conflict.location_uncertainty_m > 0;
   const marker = L.circleMarker([lat, lon], {
     radius: 9, color: COLOURS.conflict, weight: 3, fillColor: COLOURS.conflict,
     fillOpacity: conflict.status === "open" ? 0.6 : 0.2,
   });
-  const label = `${distance(conflict.distance_m)} / ${distance(conflict.required_m)}`;
+  const label = uncertain
+    ? `< ${distance(conflict.required_m)} (± ${distance(conflict.location_uncertainty_m)})`
+    : `${distance(conflict.distance_m)} / ${distance(conflict.required_m)}`;
   marker.bindTooltip(label, { permanent: true, direction: "right", className: "conflict-label", offset: [8, 0] });
-  return marker;
+  if (!uncertain) return marker;
+  const area = L.circle([lat, lon], {
+    radius: conflict.location_uncertainty_m, color: COLOURS.conflict, weight: 2, dashArray: "6 6",
+    fillColor: COLOURS.conflict, fillOpacity: 0.08, className: "conflict-area",
+  });
+  return L.featureGroup([area, marker]);
 }
 
 export function lineLayer(line) {
