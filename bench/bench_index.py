@@ -88,6 +88,7 @@ TARGET_N = 1_000_000
 PG_DSN = "host=127.0.0.1 port=5432 user=postgres connect_timeout=5"
 PG_DB = "deconf_bench"
 CHECKED_DIRECT = 1_000
+PRECISION_M = 1_000.0  # the channel's default disclosure precision
 TRUSTED = "trusted" in inspect.signature(parse_feature).parameters  # the store's reload path, where it exists
 UNREAD = {"representative", "_representative", "area_m2", "_area_m2"}  # Shape fields the rule never reads
 
@@ -162,6 +163,7 @@ class Workload:
                 "end": format_time(_utc(float(self.end_s[i]))),
                 "altitude": {"lower_m": float(self.lower_m[i]), "upper_m": None if math.isinf(upper) else upper},
                 "audience": "conflicts",
+                "precision_m": PRECISION_M,
             },
         }
 
@@ -364,6 +366,7 @@ def direct_spec(data: Workload, i: int) -> DeclarationSpec:
         window=TimeWindow(_utc(float(data.start_s[i])), _utc(float(data.end_s[i]))),
         altitude=AltitudeBand(float(data.lower_m[i]), None if math.isinf(upper) else upper),
         audience="conflicts",
+        precision_m=PRECISION_M,
     )
 
 

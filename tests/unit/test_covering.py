@@ -10,7 +10,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from deconfliction.domain.conflicts import assess, assess_shown
-from deconfliction.domain.covering import DisclosureSteps, covering, coverings, growth_bound_m, resolution_for
+from deconfliction.domain.covering import (
+    DisclosureSteps,
+    cell_reach_m,
+    covering,
+    coverings,
+    growth_bound_m,
+    resolution_for,
+)
 from deconfliction.domain.declarations import Declaration, DeclarationLimits, DeclarationStatus, parse_feature
 from deconfliction.domain.geodesy import distance_m
 from deconfliction.domain.separation import SeparationPolicy
@@ -42,6 +49,7 @@ def test_a_cells_corners_lie_within_the_growth_bound_everywhere_pentagons_includ
         for cell in cells:
             lat, lon = h3.cell_to_latlng(cell)
             reach = max(distance_m(lon, lat, b, a) for a, b in h3.cell_to_boundary(cell))
+            assert reach * 1.1 + 1 <= cell_reach_m(resolution_for(precision))
             assert 2 * reach <= growth_bound_m(precision) - 2 * precision
 
 

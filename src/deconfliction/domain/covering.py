@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 import h3
 
@@ -34,13 +35,13 @@ from deconfliction.domain.convergence import Trajectory, trajectory
 from deconfliction.domain.declarations import DeclarationSpec
 from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.geodesy import LonLat, Vec3, distance_m, normalized, to_lonlat, unit_vector
-from deconfliction.domain.geometry import Shape, parse_geometry
+from deconfliction.domain.geometry import Shape, build_made
 from deconfliction.domain.timewindow import TimeWindow, from_epoch_s
 
 # Great-circle arcs between moved vertices stay within 1/cos(20°) of the vertices' own offset (the longest edge a
 # shape may have spans 40°), and WGS84 distances differ from the sphere's by under 0.5 %: 10 % covers both.
 _ARC_MARGIN = 1.1
-_UNLIMITED = math.inf
+_CELL_REACH = 1.12  # the farthest corner from a cell's centre, over the resolution's average edge
 _LAST_S = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp()  # the last instant a window may end at
 
 
@@ -54,6 +55,7 @@ class DisclosureSteps:
     altitude_m: float = 100.0
 
 
+@lru_cache(maxsize=256)
 def resolution_for(precision_m: float) -> int:
     """The finest H3 resolution whose hexagons' average edge is at least `precision_m`."""
     for res in range(15, -1, -1):
@@ -62,21 +64,24 @@ def resolution_for(precision_m: float) -> int:
     return 0
 
 
-@lru_cache(maxsize=65_536)
-def _cell(cell: str) -> tuple[LonLat, float]:
-    """A cell's centre and the farthest its corners lie from it (metres, with the arc margin)."""
-    lat, lon = h3.cell_to_latlng(cell)
-    reach = max(distance_m(lon, lat, blon, blat) for blat, blon in h3.cell_to_boundary(cell))
-    return (lon, lat), reach * _ARC_MARGIN + 1.0
+@lru_cache(maxsize=16)
+def cell_reach_m(res: int) -> float:
+    """The farthest any cell's corner lies from its centre at this resolution, with the arc margin: about 1.1 × the
+    resolution's average edge (pentagons and the icosahedron's distortion included; tests/unit/test_covering.py
+    checks 1.12 over every pentagon and many hexagons)."""
+    return float(h3.average_hexagon_edge_length(res, "m")) * _CELL_REACH * _ARC_MARGIN + 1.0
 
 
-def snap(lonlat: LonLat, res: int) -> tuple[LonLat, float]:
-    """The centre of the H3 cell holding `lonlat`, and how far from that centre the cell reaches."""
-    return _cell(h3.latlng_to_cell(lonlat[1], lonlat[0], res))
+def snap(lonlat: LonLat, res: int) -> LonLat:
+    """The centre of the H3 cell holding `lonlat`."""
+    lat, lon = h3.cell_to_latlng(h3.latlng_to_cell(lonlat[1], lonlat[0], res))
+    return lon, lat
 
 
 def round_up(value: float, step: float) -> float:
-    return math.ceil(value / step) * step
+    """The least multiple of `step` not below `value` (never below it, whatever the float rounding)."""
+    k = math.ceil(value / step)
+    return (k + 1) * step if k * step < value else k * step
 
 
 def widen_window(window: TimeWindow, step_s: float) -> TimeWindow:
@@ -153,27 +158,24 @@ def covering(spec: DeclarationSpec, steps: DisclosureSteps) -> DeclarationSpec:
     )
 
 
+@lru_cache(maxsize=256)
 def growth_bound_m(precision_m: float) -> float:
-    """The most a covering reaches beyond its declaration's grown shape and separation: the farthest a cell's
-    corner lies from its centre (with margin), plus a step of rounding for the radius and one for the separation."""
-    res = resolution_for(precision_m)
-    # a cell's corners lie at most about 1.1 × the resolution's average edge from its centre (tests/unit/
-    # test_covering.py checks 1.25 over every pentagon and many hexagons); the moved shape and its grown radius
-    # each take that reach once
-    return 2 * (float(h3.average_hexagon_edge_length(res, "m")) * 1.25 * _ARC_MARGIN + 1.0) + 2 * precision_m
+    """The most a covering (grown by its radius) reaches beyond its declaration (grown by its radius), and its
+    separation beyond the declaration's: the moved shape and its grown radius each take a cell's reach once, and
+    the radius and the separation each a step of rounding."""
+    return 2 * cell_reach_m(resolution_for(precision_m)) + 2 * precision_m
 
 
 def _covering_shape(shape: Shape, res: int) -> tuple[Shape, float]:
     """The shape with each vertex at its cell's centre, and how far that may have moved any point of it."""
     moved: list[list[list[LonLat]]] = []
-    reach_m = 0.0
+    reach_m = cell_reach_m(res)
     for part in _parts(shape):
         rings = []
         for ring in part:
             snapped: list[LonLat] = []
             for p in ring:
-                centre, reach = snap(p, res)
-                reach_m = max(reach_m, reach)
+                centre = snap(p, res)
                 if not snapped or snapped[-1] != centre:
                     snapped.append(centre)
             rings.append(snapped)
@@ -236,8 +238,8 @@ def _closed(ring: Sequence[LonLat]) -> list[LonLat]:
     return out
 
 
-def _parse(geometry: dict[str, object]) -> Shape:
-    return parse_geometry(geometry, max_vertices=10**9, max_area_m2=_UNLIMITED)
+def _parse(geometry: dict[str, Any]) -> Shape:
+    return build_made(geometry)
 
 
 def point_shape(lonlat: LonLat) -> Shape:

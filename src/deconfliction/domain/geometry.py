@@ -154,6 +154,20 @@ def _trusted_shape(obj: Mapping[str, Any]) -> Shape:
     return build_shape(gtype, coords, count, 0.0, parts, xyz_parts, centre, representative)
 
 
+def build_made(obj: Mapping[str, Any]) -> Shape:
+    """A shape from geometry this program made itself (a covering, from valid shapes): the trusted build, plus the
+    checks that moving vertices can break: a ring too short or folded onto itself, a hole outside its shell."""
+    shape = _trusted_shape(obj)
+    if not shape.is_areal:
+        return shape
+    raw = obj["coordinates"] if obj["type"] == "MultiPolygon" else [obj["coordinates"]]
+    plane = Gnomonic.at(shape.cap_centre)
+    for poly in raw:  # parts may overlap: the shape is their union, as for distances it always is
+        rings = _rings([[(float(p[0]), float(p[1])) for p in ring] for ring in poly], "geometry", "")
+        _valid_polygon(plane, [[unit_vector(*p) for p in ring] for ring in rings], "geometry", "")
+    return shape
+
+
 def _count_positions(raw: Any, depth: int, path: str) -> int:
     """Check the nesting of `raw` down to positions and count them."""
     if depth == 0:

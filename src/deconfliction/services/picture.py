@@ -15,6 +15,7 @@ from deconfliction.domain.conflicts import Finding, assess_shown
 from deconfliction.domain.covering import Covering, DisclosureSteps, coverings, growth_bound_m, widen_band, widen_window
 from deconfliction.domain.declarations import Declaration, DeclarationSpec
 from deconfliction.domain.disclosure import may_see
+from deconfliction.domain.geometry import nearest
 from deconfliction.domain.separation import SeparationPolicy
 from deconfliction.index import Box, Index, make_index
 
@@ -90,22 +91,41 @@ class Picture:
             return [declaration]
         return [replace(declaration, spec=piece) for piece in self.covering_of(declaration)]
 
+    def bound_m(self, declaration: Declaration, party: str) -> float:
+        """How far beyond `declaration` (grown by its radius) it may reach as `party` knows it: 0 when in the
+        audience, else its covering's growth bound."""
+        return 0.0 if may_see(declaration, party) else growth_bound_m(self.precision_m(declaration.spec))
+
+    def may_conflict(self, a: Declaration, b: Declaration) -> bool:
+        """False only when the pair cannot conflict however each is shown: their exact shapes lie farther apart than
+        the most the coverings and rounded separations could close. An implication, not a decision of its own —
+        so it spares making coverings without making any answer depend on an exact shape."""
+        sa, sb = a.spec, b.spec
+        ga, gb = self.bound_m(a, b.party), self.bound_m(b, a.party)
+        required = self.policy.required_m(
+            sa.kind, None if sa.separation_m is None else sa.separation_m + ga,
+            sb.kind, None if sb.separation_m is None else sb.separation_m + gb,
+        )  # fmt: skip
+        reach_m = required + sa.radius_m + sb.radius_m + ga + gb
+        return nearest(sa.shape, sb.shape, within_m=reach_m + 1.0) is not None
+
     def conflicts_for(self, declaration: Declaration) -> list[tuple[Declaration, Finding]]:
         """Every active declaration of another party that conflicts with `declaration`, each compared as the other
         party may know it (see domain/conflicts.assess_shown)."""
-        # The covering holds the declaration, so a query around it finds every candidate, exact or covered; the
-        # partner's radius, its own stated separation and its covering's reach are in its stored boxes.
-        keys: set[int] = set()
-        for cover in self.covering_of(declaration):
-            reach_m = cover.radius_m + self.policy.reach_m(cover.kind, cover.separation_m)
-            end = None if cover.window.end is None else cover.window.end_s
-            keys |= self.index.candidates(
-                cover.shape.boxes(reach_m), cover.window.start_s, end, cover.altitude.lower_m, cover.altitude.upper_m
-            )
+        # The query reaches as far as the covering could (its growth bound), over the covering's widened window and
+        # band; the partner's radius, own separation and covering's reach are in its stored boxes.
+        s = declaration.spec
+        reach_m = s.radius_m + growth_bound_m(self.precision_m(s)) + self.policy.reach_m(s.kind, s.separation_m)
+        window = widen_window(s.window, self.steps.time_s)
+        band = widen_band(s.altitude, self.steps.altitude_m)
+        end = None if window.end is None else window.end_s
+        keys = self.index.candidates(s.shape.boxes(reach_m), window.start_s, end, band.lower_m, band.upper_m)
         found = []
         for key in sorted(keys):
             other = self.declarations.get(key)
             if other is None or other.key == declaration.key or other.party == declaration.party:
+                continue
+            if not self.may_conflict(declaration, other):
                 continue
             finding = assess_shown(
                 declaration,

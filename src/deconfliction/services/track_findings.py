@@ -16,7 +16,7 @@ from typing import Literal
 
 from deconfliction.domain.convergence import Trajectory, trajectory
 from deconfliction.domain.convergence import closest_approach as closest_approach_between
-from deconfliction.domain.covering import growth_bound_m, point_shape
+from deconfliction.domain.covering import growth_bound_m, point_shape, widen_window
 from deconfliction.domain.cpa import (
     Motion,
     cap_boxes,
@@ -27,6 +27,7 @@ from deconfliction.domain.cpa import (
     time_to_entry,
 )
 from deconfliction.domain.declarations import Declaration, Kind
+from deconfliction.domain.disclosure import may_see
 from deconfliction.domain.geodesy import LonLat, advance
 from deconfliction.domain.geometry import nearest
 from deconfliction.domain.separation import SeparationPolicy
@@ -135,9 +136,11 @@ def shown_finding(
     """`declaration_finding` against the declaration as the track's party may know it: exactly when in its
     audience, else its covering (the earliest warning of its pieces) — then the distance is floored to the
     declaration's precision, and the owner's location is the point of its own exact shape nearest the track."""
-    shown = declarations.as_known_by(place, track.party)
-    if len(shown) == 1 and shown[0] is place:
+    if may_see(place, track.party):
         return declaration_finding(policy, picture, track, place, now_s, path)
+    if not _may_reach_covering(declarations, policy, picture, track, place, now_s):
+        return False
+    shown = declarations.as_known_by(place, track.party)
     findings = [declaration_finding(policy, picture, track, piece, now_s, path) for piece in shown]
     if None in findings:
         return None  # held, and still reached
@@ -153,6 +156,20 @@ def shown_finding(
         on_other=finding.on_other if near is None else near.on_a,
         uncertainty_m=growth_bound_m(step_m),
     )
+
+
+def _may_reach_covering(
+    declarations: Picture, policy: SeparationPolicy, picture: TrackPicture, track: Track, place: Declaration,
+    now_s: float,
+) -> bool:  # fmt: skip
+    """False only when the track cannot come near the declaration's covering within the horizon: its exact shape
+    lies farther than the covering's growth bound beyond the zone. An implication that spares making coverings."""
+    s, bound = place.spec, declarations.bound_m(place, track.party)
+    window = widen_window(s.window, declarations.steps.time_s)
+    start, end = max(now_s, window.start_s), min(now_s + picture.horizon_s, window.end_s)
+    sep = track.latest.separation_m
+    required = policy.required_m(s.kind, None if s.separation_m is None else s.separation_m + bound, Kind.ROUTE, sep)
+    return end >= start and may_reach(track.motion(), s.shape, (required + s.radius_m + bound) * KEEP, start, end)
 
 
 def declaration_finding(
