@@ -57,7 +57,9 @@ def test_landing_page_conformance_and_collections(api: Api) -> None:
     assert landing["title"] and landing["description"]
     rels = {link["rel"]: link for link in landing["links"]}
     assert {"self", "service-desc", "conformance", "data"} <= set(rels)
-    assert rels["service-desc"]["href"].endswith("/openapi.json")
+    assert rels["service-desc"]["href"] == "http://testserver/ogc/api"
+    assert rels["service-desc"]["type"] == "application/vnd.oai.openapi+json;version=3.0"
+    assert rels["service-doc"]["href"] == "http://testserver/ogc/api?f=html"
     assert rels["data"]["href"].endswith("/ogc/collections")
     conformance = ok(api, "sdf", "/ogc/conformance", f="json")
     assert CORE in conformance["conformsTo"]

@@ -8,8 +8,8 @@ same columns on every feature). Parameters follow the standard: bad values are 4
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from deconfliction.domain.declarations import Declaration
@@ -19,6 +19,7 @@ from deconfliction.domain.numbers import parse_whole
 from deconfliction.domain.timewindow import format_time, from_epoch_s, parse_time
 from deconfliction.services import conflicts, declarations, lines, tracks
 from deconfliction.services.context import Context
+from deconfliction.services.ogc_match import band_meets, geometry_meets, time_meets
 from deconfliction.storage.base import Box, DeclarationQuery
 
 WORLD: Box = (-180.0, -90.0, 180.0, 90.0)
@@ -39,6 +40,15 @@ COLLECTIONS: dict[str, tuple[str, str]] = {
     "tracks": ("Tracks", "The latest position of each of the caller's own live tracks."),
 }
 
+# Properties an items request may filter on by equality (`?party=sdf`), as Part 1 recommends (/rec/core/fc-filters):
+# the text columns a GIS user picks from; GDAL sends its `-where "party = 'sdf'"` as such a parameter.
+QUERYABLES: dict[str, tuple[str, ...]] = {
+    "declarations": ("name", "kind", "party"),
+    "conflicts": ("kind", "status", "other_party", "declaration"),
+    "lines": ("status", "proposer", "with"),
+    "tracks": ("status", "source"),
+}
+
 
 class BadParameter(DomainError):
     """A query parameter OGC API – Features clients sent wrong: 400, as the standard asks."""
@@ -51,12 +61,30 @@ class ItemsQuery:
     end_s: float | None  # features active at or before this
     limit: int
     cursor: int  # opaque to clients: a declaration key, a line seq, or an offset
+    heights_m: tuple[float, float] | None = None  # a six-number bbox's bottom and top
+    properties: dict[str, str] = field(default_factory=dict)  # queryables: each property equal to its value
+
+    def meets(self, feature: dict[str, Any], start_s: float | None, end_s: float | None) -> bool:
+        """A feature's properties, geometry and time (start None: timeless) meet the query."""
+        p = feature["properties"]
+        if any(p.get(name) != value for name, value in self.properties.items()):
+            return False
+        if start_s is not None and not time_meets(start_s, end_s, self.start_s, self.end_s):
+            return False
+        return geometry_meets(feature["geometry"], self.boxes)
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     features: list[dict[str, Any]]
     next_cursor: int | None
+    first: bool  # the first page: with no next one, it holds every match
+
+    @property
+    def number_matched(self) -> int | None:
+        """How many items match in all (what the caller may see, filtered), where it is known without reading any
+        further: one page holding them all. Elsewhere None: counting would read every match again."""
+        return len(self.features) if self.first and self.next_cursor is None else None
 
 
 def collection_of(collection_id: str) -> tuple[str, str]:
@@ -203,59 +231,88 @@ def track_feature(view: dict[str, Any]) -> dict[str, Any]:
 # Reading a page of each collection ----------------------------------------------------------------------------
 
 
+Batch = list[tuple[int, dict[str, Any]]]  # (the cursor just after this item, the item as a Feature)
+
+
+def _fill(q: ItemsQuery, batch: Callable[[int], Batch], matches: Callable[[dict[str, Any]], bool]) -> Page:
+    """Up to `limit` matching items from the cursor on, reading batches until the page is full or none is left.
+
+    A page the filters emptied would end the reading of clients that stop at an empty page (GDAL does), though
+    more matches follow: so a page holds `limit` matches unless there are no more."""
+    kept: list[dict[str, Any]] = []
+    after = q.cursor
+    while True:
+        found = batch(after)
+        for after, feature in found:  # `after` ends where the next batch, or page, starts
+            if matches(feature):
+                kept.append(feature)
+                if len(kept) == q.limit:
+                    return Page(kept, after, q.cursor == 0)
+        if len(found) < q.limit:
+            return Page(kept, None, q.cursor == 0)
+
+
 def _declarations(ctx: Context, party: str, q: ItemsQuery) -> Page:
-    # The store's boxes are the shapes grown by their radius and separation, as for GET /v1/declarations.
+    # The store selects by the shapes grown by their radius and separation, as for GET /v1/declarations: a
+    # superset. The standard selects by the geometry itself (and the altitude band, given heights).
     end_s = None if q.end_s is None else math.nextafter(q.end_s, math.inf)  # the store's `start < end` is strict
-    query = DeclarationQuery(
-        viewer=party, boxes=q.boxes, start_s=q.start_s, end_s=end_s, after_key=q.cursor, limit=q.limit
-    )
-    found = declarations.list_visible(ctx, query)
-    cursor = found[-1][0] if len(found) == q.limit else None
-    return Page([declaration_feature(f) for _, f in found], cursor)
+
+    def batch(after: int) -> Batch:
+        owner = q.properties.get("party")  # read through the store's index rather than filtered after
+        query = DeclarationQuery(
+            viewer=party, boxes=q.boxes, start_s=q.start_s, end_s=end_s, party=owner, after_key=after, limit=q.limit
+        )
+        return [(key, declaration_feature(f)) for key, f in declarations.list_visible(ctx, query)]
+
+    def matches(feature: dict[str, Any]) -> bool:
+        p = feature["properties"]
+        return band_meets(p["lower_m"], p["upper_m"], q.heights_m) and q.meets(feature, None, None)
+
+    return _fill(q, batch, matches)
 
 
-def _offset(q: ItemsQuery) -> int:
+def _offsets(
+    q: ItemsQuery, read: Callable[[int], list[dict[str, Any]]], feature: Callable[[dict[str, Any]], dict[str, Any]]
+) -> Callable[[int], Batch]:
+    """Batches of a list the store returns whole from its start (`read(n)`: its first n), paged by offset."""
     if q.cursor > MAX_OFFSET:
         raise BadParameter(f"cursor {q.cursor} is past the last page", field="cursor")
-    return q.cursor
+
+    def batch(after: int) -> Batch:
+        if after > MAX_OFFSET:
+            return []
+        views = read(after + q.limit)[after:]
+        return [(after + i + 1, feature(v)) for i, v in enumerate(views)]
+
+    return batch
 
 
 def _conflicts(ctx: Context, party: str, q: ItemsQuery) -> Page:
-    _offset(q)
-    views = conflicts.list_conflicts(ctx, party, None, q.cursor + q.limit)
-    page = views[q.cursor : q.cursor + q.limit]
-    cursor = q.cursor + q.limit if len(views) == q.cursor + q.limit else None
-    kept = [conflict_feature(v) for v in page if _conflict_matches(v, q)]
-    return Page(kept, cursor)
+    def matches(feature: dict[str, Any]) -> bool:
+        p = feature["properties"]
+        start, end = _epoch(p["start"]), None if p["end"] is None else _epoch(p["end"])
+        return q.meets(feature, start, end)  # a conflict has no altitude of its own: heights leave it
 
-
-def _conflict_matches(view: dict[str, Any], q: ItemsQuery) -> bool:
-    lon, lat = view["location"]["coordinates"][:2]
-    start = parse_time(view["time"]["start"], "start").timestamp()
-    end = None if view["time"]["end"] is None else parse_time(view["time"]["end"], "end").timestamp()
-    return _in_boxes([(lon, lat, lon, lat)], q.boxes) and _in_time(start, end, q)
+    return _fill(q, _offsets(q, lambda n: conflicts.list_conflicts(ctx, party, None, n), conflict_feature), matches)
 
 
 def _lines(ctx: Context, party: str, q: ItemsQuery) -> Page:
-    found = lines.list_lines(ctx, party, None, q.limit, q.cursor or None)
-    cursor = found[-1][0] if len(found) == q.limit else None
-    kept = [line_feature(line.view()) for _, line in found if _in_boxes(line.terms.shape.boxes(0.0), q.boxes)]
-    return Page(kept, cursor)  # lines are timeless: `datetime` leaves them all
+    def batch(after: int) -> Batch:
+        return [
+            (seq, line_feature(line.view())) for seq, line in lines.list_lines(ctx, party, None, q.limit, after or None)
+        ]
+
+    # lines are timeless and have no altitude: `datetime` and heights leave them all
+    return _fill(q, batch, lambda f: q.meets(f, None, None))
 
 
 def _tracks(ctx: Context, party: str, q: ItemsQuery) -> Page:
-    _offset(q)
-    views = tracks.list_tracks(ctx, party, "live", q.cursor + q.limit)
-    page = views[q.cursor : q.cursor + q.limit]
-    cursor = q.cursor + q.limit if len(views) == q.cursor + q.limit else None
-    kept = [track_feature(v) for v in page if _track_matches(v, q)]
-    return Page(kept, cursor)
+    def matches(feature: dict[str, Any]) -> bool:
+        p = feature["properties"]
+        t = _epoch(p["t"])
+        return band_meets(p["alt_m"], p["alt_m"], q.heights_m) and q.meets(feature, t, t)
 
-
-def _track_matches(view: dict[str, Any], q: ItemsQuery) -> bool:
-    lon, lat = view["position"]["coordinates"][:2]
-    t = parse_time(view["t"], "t").timestamp()
-    return _in_boxes([(lon, lat, lon, lat)], q.boxes) and _in_time(t, t, q)
+    return _fill(q, _offsets(q, lambda n: tracks.list_tracks(ctx, party, "live", n), track_feature), matches)
 
 
 _READERS: dict[str, Callable[[Context, str, ItemsQuery], Page]] = {
@@ -264,19 +321,6 @@ _READERS: dict[str, Callable[[Context, str, ItemsQuery], Page]] = {
     "lines": _lines,
     "tracks": _tracks,
 }
-
-
-def _in_boxes(own: Iterable[Box], boxes: list[Box]) -> bool:
-    if not boxes:
-        return True
-    return any(a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3] for a in own for b in boxes)
-
-
-def _in_time(start_s: float, end_s: float | None, q: ItemsQuery) -> bool:
-    """Closed intervals meet: [start, end] (end None: open) and the query's."""
-    if q.end_s is not None and start_s > q.end_s:
-        return False
-    return q.start_s is None or end_s is None or end_s >= q.start_s
 
 
 # Extents ---------------------------------------------------------------------------------------------------------
