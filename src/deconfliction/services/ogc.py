@@ -1,14 +1,15 @@
 """OGC API – Features over the caller's picture: four collections, read through the existing services, under the
 same need-to-know rules as the rest of the API.
 
-Each collection's items are GeoJSON Features with flat properties (one column each in a GIS attribute table, the
-same columns on every feature). Parameters follow the standard: bad values are 400, not 422.
+Each collection's items are GeoJSON Features with flat properties (services/ogc_features.py: one column each in a
+GIS attribute table). Parameters follow the standard: bad values are 400, not 422; what `bbox` and `datetime`
+select is services/ogc_match.py.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from deconfliction.domain.numbers import parse_whole
 from deconfliction.domain.timewindow import format_time, from_epoch_s, parse_time
 from deconfliction.services import conflicts, declarations, lines, tracks
 from deconfliction.services.context import Context
+from deconfliction.services.ogc_features import conflict_feature, declaration_feature, line_feature, track_feature
 from deconfliction.services.ogc_match import band_meets, geometry_meets, time_meets
 from deconfliction.storage.base import Box, DeclarationQuery
 
@@ -161,106 +163,72 @@ def item(ctx: Context, party: str, collection_id: str, feature_id: str) -> dict[
     return track_feature(tracks.get_track(ctx, party, feature_id))
 
 
-# Features --------------------------------------------------------------------------------------------------------
-
-
-def declaration_feature(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored declaration Feature, its properties flattened: altitude as two columns, the audience as text."""
-    p = stored["properties"]
-    audience = p["audience"]
-    times = p.get("times")
-    props = {
-        "name": p["name"],
-        "kind": p["kind"],
-        "party": p["party"],
-        "start": p["start"],
-        "end": p["end"],
-        "lower_m": p["altitude"]["lower_m"],
-        "upper_m": p["altitude"]["upper_m"],
-        "radius_m": p["radius_m"],
-        "separation_m": p["separation_m"],
-        "audience": audience if isinstance(audience, str) else ",".join(audience),
-        "speed_mps": p.get("speed_mps"),
-        "times": None if times is None else ",".join(times),
-        "status": p["status"],
-        "version": p["version"],
-        "created_at": p["created_at"],
-        "updated_at": p["updated_at"],
-    }
-    return {"type": "Feature", "id": stored["id"], "geometry": stored["geometry"], "properties": props}
-
-
-def conflict_feature(view: dict[str, Any]) -> dict[str, Any]:
-    """A conflict as its party sees it: a point on its own shape, never the other's geometry."""
-    props = {
-        "kind": view["kind"],
-        "declaration": view["declaration"],
-        "other_party": view["other_party"],
-        "other_declaration": view["other_declaration"],
-        "distance_m": view["distance_m"],
-        "required_m": view["required_m"],
-        "status": view["status"],
-        "start": view["time"]["start"],
-        "end": view["time"]["end"],
-        "opened_at": view["opened_at"],
-        "acknowledged_at": view["acknowledged_at"],
-        "other_acknowledged": view["other_acknowledged"],
-        "resolved_at": view["resolved_at"],
-        "resolved_reason": view["resolved_reason"],
-        "line": view["line"],
-    }
-    return {"type": "Feature", "id": view["id"], "geometry": view["location"], "properties": props}
-
-
-def line_feature(view: dict[str, Any]) -> dict[str, Any]:
-    keys = ("status", "proposer", "with", "left", "right", "tolerance_m", "created_at", "updated_at", "answered_at")
-    props = {k: view[k] for k in keys} | {"withdrawn_by": view["withdrawn_by"]}
-    return {"type": "Feature", "id": view["id"], "geometry": view["geometry"], "properties": props}
-
-
-def track_feature(view: dict[str, Any]) -> dict[str, Any]:
-    coordinates = view["position"]["coordinates"]
-    keys = ("party", "status", "source", "t", "speed_mps", "course_deg", "motion", "separation_m", "stale")
-    props = {k: view[k] for k in keys}
-    props |= {"alt_m": coordinates[2] if len(coordinates) > 2 else None, "first_t": view["first_t"]}
-    props |= {"reports": view["reports"], "updated_at": view["updated_at"]}
-    point = {"type": "Point", "coordinates": coordinates[:2]}
-    return {"type": "Feature", "id": view["id"], "geometry": point, "properties": props}
-
-
 # Reading a page of each collection ----------------------------------------------------------------------------
 
 
-Batch = list[tuple[int, dict[str, Any]]]  # (the cursor just after this item, the item as a Feature)
+Found = Iterator[tuple[int, dict[str, Any]]]  # (the cursor just after an item, the item as a Feature), in order
+# A read for a page first asks for `limit` items; each further read of the same page twice as many, up to this:
+# a page the filters thin out costs a few reads, not one per `limit` items scanned.
+MAX_BATCH = 10_000
 
 
-def _fill(q: ItemsQuery, batch: Callable[[int], Batch], matches: Callable[[dict[str, Any]], bool]) -> Page:
-    """Up to `limit` matching items from the cursor on, reading batches until the page is full or none is left.
+def _fill(q: ItemsQuery, found: Found, matches: Callable[[dict[str, Any]], bool]) -> Page:
+    """Up to `limit` matching items from the cursor on, reading until the page is full or none is left.
 
     A page the filters emptied would end the reading of clients that stop at an empty page (GDAL does), though
     more matches follow: so a page holds `limit` matches unless there are no more."""
     kept: list[dict[str, Any]] = []
-    after = q.cursor
+    for after, feature in found:
+        if matches(feature):
+            kept.append(feature)
+            if len(kept) == q.limit:
+                return Page(kept, after, q.cursor == 0)
+    return Page(kept, None, q.cursor == 0)
+
+
+def _sizes(q: ItemsQuery) -> Iterator[int]:
+    size = q.limit
     while True:
-        found = batch(after)
-        for after, feature in found:  # `after` ends where the next batch, or page, starts
-            if matches(feature):
-                kept.append(feature)
-                if len(kept) == q.limit:
-                    return Page(kept, after, q.cursor == 0)
-        if len(found) < q.limit:
-            return Page(kept, None, q.cursor == 0)
+        yield size
+        size = min(size * 2, max(q.limit, MAX_BATCH))
+
+
+def _keyset(q: ItemsQuery, read: Callable[[int, int], list[tuple[int, dict[str, Any]]]]) -> Found:
+    """Items after the cursor through the store's keys: `read(after, n)` gives the n next (key, Feature)."""
+    after = q.cursor
+    for size in _sizes(q):
+        found = read(after, size)
+        yield from found
+        if len(found) < size:
+            return
+        after = found[-1][0]
+
+
+def _offsets(q: ItemsQuery, read: Callable[[int], list[dict[str, Any]]], feature: Callable[..., Any]) -> Found:
+    """Items of a list the store returns from its start (`read(n)`: its first n), paged by offset."""
+    if q.cursor > MAX_OFFSET:
+        raise BadParameter(f"cursor {q.cursor} is past the last page", field="cursor")
+    offset = q.cursor
+    for size in _sizes(q):
+        if offset > MAX_OFFSET:
+            return
+        views = read(offset + size)
+        for i, view in enumerate(views[offset:], start=offset + 1):
+            yield i, feature(view)
+        if len(views) < offset + size:
+            return
+        offset += size
 
 
 def _declarations(ctx: Context, party: str, q: ItemsQuery) -> Page:
     # The store selects by the shapes grown by their radius and separation, as for GET /v1/declarations: a
     # superset. The standard selects by the geometry itself (and the altitude band, given heights).
     end_s = None if q.end_s is None else math.nextafter(q.end_s, math.inf)  # the store's `start < end` is strict
+    owner = q.properties.get("party")  # read through the store's index rather than filtered after
 
-    def batch(after: int) -> Batch:
-        owner = q.properties.get("party")  # read through the store's index rather than filtered after
+    def read(after: int, size: int) -> list[tuple[int, dict[str, Any]]]:
         query = DeclarationQuery(
-            viewer=party, boxes=q.boxes, start_s=q.start_s, end_s=end_s, party=owner, after_key=after, limit=q.limit
+            viewer=party, boxes=q.boxes, start_s=q.start_s, end_s=end_s, party=owner, after_key=after, limit=size
         )
         return [(key, declaration_feature(f)) for key, f in declarations.list_visible(ctx, query)]
 
@@ -268,23 +236,7 @@ def _declarations(ctx: Context, party: str, q: ItemsQuery) -> Page:
         p = feature["properties"]
         return band_meets(p["lower_m"], p["upper_m"], q.heights_m) and q.meets(feature, None, None)
 
-    return _fill(q, batch, matches)
-
-
-def _offsets(
-    q: ItemsQuery, read: Callable[[int], list[dict[str, Any]]], feature: Callable[[dict[str, Any]], dict[str, Any]]
-) -> Callable[[int], Batch]:
-    """Batches of a list the store returns whole from its start (`read(n)`: its first n), paged by offset."""
-    if q.cursor > MAX_OFFSET:
-        raise BadParameter(f"cursor {q.cursor} is past the last page", field="cursor")
-
-    def batch(after: int) -> Batch:
-        if after > MAX_OFFSET:
-            return []
-        views = read(after + q.limit)[after:]
-        return [(after + i + 1, feature(v)) for i, v in enumerate(views)]
-
-    return batch
+    return _fill(q, _keyset(q, read), matches)
 
 
 def _conflicts(ctx: Context, party: str, q: ItemsQuery) -> Page:
@@ -297,13 +249,13 @@ def _conflicts(ctx: Context, party: str, q: ItemsQuery) -> Page:
 
 
 def _lines(ctx: Context, party: str, q: ItemsQuery) -> Page:
-    def batch(after: int) -> Batch:
+    def read(after: int, size: int) -> list[tuple[int, dict[str, Any]]]:
         return [
-            (seq, line_feature(line.view())) for seq, line in lines.list_lines(ctx, party, None, q.limit, after or None)
+            (seq, line_feature(line.view())) for seq, line in lines.list_lines(ctx, party, None, size, after or None)
         ]
 
     # lines are timeless and have no altitude: `datetime` and heights leave them all
-    return _fill(q, batch, lambda f: q.meets(f, None, None))
+    return _fill(q, _keyset(q, read), lambda f: q.meets(f, None, None))
 
 
 def _tracks(ctx: Context, party: str, q: ItemsQuery) -> Page:
