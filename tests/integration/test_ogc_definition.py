@@ -57,6 +57,11 @@ def test_the_definition_is_openapi_30_with_the_landing_page_as_its_server(api: A
         assert "const" not in node and not isinstance(node.get("type"), list) and node.get("type") != "null", node
         assert not isinstance(node.get("exclusiveMinimum"), int | float), node
     assert {"/", "/api", "/conformance", "/collections", "/collections/{collectionId}/items"} <= set(doc["paths"])
+    # every status an operation answers with is declared (/req/oas30/completeness), each error a Problem
+    items = doc["paths"]["/collections/{collectionId}/items"]["get"]["responses"]
+    assert set(items) == {"200", "400", "401", "403", "404", "429"}
+    for code in ("400", "404", "429"):
+        assert list(resolved(doc, items[code])["content"]) == ["application/problem+json"]
     main = api.client.get("/openapi.json").json()  # the channel's own document stays 3.1, and valid
     assert main["openapi"].startswith("3.1.")
     validate(main, cls=OpenAPIV31SpecValidator)

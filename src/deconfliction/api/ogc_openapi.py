@@ -157,7 +157,10 @@ def _paths(queryables: Mapping[str, Sequence[str]]) -> dict[str, Any]:
 def _generic_paths() -> dict[str, Any]:
     api = _operation("getAPI", "This API definition (OpenAPI 3.0)", "Capabilities", ["fApi"], "API")
     api["get"]["security"] = []  # the same for every caller: no token needed
-    api["get"]["responses"] = {"200": _ref("responses", "API"), "400": _ref("responses", "InvalidParameter")}
+    api["get"]["responses"] = {
+        code: _ref("responses", name)
+        for code, name in (("200", "API"), ("400", "InvalidParameter"), ("429", "TooManyRequests"))
+    }
     return {
         "/": _operation("getLandingPage", "The landing page", "Capabilities", ["f"], "LandingPage"),
         "/api": api,
@@ -181,7 +184,13 @@ def _generic_paths() -> dict[str, Any]:
     }
 
 
-_ERRORS = {"400": "InvalidParameter", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound"}
+_ERRORS = {
+    "400": "InvalidParameter",
+    "401": "Unauthorized",
+    "403": "Forbidden",
+    "404": "NotFound",
+    "429": "TooManyRequests",
+}
 _STRING = {"type": "string"}
 _LINK = {
     "type": "object",
@@ -313,4 +322,8 @@ _RESPONSES: dict[str, Any] = {
     "Unauthorized": _problem("No token, or one the channel does not know"),
     "Forbidden": _problem("The admin token: it is no party and has no picture"),
     "NotFound": _problem("No such collection, or an item the caller may not see (exactly as one that does not exist)"),
+    "TooManyRequests": {
+        **_problem("Over the rate limit (the setting `rate_limit_per_s`): retry after `Retry-After` seconds"),
+        "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+    },
 }
