@@ -270,6 +270,7 @@ MATRIX: list[Row] = [
     Row("GET /v1/export",                              "",                    200,   200,   200,   200,   403),
     # OGC API – Features: the same picture as /v1/declarations, for QGIS and GDAL
     Row("GET /ogc",                                    "",                    200,   200,   200,   200,   200),
+    Row("GET /ogc/api",                                "",                    200,   200,   200,   200,   200, True),
     Row("GET /ogc/conformance",                        "",                    200,   200,   200,   200,   200),
     Row("GET /ogc/collections",                        "",                    200,   200,   200,   200,   403),
     Row("GET /ogc/collections/{collectionId}",         "declarations",        200,   200,   200,   200,   403),

@@ -1,6 +1,9 @@
 """The picture as GDAL (and so QGIS) opens it: the real `ogrinfo` and `ogr2ogr` against a real `deconf serve`, over
 OGC API – Features with the party's Bearer token in GDAL_HTTP_HEADERS.
 
+GDAL finds the API definition from the landing page (`service-desc`), reads it as OpenAPI 3.0 and acts on it: a
+`-where` on a property the definition lists for the collection goes to the server as a query parameter.
+
 sdf declares eleven areas shared with saa (more than GDAL's page of ten, so GDAL follows `next` links) and one
 hidden area; saa declares an area that conflicts with the hidden one and proposes a line; sdf reports a track.
 GDAL lists the four layers, reads the features with their attributes and geometry, and copies them to a
@@ -14,15 +17,19 @@ import json
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.validators import OpenAPIV30SpecValidator
 
 from deconfliction.domain.timewindow import format_time, utcnow
 from tests.conftest import square
 from tests.e2e.channel import Channel, area
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import Server, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +37,7 @@ HIDDEN_RING = [[40.123457, 35.345679], [40.234568, 35.345679], [40.234568, 35.45
                [40.123457, 35.345679]]  # fmt: skip
 SECRETS = ("Jazeera", "40.123457", "35.345679", "40.234568", "35.456791", "40.12345", "35.45679")
 SHARED = 11
+OPENAPI_30 = "application/vnd.oai.openapi+json;version=3.0"
 
 
 def gdal_tool(name: str) -> str:
@@ -45,18 +53,25 @@ def gdal_tool(name: str) -> str:
 
 def gdal(tool: str, *args: str, token: str, cwd: Path) -> str:
     """Run a GDAL tool as the party holding `token`; returns its standard output (it must succeed)."""
+    return gdal_run(tool, *args, token=token, cwd=cwd).stdout
+
+
+def gdal_run(tool: str, *args: str, token: str, cwd: Path, debug: bool = False) -> subprocess.CompletedProcess[str]:
+    """Run a GDAL tool as the party holding `token` (it must succeed); with `debug`, its standard error logs each
+    HTTP request it makes (`HTTP: Fetch(<url>)`)."""
     env = {
         **os.environ,
         "GDAL_HTTP_HEADERS": f"Authorization: Bearer {token}",
         "GDAL_HTTP_TIMEOUT": "20",
         "NO_PROXY": "127.0.0.1,localhost",
         "no_proxy": "127.0.0.1,localhost",
+        "CPL_DEBUG": "ON" if debug else "OFF",
     }
     proc = subprocess.run(
         [gdal_tool(tool), *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd, check=False
     )
     assert proc.returncode == 0, f"{tool} {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
-    return proc.stdout
+    return proc
 
 
 def seed(ch: Channel) -> dict[str, Any]:
@@ -82,17 +97,23 @@ def _band(i: int) -> dict[str, float]:
     return {"lower_m": 0.0, "upper_m": 1000.0 + i}
 
 
-def seed_over_http(server: Server) -> tuple[dict[str, Any], dict[str, str]]:
-    """The seeded ids and every party's token."""
+Seeded = tuple[Server, dict[str, Any], dict[str, str]]  # the server, the seeded ids, every party's token
+
+
+@pytest.fixture(scope="module")
+def seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """One server for the module, seeded once: GDAL only reads (its reads are recorded, which no test counts)."""
+    server = start_server(tmp_path_factory.mktemp("ogc_gdal"))
     ch = Channel(server)
     try:
-        return seed(ch), dict(ch.tokens)
+        yield server, seed(ch), dict(ch.tokens)
     finally:
         ch.close()
+        server.stop()
 
 
-def test_gdal_lists_the_layers_reads_and_copies_the_features(server: Server, tmp_path: Path) -> None:
-    seeded, tokens = seed_over_http(server)
+def test_gdal_lists_the_layers_reads_and_copies_the_features(seeded_server: Seeded, tmp_path: Path) -> None:
+    server, seeded, tokens = seeded_server
     url = f"OAPIF:{server.url}/ogc"
     listing = gdal("ogrinfo", "-ro", url, token=tokens["sdf"], cwd=tmp_path)
     for layer in ("1: declarations (title: Declarations)", "2: conflicts", "3: lines", "4: tracks"):
@@ -133,8 +154,8 @@ def test_gdal_lists_the_layers_reads_and_copies_the_features(server: Server, tmp
     }, spatial
 
 
-def test_another_partys_gdal_sees_only_its_share(server: Server, tmp_path: Path) -> None:
-    seeded, tokens = seed_over_http(server)
+def test_another_partys_gdal_sees_only_its_share(seeded_server: Seeded, tmp_path: Path) -> None:
+    server, seeded, tokens = seeded_server
     url = f"OAPIF:{server.url}/ogc"
     everything = gdal("ogrinfo", "-ro", "-al", url, token=tokens["saa"], cwd=tmp_path)
     for secret in SECRETS:
@@ -154,3 +175,44 @@ def test_another_partys_gdal_sees_only_its_share(server: Server, tmp_path: Path)
     assert "OGRFeature" not in nothing, nothing
     for secret in (*SECRETS, "post-", "saa-city"):
         assert secret not in nothing, secret
+
+
+def test_gdal_finds_reads_and_acts_on_the_definition(seeded_server: Seeded, tmp_path: Path) -> None:
+    server, _, tokens = seeded_server
+    with server.client(tokens["sdf"]) as http:
+        links = {link["rel"]: link for link in http.get("/ogc").json()["links"]}
+        definition = http.get(links["service-desc"]["href"])
+    assert links["service-desc"]["type"] == OPENAPI_30 and definition.headers["content-type"] == OPENAPI_30
+    doc = definition.json()
+    validate(doc, cls=OpenAPIV30SpecValidator)
+    assert doc["servers"][0]["url"] == f"{server.url}/ogc"  # absolute, from the request: this server's address
+
+    url = f"OAPIF:{server.url}/ogc"
+    # `name` is listed among the declarations' parameters: GDAL reads the definition and asks the server to filter
+    pushed = gdal_run("ogrinfo", "-ro", "-q", "-where", "name = 'post-3'", url, "declarations",
+                      token=tokens["sdf"], cwd=tmp_path, debug=True)  # fmt: skip
+    fetched = [line for line in pushed.stderr.splitlines() if line.startswith("HTTP: Fetch(")]
+    assert f"HTTP: Fetch({server.url}/ogc/api)" in fetched, pushed.stderr
+    assert any("/ogc/collections/declarations/items?" in f and "name=post-3" in f for f in fetched), fetched
+    assert _names(pushed.stdout) == ["post-3"], pushed.stdout
+    # `audience` is not: GDAL filters on its side, every page read whole
+    kept = gdal_run("ogrinfo", "-ro", "-q", "-where", "audience = 'saa'", url, "declarations",
+                    token=tokens["sdf"], cwd=tmp_path, debug=True)  # fmt: skip
+    assert "Full filter will be evaluated on client side" in kept.stderr, kept.stderr
+    assert not any("audience=" in line for line in kept.stderr.splitlines() if line.startswith("HTTP: Fetch("))
+    assert sorted(_names(kept.stdout)) == sorted(f"post-{i}" for i in range(SHARED))
+
+
+def test_head_over_real_http_is_get_without_a_body(seeded_server: Seeded) -> None:
+    server, _, tokens = seeded_server
+    with server.client(tokens["saa"]) as http:
+        for path in ("/ogc", "/ogc/api", "/ogc/conformance", "/ogc/collections", "/ogc/collections/lines/items"):
+            got, head = http.get(path), http.head(path)
+            assert (head.status_code, head.content) == (200, b""), path
+            assert head.headers["content-length"] == str(len(got.content)), path
+            assert head.headers["content-type"] == got.headers["content-type"], path
+    assert httpx.head(f"{server.url}/ogc/collections").status_code == 401
+
+
+def _names(ogrinfo_output: str) -> list[str]:
+    return [line.split("= ", 1)[1] for line in ogrinfo_output.splitlines() if "name (String) =" in line]

@@ -57,7 +57,9 @@ def test_landing_page_conformance_and_collections(api: Api) -> None:
     assert landing["title"] and landing["description"]
     rels = {link["rel"]: link for link in landing["links"]}
     assert {"self", "service-desc", "conformance", "data"} <= set(rels)
-    assert rels["service-desc"]["href"].endswith("/openapi.json")
+    assert rels["service-desc"]["href"] == "http://testserver/ogc/api"
+    assert rels["service-desc"]["type"] == "application/vnd.oai.openapi+json;version=3.0"
+    assert rels["service-doc"]["href"] == "http://testserver/ogc/api?f=html"
     assert rels["data"]["href"].endswith("/ogc/collections")
     conformance = ok(api, "sdf", "/ogc/conformance", f="json")
     assert CORE in conformance["conformsTo"]
@@ -246,3 +248,95 @@ def test_lines_and_tracks(api: Api) -> None:
     assert api.call("sdf", "GET", "/ogc/collections/tracks/items/convoy-1").status_code == 404
     extent = ok(api, "saa", "/ogc/collections/tracks")["extent"]
     assert extent["spatial"]["bbox"] == [[40.1, 35.1, 40.1, 35.1]]
+
+
+def test_bbox_selects_by_the_geometry_itself(api: Api) -> None:
+    """Part 1: the features whose geometry intersects the box — not its envelope, not the shape grown by its
+    separation as GET /v1/declarations reads a bbox; across ±180° the short way round; six numbers: heights."""
+    three(api)
+    api.declare("sdf", feature(square(40.0, 35.0), name="grown", separation_m=5000))  # lon 39.99..40.01
+    ell = [[[0, 0], [2, 0], [2, 1], [1, 1], [1, 2], [0, 2], [0, 0]]]
+    api.declare("sdf", feature({"type": "Polygon", "coordinates": ell}, name="ell"))
+    across = [[[179.9, 10.0], [-179.9, 10.0], [-179.9, 10.1], [179.9, 10.1], [179.9, 10.0]]]
+    api.declare("sdf", feature({"type": "Polygon", "coordinates": across}, name="across"))
+    api.declare("sdf", feature(square(60.0, 35.0), name="high", altitude={"lower_m": 3000, "upper_m": 5000}))
+    beside = "40.02,34.9,40.1,35.1"  # a kilometre east of the square: within its separation, off its geometry
+    r = api.call("sdf", "GET", "/v1/declarations", params={"bbox": beside})
+    assert [f["properties"]["name"] for f in r.json()["features"]] == ["grown"]
+    assert names(items(api, "sdf", "declarations", bbox=beside)) == set()
+    assert names(items(api, "sdf", "declarations", bbox="40.005,34.9,40.1,35.1")) == {"grown"}
+    assert names(items(api, "sdf", "declarations", bbox="1.5,1.5,1.9,1.9")) == set()  # in the ell's envelope only
+    assert names(items(api, "sdf", "declarations", bbox="1.5,0.5,1.9,0.9")) == {"ell"}
+    assert names(items(api, "sdf", "declarations", bbox="179.95,9,180,11")) == {"across"}
+    assert names(items(api, "sdf", "declarations", bbox="-180,9,-179.95,11")) == {"across"}
+    assert names(items(api, "sdf", "declarations", bbox="170,9,-170,11")) == {"across"}
+    assert names(items(api, "sdf", "declarations", bbox="-170,9,170,11")) == set()  # not the long way round
+    assert names(items(api, "sdf", "declarations", bbox="59,34,0,61,36,2999")) == set()
+    assert names(items(api, "sdf", "declarations", bbox="59,34,5000,61,36,6000")) == {"high"}
+    assert names(items(api, "sdf", "declarations", bbox="-1,-1,0,61,36,100")) == {"grown", "ell"}
+    for bad in ("59,34,5000,61,36,10", "59,34,x,61,36,10", "1,2,3,4,5"):
+        r = api.call("sdf", "GET", "/ogc/collections/declarations/items", params={"bbox": bad})
+        assert r.status_code == 400 and r.json()["field"] == "bbox", (bad, r.text)
+
+
+def test_number_matched_counts_only_what_the_caller_may_see(api: Api) -> None:
+    three(api)
+    for i in range(5):
+        api.declare("sdf", feature(square(10.0 + i, 10.0), name=f"a{i}", audience=["saa"] if i < 2 else "conflicts"))
+    api.declare("saa", feature(square(20.0, 10.0), name="saa's"))
+
+    def page(who: str, **params: Any) -> dict[str, Any]:
+        return ok(api, who, "/ogc/collections/declarations/items", **params)
+
+    assert page("sdf")["numberMatched"] == 5 == page("sdf")["numberReturned"]
+    assert page("saa")["numberMatched"] == 3  # sdf's two shared, its own: not sdf's three others
+    assert page("russia")["numberMatched"] == 0
+    assert page("sdf", bbox="9,9,11.5,11")["numberMatched"] == 2
+    first = page("sdf", limit=2)  # more follows: counting would mean reading it all, so it is left out
+    assert "numberMatched" not in first and first["numberReturned"] == 2
+    following = [link["href"] for link in first["links"] if link["rel"] == "next"]
+    later = api.call("sdf", "GET", following[0].removeprefix("http://testserver")).json()
+    assert "numberMatched" not in later and later["numberReturned"] == 2  # nor do the pages after the first
+    assert ok(api, "saa", "/ogc/collections/conflicts/items")["numberMatched"] == 0
+
+
+def test_items_filter_on_their_properties(api: Api) -> None:
+    """/rec/core/fc-filters: `?name=…` and the like; what a party may see is filtered, never widened."""
+    three(api)
+    api.declare("sdf", feature(square(10.0, 10.0), name="post", audience=["saa"]))
+    api.declare("sdf", feature(square(11.0, 10.0), name="post", kind="site"))
+    api.declare("saa", feature(square(12.0, 10.0), name="post", audience="all"))
+    assert len(items(api, "sdf", "declarations", name="post")) == 3
+    assert names(items(api, "sdf", "declarations", name="nothing")) == set()
+    assert [f["properties"]["party"] for f in items(api, "sdf", "declarations", party="saa")] == ["saa"]
+    assert [f["properties"]["kind"] for f in items(api, "saa", "declarations", party="sdf")] == ["area"]
+    assert [f["properties"]["kind"] for f in items(api, "sdf", "declarations", kind="site")] == ["site"]
+    assert items(api, "russia", "declarations", party="sdf") == []
+    river = {"type": "LineString", "coordinates": [[40.0, 35.0], [40.5, 35.5]]}
+    assert (
+        api.call("sdf", "POST", "/v1/lines", json={"with": "saa", "geometry": river, "left": "sdf"}).status_code == 201
+    )
+    assert len(items(api, "saa", "lines", proposer="sdf")) == 1 and items(api, "saa", "lines", proposer="saa") == []
+    for collection, params in (
+        ("declarations", {"proposer": "sdf"}),
+        ("lines", {"name": "x"}),
+        ("tracks", {"party": "x"}),
+    ):
+        r = api.call("sdf", "GET", f"/ogc/collections/{collection}/items", params=params)
+        assert r.status_code == 400 and r.json()["field"] == next(iter(params)), (collection, r.text)
+
+
+def test_a_page_the_filters_emptied_still_holds_the_next_match(api: Api) -> None:
+    """GDAL stops at an empty page: so a page holds `limit` matches, or every one left."""
+    three(api)
+    for i in range(5):
+        api.declare("sdf", feature(square(10.0 + i, 10.0), name=f"noise{i}"))
+    api.declare("sdf", feature(square(20.0, 10.0), name="wanted"))
+    first = ok(api, "sdf", "/ogc/collections/declarations/items", name="wanted", limit=2)
+    assert names(first["features"]) == {"wanted"} and first["numberMatched"] == 1
+    assert "next" not in [link["rel"] for link in first["links"]]
+    for i in range(3):  # the store finds these by their separation; their geometry lies off the box
+        api.declare("sdf", feature(square(30.0, 10.0 + i * 0.001), name=f"near{i}", separation_m=5000))
+    api.declare("sdf", feature(square(30.05, 10.0), name="hit"))
+    page = ok(api, "sdf", "/ogc/collections/declarations/items", bbox="30.03,9.9,30.1,10.1", limit=2)
+    assert names(page["features"]) == {"hit"} and page["numberMatched"] == 1

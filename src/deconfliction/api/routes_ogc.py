@@ -1,19 +1,25 @@
 """OGC API – Features (read-only): the caller's picture for QGIS and GDAL, under the same need-to-know rules.
 
-Part 1 Core, GeoJSON and OpenAPI 3.0. Query parameters are read here rather than declared to FastAPI, so that
-bad values and unknown parameters are 400 Problems as the standard asks (FastAPI's would be 422); the OpenAPI
-document describes them as the standard does.
+Part 1 Core, GeoJSON and OpenAPI 3.0: the definition is a 3.0 document of its own at /ogc/api (api/ogc_openapi.py),
+linked from the landing page. Query parameters are read here rather than declared to FastAPI, so that bad values
+and unknown parameters are 400 Problems as the standard asks (FastAPI's would be 422); both OpenAPI documents
+describe them as the standard does. Every GET answers HEAD too.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Path, Request
-from fastapi.responses import JSONResponse
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, Response
 
+from deconfliction.api import ogc_openapi
 from deconfliction.api.deps import CtxDep, PrincipalDep
+from deconfliction.api.ogc_openapi import GEOJSON, HTML, JSON, OPENAPI_30
 from deconfliction.api.routes_declarations import parse_bbox
 from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.timewindow import format_time
@@ -22,15 +28,11 @@ from deconfliction.storage.base import Box
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
 
-JSON = "application/json"
-GEOJSON = "application/geo+json"
-OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
 ]
-DEFAULT_LIMIT = 100
 ITEMS_PARAMETERS = ("bbox", "datetime", "limit", "cursor", "f")
 
 
@@ -38,24 +40,10 @@ class GeoJSONResponse(JSONResponse):
     media_type = GEOJSON
 
 
-def _query(name: str, schema: dict[str, Any], description: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description, **extra}
+class OpenAPI30Response(JSONResponse):
+    media_type = OPENAPI_30
 
 
-_F = _query("f", {"type": "string", "enum": ["json", "geojson"]}, "The encoding: JSON (GeoJSON for features)")
-_ITEMS_DOC = [
-    _query(
-        "bbox",
-        {"type": "array", "minItems": 4, "maxItems": 6, "items": {"type": "number"}},
-        "minlon,minlat,maxlon,maxlat (CRS84); minlon > maxlon crosses ±180°",
-        style="form",
-        explode=False,
-    ),
-    _query("datetime", {"type": "string"}, "An RFC 3339 instant, or an interval start/end with `..` for open ends"),
-    _query("limit", {"type": "integer", "minimum": 1, "default": DEFAULT_LIMIT}, "Items per page (capped)"),
-    _query("cursor", {"type": "integer", "minimum": 0}, "Where the next page starts: follow the `next` link"),
-    _F,
-]
 _OBJECT = {"type": "object"}
 _FEATURE = {
     "type": "object",
@@ -65,31 +53,54 @@ _FEATURE = {
 _FEATURES = {
     "type": "object",
     "required": ["type", "features", "numberReturned", "timeStamp", "links"],
-    "properties": {"type": {"const": "FeatureCollection"}, "features": {"type": "array", "items": _FEATURE}},
+    "properties": {
+        "type": {"const": "FeatureCollection"},
+        "features": {"type": "array", "items": _FEATURE},
+        "numberMatched": {"type": "integer", "minimum": 0},
+        "numberReturned": {"type": "integer", "minimum": 0},
+    },
 }
 
 
-def _doc(parameters: list[dict[str, Any]], media_type: str = JSON, schema: dict[str, Any] = _OBJECT) -> Any:
-    return {
-        "openapi_extra": {"parameters": parameters},
-        "responses": {200: {"content": {media_type: {"schema": schema}}}},
-        "response_class": GeoJSONResponse if media_type == GEOJSON else JSONResponse,
-    }
+def _get(
+    path: str,
+    summary: str,
+    parameters: list[dict[str, Any]],
+    content: dict[str, Any] | None = None,
+    response_class: type[Response] = JSONResponse,
+    in_schema: bool = True,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a GET and, out of the OpenAPI document, the same endpoint for HEAD: the same checks, status and
+    headers (Content-Length included), no body (Starlette sends none for HEAD)."""
+    responses = {200: {"content": content or {JSON: {"schema": _OBJECT}}}}
+
+    def register(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+        options: dict[str, Any] = {"summary": summary, "response_class": response_class, "responses": responses}
+        extra = {"parameters": parameters}
+        router.add_api_route(
+            path, endpoint, methods=["GET"], include_in_schema=in_schema, openapi_extra=extra, **options
+        )
+        router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False, **options)
+        return endpoint
+
+    return register
 
 
-def _check_parameters(request: Request, allowed: tuple[str, ...] = ("f",)) -> None:
-    """Unknown or repeated parameters, and an encoding other than JSON: 400."""
+def _check_parameters(request: Request, allowed: tuple[str, ...] = ("f",), encodings: tuple[str, ...] = ()) -> None:
+    """Unknown or repeated parameters, and an encoding not served: 400."""
     params = request.query_params
     for name in params:
         if name not in allowed:
             raise ogc.BadParameter(f"unknown query parameter {name!r}; known: {', '.join(allowed)}", field=name)
         if len(params.getlist(name)) > 1:
             raise ogc.BadParameter(f"query parameter {name!r} is given more than once", field=name)
-    if params.get("f", "json") not in ("json", "geojson"):
-        raise ogc.BadParameter(f"f={params['f']!r}: only json is served", field="f")
+    served = encodings or ("json", "geojson")
+    if params.get("f", "json") not in served:
+        raise ogc.BadParameter(f"f={params['f']!r}: the encodings served are {', '.join(served)}", field="f")
 
 
 def _base(request: Request) -> str:
+    """The landing page's absolute URL: the OGC API's root, which its definition's `servers` names."""
     return f"{str(request.base_url).rstrip('/')}/ogc"
 
 
@@ -97,14 +108,18 @@ def _link(href: str, rel: str, type_: str, title: str) -> dict[str, str]:
     return {"href": href, "rel": rel, "type": type_, "title": title}
 
 
-@router.get("", summary="OGC API – Features landing page", **_doc([_F]))
+_F = [ogc_openapi.F]
+
+
+@_get("", "OGC API – Features landing page", _F)
+@_get("/", "OGC API – Features landing page", _F, in_schema=False)  # the path `/` under the definition's server
 def landing(request: Request, who: PrincipalDep) -> JSONResponse:
     _check_parameters(request)
-    base, root = _base(request), str(request.base_url).rstrip("/")
+    base = _base(request)
     links = [
         _link(base, "self", JSON, "This document"),
-        _link(f"{root}/openapi.json", "service-desc", OPENAPI, "The API definition"),
-        _link(f"{root}/docs", "service-doc", "text/html", "The API documentation"),
+        _link(f"{base}/api", "service-desc", OPENAPI_30, "The API definition (OpenAPI 3.0)"),
+        _link(f"{base}/api?f=html", "service-doc", HTML, "The API documentation"),
         _link(f"{base}/conformance", "conformance", JSON, "Conformance classes"),
         _link(f"{base}/collections", "data", JSON, "Collections"),
     ]
@@ -113,7 +128,21 @@ def landing(request: Request, who: PrincipalDep) -> JSONResponse:
     return JSONResponse({"title": title, "description": description, "links": links})
 
 
-@router.get("/conformance", summary="OGC API – Features conformance classes", **_doc([_F]))
+_API_CONTENT = {OPENAPI_30: {"schema": _OBJECT}, HTML: {"schema": {"type": "string"}}}
+
+
+@_get("/api", "The OGC API's definition: OpenAPI 3.0 (f=html: its documentation)", [ogc_openapi.F_API], _API_CONTENT)
+def api_definition(request: Request) -> Response:
+    # No token needed: the definition is the same for every caller, like /openapi.json.
+    _check_parameters(request, encodings=("json", "html"))
+    base = _base(request)
+    if request.query_params.get("f") == "html":
+        return get_swagger_ui_html(openapi_url=f"{base}/api", title="OGC API – Features")
+    definition = ogc_openapi.definition(base, request.app.state.settings.page_limit_max, ogc.QUERYABLES)
+    return OpenAPI30Response(definition)
+
+
+@_get("/conformance", "OGC API – Features conformance classes", _F)
 def conformance(request: Request, who: PrincipalDep) -> JSONResponse:
     _check_parameters(request)
     return JSONResponse({"conformsTo": CONFORMANCE})
@@ -137,7 +166,7 @@ def _collection(request: Request, ctx: Any, party: str, collection_id: str) -> d
     }
 
 
-@router.get("/collections", summary="The collections: declarations, conflicts, lines, tracks", **_doc([_F]))
+@_get("/collections", "The collections: declarations, conflicts, lines, tracks", _F)
 def collections(request: Request, ctx: CtxDep, who: PrincipalDep) -> JSONResponse:
     _check_parameters(request)
     party = who.require_party()
@@ -150,39 +179,66 @@ CollectionId = Annotated[str, Path(alias="collectionId", description="declaratio
 FeatureId = Annotated[str, Path(alias="featureId", description="The item's id")]
 
 
-@router.get("/collections/{collectionId}", summary="One collection, with its extent", **_doc([_F]))
+@_get("/collections/{collectionId}", "One collection, with its extent", _F)
 def collection(collection_id: CollectionId, request: Request, ctx: CtxDep, who: PrincipalDep) -> JSONResponse:
     _check_parameters(request)
     return JSONResponse(_collection(request, ctx, who.require_party(), collection_id))
 
 
-def _bbox(value: str | None) -> list[Box]:
-    """OGC's bbox: four numbers, or six with heights (ignored: altitude is not filtered here)."""
-    if value is not None and value.count(",") == 5:
-        parts = value.split(",")
-        value = ",".join([parts[0], parts[1], parts[3], parts[4]])
+def _bbox(value: str | None) -> tuple[list[Box], tuple[float, float] | None]:
+    """OGC's bbox: four numbers, or six with heights (metres: the bottom and the top); the boxes and the heights."""
+    if value is None:
+        return [], None
+    parts = value.split(",")
+    if len(parts) not in (4, 6):
+        raise ogc.BadParameter(
+            "bbox must be four numbers (minlon,minlat,maxlon,maxlat) or six "
+            "(minlon,minlat,minheight,maxlon,maxlat,maxheight)",
+            field="bbox",
+        )
+    heights_m = None
+    if len(parts) == 6:
+        heights_m = _heights(parts[2], parts[5])
+        parts = [parts[0], parts[1], parts[3], parts[4]]
     try:
-        return parse_bbox(value)
+        return parse_bbox(",".join(parts)), heights_m
     except InvalidInput as exc:
         raise ogc.BadParameter(exc.detail, field="bbox") from None
 
 
-def _items_query(request: Request) -> ogc.ItemsQuery:
-    _check_parameters(request, ITEMS_PARAMETERS)
+def _heights(low: str, high: str) -> tuple[float, float]:
+    try:
+        low_m, high_m = float(low), float(high)
+    except ValueError:
+        low_m = high_m = math.nan
+    if not (math.isfinite(low_m) and math.isfinite(high_m) and low_m <= high_m):
+        raise ogc.BadParameter("bbox: the heights must be numbers, the bottom at most the top", field="bbox")
+    return low_m, high_m
+
+
+def _items_query(request: Request, collection_id: str) -> ogc.ItemsQuery:
+    ogc.collection_of(collection_id)  # 404 before any parameter is judged
+    queryables = ogc.QUERYABLES[collection_id]
+    _check_parameters(request, ITEMS_PARAMETERS + queryables)
     params = request.query_params
     start_s, end_s = ogc.parse_datetime(params.get("datetime"))
-    limit = ogc.parse_limit(params.get("limit"), DEFAULT_LIMIT, request.app.state.settings.page_limit_max)
-    return ogc.ItemsQuery(_bbox(params.get("bbox")), start_s, end_s, limit, ogc.parse_cursor(params.get("cursor")))
+    limit = ogc.parse_limit(params.get("limit"), ogc_openapi.DEFAULT_LIMIT, request.app.state.settings.page_limit_max)
+    boxes, heights_m = _bbox(params.get("bbox"))
+    cursor = ogc.parse_cursor(params.get("cursor"))
+    properties = {name: params[name] for name in queryables if name in params}
+    return ogc.ItemsQuery(boxes, start_s, end_s, limit, cursor, heights_m, properties)
 
 
-@router.get(
+@_get(
     "/collections/{collectionId}/items",
-    summary="A page of the collection's items (bbox, datetime, limit; follow `next`)",
-    **_doc(_ITEMS_DOC, GEOJSON, _FEATURES),
+    "A page of the collection's items (bbox, datetime, limit; follow `next`)",
+    ogc_openapi.items_parameters(None, ogc.QUERYABLES),
+    {GEOJSON: {"schema": _FEATURES}},
+    GeoJSONResponse,
 )
 def items(collection_id: CollectionId, request: Request, ctx: CtxDep, who: PrincipalDep) -> GeoJSONResponse:
     party = who.require_party()
-    query = _items_query(request)
+    query = _items_query(request, collection_id)
     page = ogc.items(ctx, party, collection_id, query)
     if collection_id == "declarations":
         views.record(ctx, party, views.others(party, page.features), "ogc")
@@ -195,20 +251,19 @@ def items(collection_id: CollectionId, request: Request, ctx: CtxDep, who: Princ
         kept = {k: v for k, v in request.query_params.items() if k != "cursor"}
         following = urlencode({**kept, "limit": str(query.limit), "cursor": str(page.next_cursor)})
         links.append(_link(f"{href}/items?{following}", "next", GEOJSON, "The next page"))
-    body = {
-        "type": "FeatureCollection",
-        "features": page.features,
-        "numberReturned": len(page.features),
-        "timeStamp": format_time(ctx.clock()),
-        "links": links,
-    }
+    body: dict[str, Any] = {"type": "FeatureCollection", "features": page.features}
+    if page.number_matched is not None:
+        body["numberMatched"] = page.number_matched
+    body |= {"numberReturned": len(page.features), "timeStamp": format_time(ctx.clock()), "links": links}
     return GeoJSONResponse(body)
 
 
-@router.get(
+@_get(
     "/collections/{collectionId}/items/{featureId}",
-    summary="One item, if the caller may see it",
-    **_doc([_F], GEOJSON, _FEATURE),
+    "One item, if the caller may see it",
+    _F,
+    {GEOJSON: {"schema": _FEATURE}},
+    GeoJSONResponse,
 )
 def item(
     collection_id: CollectionId, feature_id: FeatureId, request: Request, ctx: CtxDep, who: PrincipalDep

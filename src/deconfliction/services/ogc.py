@@ -1,15 +1,16 @@
 """OGC API – Features over the caller's picture: four collections, read through the existing services, under the
 same need-to-know rules as the rest of the API.
 
-Each collection's items are GeoJSON Features with flat properties (one column each in a GIS attribute table, the
-same columns on every feature). Parameters follow the standard: bad values are 400, not 422.
+Each collection's items are GeoJSON Features with flat properties (services/ogc_features.py: one column each in a
+GIS attribute table). Parameters follow the standard: bad values are 400, not 422; what `bbox` and `datetime`
+select is services/ogc_match.py.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from deconfliction.domain.declarations import Declaration
@@ -19,6 +20,8 @@ from deconfliction.domain.numbers import parse_whole
 from deconfliction.domain.timewindow import format_time, from_epoch_s, parse_time
 from deconfliction.services import conflicts, declarations, lines, tracks
 from deconfliction.services.context import Context
+from deconfliction.services.ogc_features import conflict_feature, declaration_feature, line_feature, track_feature
+from deconfliction.services.ogc_match import band_meets, geometry_meets, time_meets
 from deconfliction.storage.base import Box, DeclarationQuery
 
 WORLD: Box = (-180.0, -90.0, 180.0, 90.0)
@@ -39,6 +42,15 @@ COLLECTIONS: dict[str, tuple[str, str]] = {
     "tracks": ("Tracks", "The latest position of each of the caller's own live tracks."),
 }
 
+# Properties an items request may filter on by equality (`?party=sdf`), as Part 1 recommends (/rec/core/fc-filters):
+# the text columns a GIS user picks from; GDAL sends its `-where "party = 'sdf'"` as such a parameter.
+QUERYABLES: dict[str, tuple[str, ...]] = {
+    "declarations": ("name", "kind", "party"),
+    "conflicts": ("kind", "status", "other_party", "declaration"),
+    "lines": ("status", "proposer", "with"),
+    "tracks": ("status", "source"),
+}
+
 
 class BadParameter(DomainError):
     """A query parameter OGC API – Features clients sent wrong: 400, as the standard asks."""
@@ -51,12 +63,30 @@ class ItemsQuery:
     end_s: float | None  # features active at or before this
     limit: int
     cursor: int  # opaque to clients: a declaration key, a line seq, or an offset
+    heights_m: tuple[float, float] | None = None  # a six-number bbox's bottom and top
+    properties: dict[str, str] = field(default_factory=dict)  # queryables: each property equal to its value
+
+    def meets(self, feature: dict[str, Any], start_s: float | None, end_s: float | None) -> bool:
+        """A feature's properties, geometry and time (start None: timeless) meet the query."""
+        p = feature["properties"]
+        if any(p.get(name) != value for name, value in self.properties.items()):
+            return False
+        if start_s is not None and not time_meets(start_s, end_s, self.start_s, self.end_s):
+            return False
+        return geometry_meets(feature["geometry"], self.boxes)
 
 
 @dataclass(frozen=True, slots=True)
 class Page:
     features: list[dict[str, Any]]
     next_cursor: int | None
+    first: bool  # the first page: with no next one, it holds every match
+
+    @property
+    def number_matched(self) -> int | None:
+        """How many items match in all (what the caller may see, filtered), where it is known without reading any
+        further: one page holding them all. Elsewhere None: counting would read every match again."""
+        return len(self.features) if self.first and self.next_cursor is None else None
 
 
 def collection_of(collection_id: str) -> tuple[str, str]:
@@ -133,129 +163,108 @@ def item(ctx: Context, party: str, collection_id: str, feature_id: str) -> dict[
     return track_feature(tracks.get_track(ctx, party, feature_id))
 
 
-# Features --------------------------------------------------------------------------------------------------------
-
-
-def declaration_feature(stored: dict[str, Any]) -> dict[str, Any]:
-    """A stored declaration Feature, its properties flattened: altitude as two columns, the audience as text."""
-    p = stored["properties"]
-    audience = p["audience"]
-    times = p.get("times")
-    props = {
-        "name": p["name"],
-        "kind": p["kind"],
-        "party": p["party"],
-        "start": p["start"],
-        "end": p["end"],
-        "lower_m": p["altitude"]["lower_m"],
-        "upper_m": p["altitude"]["upper_m"],
-        "radius_m": p["radius_m"],
-        "separation_m": p["separation_m"],
-        "audience": audience if isinstance(audience, str) else ",".join(audience),
-        "speed_mps": p.get("speed_mps"),
-        "times": None if times is None else ",".join(times),
-        "status": p["status"],
-        "version": p["version"],
-        "created_at": p["created_at"],
-        "updated_at": p["updated_at"],
-    }
-    return {"type": "Feature", "id": stored["id"], "geometry": stored["geometry"], "properties": props}
-
-
-def conflict_feature(view: dict[str, Any]) -> dict[str, Any]:
-    """A conflict as its party sees it: a point on its own shape, never the other's geometry."""
-    props = {
-        "kind": view["kind"],
-        "declaration": view["declaration"],
-        "other_party": view["other_party"],
-        "other_declaration": view["other_declaration"],
-        "distance_m": view["distance_m"],
-        "required_m": view["required_m"],
-        "status": view["status"],
-        "start": view["time"]["start"],
-        "end": view["time"]["end"],
-        "opened_at": view["opened_at"],
-        "acknowledged_at": view["acknowledged_at"],
-        "other_acknowledged": view["other_acknowledged"],
-        "resolved_at": view["resolved_at"],
-        "resolved_reason": view["resolved_reason"],
-        "line": view["line"],
-    }
-    return {"type": "Feature", "id": view["id"], "geometry": view["location"], "properties": props}
-
-
-def line_feature(view: dict[str, Any]) -> dict[str, Any]:
-    keys = ("status", "proposer", "with", "left", "right", "tolerance_m", "created_at", "updated_at", "answered_at")
-    props = {k: view[k] for k in keys} | {"withdrawn_by": view["withdrawn_by"]}
-    return {"type": "Feature", "id": view["id"], "geometry": view["geometry"], "properties": props}
-
-
-def track_feature(view: dict[str, Any]) -> dict[str, Any]:
-    coordinates = view["position"]["coordinates"]
-    keys = ("party", "status", "source", "t", "speed_mps", "course_deg", "motion", "separation_m", "stale")
-    props = {k: view[k] for k in keys}
-    props |= {"alt_m": coordinates[2] if len(coordinates) > 2 else None, "first_t": view["first_t"]}
-    props |= {"reports": view["reports"], "updated_at": view["updated_at"]}
-    point = {"type": "Point", "coordinates": coordinates[:2]}
-    return {"type": "Feature", "id": view["id"], "geometry": point, "properties": props}
-
-
 # Reading a page of each collection ----------------------------------------------------------------------------
 
 
-def _declarations(ctx: Context, party: str, q: ItemsQuery) -> Page:
-    # The store's boxes are the shapes grown by their radius and separation, as for GET /v1/declarations.
-    end_s = None if q.end_s is None else math.nextafter(q.end_s, math.inf)  # the store's `start < end` is strict
-    query = DeclarationQuery(
-        viewer=party, boxes=q.boxes, start_s=q.start_s, end_s=end_s, after_key=q.cursor, limit=q.limit
-    )
-    found = declarations.list_visible(ctx, query)
-    cursor = found[-1][0] if len(found) == q.limit else None
-    return Page([declaration_feature(f) for _, f in found], cursor)
+Found = Iterator[tuple[int, dict[str, Any]]]  # (the cursor just after an item, the item as a Feature), in order
+# A read for a page first asks for `limit` items; each further read of the same page twice as many, up to this:
+# a page the filters thin out costs a few reads, not one per `limit` items scanned.
+MAX_BATCH = 10_000
 
 
-def _offset(q: ItemsQuery) -> int:
+def _fill(q: ItemsQuery, found: Found, matches: Callable[[dict[str, Any]], bool]) -> Page:
+    """Up to `limit` matching items from the cursor on, reading until the page is full or none is left.
+
+    A page the filters emptied would end the reading of clients that stop at an empty page (GDAL does), though
+    more matches follow: so a page holds `limit` matches unless there are no more."""
+    kept: list[dict[str, Any]] = []
+    for after, feature in found:
+        if matches(feature):
+            kept.append(feature)
+            if len(kept) == q.limit:
+                return Page(kept, after, q.cursor == 0)
+    return Page(kept, None, q.cursor == 0)
+
+
+def _sizes(q: ItemsQuery) -> Iterator[int]:
+    size = q.limit
+    while True:
+        yield size
+        size = min(size * 2, max(q.limit, MAX_BATCH))
+
+
+def _keyset(q: ItemsQuery, read: Callable[[int, int], list[tuple[int, dict[str, Any]]]]) -> Found:
+    """Items after the cursor through the store's keys: `read(after, n)` gives the n next (key, Feature)."""
+    after = q.cursor
+    for size in _sizes(q):
+        found = read(after, size)
+        yield from found
+        if len(found) < size:
+            return
+        after = found[-1][0]
+
+
+def _offsets(q: ItemsQuery, read: Callable[[int], list[dict[str, Any]]], feature: Callable[..., Any]) -> Found:
+    """Items of a list the store returns from its start (`read(n)`: its first n), paged by offset."""
     if q.cursor > MAX_OFFSET:
         raise BadParameter(f"cursor {q.cursor} is past the last page", field="cursor")
-    return q.cursor
+    offset = q.cursor
+    for size in _sizes(q):
+        if offset > MAX_OFFSET:
+            return
+        views = read(offset + size)
+        for i, view in enumerate(views[offset:], start=offset + 1):
+            yield i, feature(view)
+        if len(views) < offset + size:
+            return
+        offset += size
+
+
+def _declarations(ctx: Context, party: str, q: ItemsQuery) -> Page:
+    # The store selects by the shapes grown by their radius and separation, as for GET /v1/declarations: a
+    # superset. The standard selects by the geometry itself (and the altitude band, given heights).
+    end_s = None if q.end_s is None else math.nextafter(q.end_s, math.inf)  # the store's `start < end` is strict
+    owner = q.properties.get("party")  # read through the store's index rather than filtered after
+
+    def read(after: int, size: int) -> list[tuple[int, dict[str, Any]]]:
+        query = DeclarationQuery(
+            viewer=party, boxes=q.boxes, start_s=q.start_s, end_s=end_s, party=owner, after_key=after, limit=size
+        )
+        return [(key, declaration_feature(f)) for key, f in declarations.list_visible(ctx, query)]
+
+    def matches(feature: dict[str, Any]) -> bool:
+        p = feature["properties"]
+        return band_meets(p["lower_m"], p["upper_m"], q.heights_m) and q.meets(feature, None, None)
+
+    return _fill(q, _keyset(q, read), matches)
 
 
 def _conflicts(ctx: Context, party: str, q: ItemsQuery) -> Page:
-    _offset(q)
-    views = conflicts.list_conflicts(ctx, party, None, q.cursor + q.limit)
-    page = views[q.cursor : q.cursor + q.limit]
-    cursor = q.cursor + q.limit if len(views) == q.cursor + q.limit else None
-    kept = [conflict_feature(v) for v in page if _conflict_matches(v, q)]
-    return Page(kept, cursor)
+    def matches(feature: dict[str, Any]) -> bool:
+        p = feature["properties"]
+        start, end = _epoch(p["start"]), None if p["end"] is None else _epoch(p["end"])
+        return q.meets(feature, start, end)  # a conflict has no altitude of its own: heights leave it
 
-
-def _conflict_matches(view: dict[str, Any], q: ItemsQuery) -> bool:
-    lon, lat = view["location"]["coordinates"][:2]
-    start = parse_time(view["time"]["start"], "start").timestamp()
-    end = None if view["time"]["end"] is None else parse_time(view["time"]["end"], "end").timestamp()
-    return _in_boxes([(lon, lat, lon, lat)], q.boxes) and _in_time(start, end, q)
+    return _fill(q, _offsets(q, lambda n: conflicts.list_conflicts(ctx, party, None, n), conflict_feature), matches)
 
 
 def _lines(ctx: Context, party: str, q: ItemsQuery) -> Page:
-    found = lines.list_lines(ctx, party, None, q.limit, q.cursor or None)
-    cursor = found[-1][0] if len(found) == q.limit else None
-    kept = [line_feature(line.view()) for _, line in found if _in_boxes(line.terms.shape.boxes(0.0), q.boxes)]
-    return Page(kept, cursor)  # lines are timeless: `datetime` leaves them all
+    def read(after: int, size: int) -> list[tuple[int, dict[str, Any]]]:
+        return [
+            (seq, line_feature(line.view())) for seq, line in lines.list_lines(ctx, party, None, size, after or None)
+        ]
+
+    # lines are timeless and have no altitude: `datetime` and heights leave them all
+    return _fill(q, _keyset(q, read), lambda f: q.meets(f, None, None))
 
 
 def _tracks(ctx: Context, party: str, q: ItemsQuery) -> Page:
-    _offset(q)
-    views = tracks.list_tracks(ctx, party, "live", q.cursor + q.limit)
-    page = views[q.cursor : q.cursor + q.limit]
-    cursor = q.cursor + q.limit if len(views) == q.cursor + q.limit else None
-    kept = [track_feature(v) for v in page if _track_matches(v, q)]
-    return Page(kept, cursor)
+    def matches(feature: dict[str, Any]) -> bool:
+        p = feature["properties"]
+        t = _epoch(p["t"])
+        return band_meets(p["alt_m"], p["alt_m"], q.heights_m) and q.meets(feature, t, t)
 
-
-def _track_matches(view: dict[str, Any], q: ItemsQuery) -> bool:
-    lon, lat = view["position"]["coordinates"][:2]
-    t = parse_time(view["t"], "t").timestamp()
-    return _in_boxes([(lon, lat, lon, lat)], q.boxes) and _in_time(t, t, q)
+    return _fill(q, _offsets(q, lambda n: tracks.list_tracks(ctx, party, "live", n), track_feature), matches)
 
 
 _READERS: dict[str, Callable[[Context, str, ItemsQuery], Page]] = {
@@ -264,19 +273,6 @@ _READERS: dict[str, Callable[[Context, str, ItemsQuery], Page]] = {
     "lines": _lines,
     "tracks": _tracks,
 }
-
-
-def _in_boxes(own: Iterable[Box], boxes: list[Box]) -> bool:
-    if not boxes:
-        return True
-    return any(a[0] <= b[2] and b[0] <= a[2] and a[1] <= b[3] and b[1] <= a[3] for a in own for b in boxes)
-
-
-def _in_time(start_s: float, end_s: float | None, q: ItemsQuery) -> bool:
-    """Closed intervals meet: [start, end] (end None: open) and the query's."""
-    if q.end_s is not None and start_s > q.end_s:
-        return False
-    return q.start_s is None or end_s is None or end_s >= q.start_s
 
 
 # Extents ---------------------------------------------------------------------------------------------------------
