@@ -40,7 +40,8 @@ def area_of_interest(params: dict[str, Any], now: datetime) -> Volume:
     volume = parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
     if volume.time_start is None:
         end = volume.window.end
-        volume = replace(volume, window=TimeWindow(now if end is None or end >= now else end, end))
+        start = now if end is None or end > now else end
+        volume = replace(volume, window=TimeWindow(start, end) if end != start else TimeWindow.instant(start))
     return volume
 
 
