@@ -227,9 +227,9 @@ def test_two_usss_deconflict_through_the_dss(server_factory: Callable[..., Serve
 
         # USS2 looks at the area: USS1's intent, without its OVN (only its manager sees that)
         seen = uss2.query(area)
-        assert ids(seen) == [a_id] and "ovn" not in seen[0]
+        assert ids(seen) == [a_id] and seen[0]["ovn"] == "Available from USS"
         assert seen[0]["manager"] == "uss1" and seen[0]["uss_base_url"] == USS1_URL
-        assert "ovn" not in uss2.get_oi(a_id)
+        assert uss2.get_oi(a_id)["ovn"] == "Available from USS"
 
         # USS2 plans an intersecting intent with an empty key: 409, naming USS1's intent (still without its OVN)
         b_id = new_id()
@@ -238,7 +238,7 @@ def test_two_usss_deconflict_through_the_dss(server_factory: Callable[..., Serve
         conflict = r.json()
         assert conflict["message"]
         assert ids(conflict["missing_operational_intents"]) == [a_id]
-        assert "ovn" not in conflict["missing_operational_intents"][0]
+        assert conflict["missing_operational_intents"][0]["ovn"] == "Available from USS"
         assert conflict.get("missing_constraints", []) == []
         uss2.call("GET", f"{OIR}/{b_id}", 404)  # nothing was written
         # …with an OVN that is not A's: still 409
@@ -261,7 +261,7 @@ def test_two_usss_deconflict_through_the_dss(server_factory: Callable[..., Serve
         activate = oi_body(volume(lat, lng), state="Activated", base_url=USS1_URL, new_subscription=False)
         r = uss1.call("PUT", f"{OIR}/{a_id}/{a['ovn']}", 409, json=activate)
         assert ids(r.json()["missing_operational_intents"]) == [b_id]
-        assert "ovn" not in r.json()["missing_operational_intents"][0]
+        assert r.json()["missing_operational_intents"][0]["ovn"] == "Available from USS"
         assert uss1.get_oi(a_id) == a  # unchanged
         r = uss1.call("PUT", f"{OIR}/{a_id}/{a['ovn']}", 200, json={**activate, "key": [b["ovn"]]})
         activated = r.json()["operational_intent_reference"]

@@ -16,9 +16,10 @@ import uuid
 from typing import Any
 
 from deconfliction.domain.f3548 import intents as rules
+from deconfliction.domain.f3548.extents import hull
 from deconfliction.domain.f3548.identifiers import check_entity_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import check_constraint_window
-from deconfliction.domain.f3548.volumes import CONSTRAINT_LIMITS, Volume, hull, parse_extents, union_window
+from deconfliction.domain.f3548.volumes import CONSTRAINT_LIMITS, Volume, parse_extents, union_window
 from deconfliction.domain.signing import digest_of
 from deconfliction.services.context import Context
 from deconfliction.services.dss_common import (

@@ -18,8 +18,9 @@ from typing import Any
 
 from deconfliction.domain.altitude import AltitudeBand
 from deconfliction.domain.errors import Forbidden, InvalidInput
+from deconfliction.domain.f3548.extents import footprint_covers
 from deconfliction.domain.f3548.identifiers import check_uss_base_url
-from deconfliction.domain.f3548.volumes import Volume, footprint_covers, union_window
+from deconfliction.domain.f3548.volumes import Volume, union_window
 from deconfliction.domain.timewindow import TimeWindow
 from deconfliction.services import dss_subscriptions as subs
 from deconfliction.services.dss_common import Caller, drop_entity, f3548_time, require_object, store_entity

@@ -19,11 +19,11 @@ from deconfliction.domain.errors import (
     NotFound,
 )
 from deconfliction.domain.f3548 import intents as rules
+from deconfliction.domain.f3548.extents import hull
 from deconfliction.domain.f3548.identifiers import check_entity_id, check_subscription_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import check_oi_window
 from deconfliction.domain.f3548.volumes import (
     Volume,
-    hull,
     parse_extents,
     to_geojson_feature_parts,
     union_window,
@@ -52,6 +52,8 @@ from deconfliction.services.writer import Outbox
 from deconfliction.storage.dss import DssTx
 
 NOTIFY_OIS = "notify_for_operational_intents"
+NO_OVN_PHRASE = "Available from USS"
+NULL_V4_UUID = "00000000-0000-4000-8000-000000000000"
 INTERNAL = frozenset({"extents", "ovn", "party", "declarations"})  # kept by the DSS, not part of a reference
 
 
@@ -92,8 +94,11 @@ def references(tx: DssTx) -> Any:
         for e in entities:
             ref = {k: v for k, v in e.doc.items() if k not in INTERNAL}
             ref["uss_availability"] = availability[e.manager]
-            if e.manager == viewer:
-                ref["ovn"] = e.doc["ovn"]
+            # The placeholders the reference DSS sends where the API wants a value: another USS's OVN is "Available
+            # from USS", an intent without a subscription names the null UUIDv4.
+            ref["ovn"] = e.doc["ovn"] if e.manager == viewer else NO_OVN_PHRASE
+            if kind == "oir" and ref.get("subscription_id") is None:
+                ref["subscription_id"] = NULL_V4_UUID
             out.append(ref)
         return out
 
@@ -149,7 +154,8 @@ class _Request:
             raise InvalidInput("key must be a list of OVNs (strings)", field="key")
         self.key: list[str] = key
         self.subscription_id: str | None = None
-        if params.get("subscription_id") is not None:
+        # The null UUIDv4 this DSS answers for "no subscription" names none when a USS sends it back.
+        if params.get("subscription_id") not in (None, NULL_V4_UUID):
             self.subscription_id = check_subscription_id(params["subscription_id"], "subscription_id")
         self.implicit = None
         if params.get("new_subscription") is not None:
@@ -176,10 +182,9 @@ def _check_key(ctx: Context, tx: DssTx, req: _Request, oi_id: str, sub_id: str |
     """409 AirspaceConflictResponse unless the key holds the OVN of every intersecting intent (and constraint, when
     the intent's subscription hears of constraints)."""
     dss: DssPicture = ctx.dss
-    # As the reference DSS: an intent that is itself off-nominal (Nonconforming, Contingent) needs no OVN in a key.
-    intents = dss.oirs.intersecting(
-        req.volumes, keep=lambda e: e.id != oi_id and rules.OIState(e.doc["state"]) not in rules.OFF_NOMINAL
-    )
+    relevant = dss.oirs.intersecting(req.volumes, keep=lambda e: e.id != oi_id)
+    availability = availability_of(tx, {e.manager for e in relevant})
+    intents = [e for e in relevant if rules.required_in_keys(rules.OIState(e.doc["state"]), availability[e.manager])]
     missing_ois = rules.missing_ovns({e.id: e.doc["ovn"] for e in intents}, req.key)
     sub = dss.subscriptions.get(sub_id) if sub_id else None
     missing_cs: list[str] = []

@@ -13,9 +13,10 @@ from dataclasses import replace
 from typing import Any
 
 from deconfliction.domain.errors import InvalidInput, NotFound, StateConflict
+from deconfliction.domain.f3548.extents import footprint_covers
 from deconfliction.domain.f3548.identifiers import check_subscription_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import MAX_CLOCK_SKEW, subscription_window
-from deconfliction.domain.f3548.volumes import Volume, footprint_covers, parse_volume4d
+from deconfliction.domain.f3548.volumes import Volume, parse_volume4d
 from deconfliction.domain.signing import digest_of
 from deconfliction.domain.timewindow import TimeWindow
 from deconfliction.services.context import Context
