@@ -198,3 +198,11 @@ def test_expired_subscriptions_are_not_answered(dss: Dss) -> None:
     time.sleep(1.5)  # past its end; the sweeper (every minute) has not run
     found = dss.call("uss-a", "POST", "/subscriptions/query", json=query).json()["subscriptions"]
     assert sub not in [s["id"] for s in found]
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", f"{OIR}/query/"), ("GET", "/subscriptions/"),
+                                              ("PUT", f"/constraint_references/{uuid.uuid4()}/")])  # fmt: skip
+def test_a_path_with_a_trailing_slash_is_no_operation(dss: Dss, method: str, path: str) -> None:
+    """As the reference's router (whole-path patterns): 404 with an ErrorResponse, not a redirect."""
+    r = dss.call("uss-a", method, path, json={}, follow_redirects=False)
+    assert r.status_code == 404 and "trailing '/'" in r.json()["message"], r.text
