@@ -206,3 +206,16 @@ def test_a_path_with_a_trailing_slash_is_no_operation(dss: Dss, method: str, pat
     """As the reference's router (whole-path patterns): 404 with an ErrorResponse, not a redirect."""
     r = dss.call("uss-a", method, path, json={}, follow_redirects=False)
     assert r.status_code == 404 and "trailing '/'" in r.json()["message"], r.text
+
+
+def test_a_query_without_start_finds_what_ended_but_has_not_expired(dss: Dss) -> None:
+    """The reference compares a query's bounds only when given: an absent start reaches into the past."""
+    made = make(dss, "uss-a", intent(volume(39.0, 39.0, start_min=-1, end_min=0.02)))
+    oi_id = made["operational_intent_reference"]["id"]
+    time.sleep(1.5)  # it has ended; it stays until f3548_retention_s after its end
+    now = datetime.now(UTC)
+    path = f"{OIR}/query"
+    unbounded = dss.call("uss-b", "POST", path, json=area(None, None, lat=39.0, lng=39.0)).json()
+    from_now = dss.call("uss-b", "POST", path, json=area(now, None, lat=39.0, lng=39.0)).json()
+    assert [r["id"] for r in unbounded["operational_intent_references"]] == [oi_id]
+    assert from_now["operational_intent_references"] == []

@@ -118,7 +118,7 @@ def get_reference(ctx: Context, caller: Caller, kind: str, entity_id: str, what:
 
 def query_references(ctx: Context, caller: Caller, kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """The references of a kind intersecting the area of interest, every worker's writes taken in."""
-    volume = area_of_interest(params, ctx.clock())
+    volume = area_of_interest(params)
     with ctx.store.read() as tx:
         fresh(ctx, tx)
         return list(references(tx)(kind, ctx.dss.sets[kind].intersecting([volume]), caller.sub))

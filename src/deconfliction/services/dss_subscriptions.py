@@ -186,7 +186,7 @@ def get(ctx: Context, caller: Caller, sub_id: str) -> dict[str, Any]:
 def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
     """QuerySubscriptionsResponse: the caller's own subscriptions intersecting the area of interest."""
     params = require_object(body, "QuerySubscriptionParameters")
-    volume = area_of_interest(params, ctx.clock())
+    volume = area_of_interest(params)
     with ctx.store.read() as tx:
         fresh(ctx, tx)
     now = ctx.clock()
