@@ -219,3 +219,20 @@ def test_a_query_without_start_finds_what_ended_but_has_not_expired(dss: Dss) ->
     from_now = dss.call("uss-b", "POST", path, json=area(now, None, lat=39.0, lng=39.0)).json()
     assert [r["id"] for r in unbounded["operational_intent_references"]] == [oi_id]
     assert from_now["operational_intent_references"] == []
+
+
+def test_an_intents_write_checks_in_the_references_order(dss: Dss) -> None:
+    """The scope of the state before the lookup; an update of nothing is 400; the manager before the OVN."""
+    made = make(dss, "uss-a", intent(volume(41.0, 41.0)))["operational_intent_reference"]
+    bumped = intent(volume(41.0, 41.0), state="Nonconforming", subscription_id=made["subscription_id"])
+    del bumped["new_subscription"]
+    # another USS, a stale OVN, no CMSA scope: the scope wins (403 naming it)
+    r = dss.call("uss-b", "PUT", f"{OIR}/{made['id']}/stale-ovn-0123456789", json=bumped, scopes=(SC,))
+    assert r.status_code == 403 and "utm.conformance_monitoring_sa" in r.json()["message"], r.text
+    r = dss.call("uss-a", "PUT", f"{OIR}/{uuid.uuid4()}/stale-ovn-0123456789", json=intent(volume(41.0, 41.0)))
+    assert r.status_code == 400 and "create it without an OVN" in r.json()["message"], r.text
+    r = dss.call("uss-b", "PUT", f"{OIR}/{made['id']}/stale-ovn-0123456789", json=intent(volume(41.0, 41.0)))
+    assert r.status_code == 403, r.text  # the manager before the OVN
+    suffix = {"requested_ovn_suffix": "not-a-uuid"}
+    r = dss.call("uss-b", "PUT", f"{OIR}/{made['id']}/stale", json=intent(volume(41.0, 41.0), **suffix))
+    assert r.status_code == 400 and "requested_ovn_suffix" in r.json()["message"], r.text  # the request first

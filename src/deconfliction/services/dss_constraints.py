@@ -6,8 +6,8 @@ the other way round — an intent whose subscription hears of constraints must h
 dss_intents._check_key). Every write runs on the channel's single writer, as the intents' do.
 
 Choices: versions count up from 1 and every version has a new OVN (a constraint has no
-requested_ovn_suffix); updating a constraint that does not exist is a 404, as for operational intents (the
-reference DSS answers 409 there; the OpenAPI lists neither).
+requested_ovn_suffix); updating a constraint that does not exist is a 409, as the reference DSS answers (the
+OpenAPI lists no 404 for updates).
 """
 
 from __future__ import annotations

@@ -138,7 +138,7 @@ def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
 class _Request:
     """A PutOperationalIntentReferenceParameters, checked before the write."""
 
-    def __init__(self, ctx: Context, caller: Caller, entity_id: str, body: object) -> None:
+    def __init__(self, ctx: Context, caller: Caller, entity_id: str, body: object, *, creating: bool) -> None:
         check_entity_id(entity_id, "entityid")
         params = require_object(body, "PutOperationalIntentReferenceParameters")
         self.declared: list[Volume] = parse_extents(params.get("extents"), "extents", require_time=True,
@@ -167,7 +167,11 @@ class _Request:
                 f"an operational intent in the {self.state.value} state needs subscription_id or new_subscription",
                 field="subscription_id",
             )
-        self.suffix = params.get("requested_ovn_suffix")
+        # Checked with the request, before any lookup, as the reference validates its parameters.
+        if creating:
+            rules.check_initial_state(self.state)
+        suffix = params.get("requested_ovn_suffix")
+        self.suffixed_ovn = None if suffix is None else rules.ovn_with_suffix(entity_id, suffix, now)
         self.extents = params["extents"]
         self.at = now
         # validated now, in the caller's thread; run inside the write job
@@ -217,11 +221,18 @@ def _mirror(ctx: Context, out: Outbox, caller: Caller, previous: Entity | None, 
 
 def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: object) -> tuple[int, dict[str, Any]]:
     """Create (ovn None → 201) or update (→ 200) an operational intent reference."""
-    req = _Request(ctx, caller, entity_id, body)
+    req = _Request(ctx, caller, entity_id, body, creating=ovn is None)
     dss: DssPicture = ctx.dss
 
     def job(out: Outbox) -> tuple[int, dict[str, Any]]:
-        previous = at_version(dss.oirs.get(entity_id), caller, "operational intent", entity_id, ovn)
+        # The reference's order: the state's scope (403), then an update of nothing (400, as its NotFound there),
+        # then the manager (403) and the OVN (409).
+        rules.check_scope(req.state, caller.scopes)
+        found = dss.oirs.get(entity_id)
+        if ovn is not None and found is None:
+            raise InvalidInput(f"no operational intent {entity_id!r} to update: create it without an OVN",
+                               field="entityid")  # fmt: skip
+        previous = at_version(found, caller, "operational intent", entity_id, ovn)
         old_state = None if previous is None else rules.OIState(previous.doc["state"])
         rules.check_transition(old_state, req.state, caller.scopes)
         if req.state not in rules.OFF_NOMINAL:
@@ -233,8 +244,7 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
         if rules.key_required(req.state):
             _check_key(ctx, out.tx, req, entity_id, sub_id, caller.sub)
         version = 1 if previous is None else int(previous.doc["version"]) + 1
-        new_ovn = (rules.ovn_with_suffix(entity_id, req.suffix, req.at) if req.suffix is not None
-                   else rules.new_ovn(entity_id, req.at, uuid.uuid4().hex))  # fmt: skip
+        new_ovn = req.suffixed_ovn or rules.new_ovn(entity_id, req.at, uuid.uuid4().hex)
         doc = {
             "id": entity_id,
             "manager": caller.sub,

@@ -74,23 +74,35 @@ def required_scope(state: OIState) -> Scope:
     return Scope.CONFORMANCE_MONITORING_SA if state in OFF_NOMINAL else Scope.STRATEGIC_COORDINATION
 
 
+def check_initial_state(new: OIState) -> None:
+    """An OI is created in the Accepted state (400 otherwise, checked with the request, as the reference)."""
+    if new is not OIState.ACCEPTED:
+        raise InvalidInput(f"an operational intent is created in the Accepted state, not {new.value}", field="state")
+
+
+def check_scope(new: OIState, scopes: frozenset[str]) -> None:
+    """The scope the state asks for (SCD0100), 403 without it — checked before the OI is looked up, as the
+    reference checks its CMSA scope."""
+    scope = required_scope(new)
+    if scope.value not in scopes:
+        raise Forbidden(f"the {new.value} state requires the {scope.value} scope (SCD0100)", field="state")
+
+
 def check_transition(previous: OIState | None, new: OIState, scopes: frozenset[str]) -> None:
     """Whether an OI in `previous` (None: being created) may be put in `new` by a client holding `scopes`.
 
     InvalidInput (400) for a transition the standard forbids, Forbidden (403) for a missing scope; see the
     module doc for the rules and where they come from.
     """
-    if previous is None and new is not OIState.ACCEPTED:
-        raise InvalidInput(f"an operational intent is created in the Accepted state, not {new.value}", field="state")
+    if previous is None:
+        check_initial_state(new)
     if previous is OIState.CONTINGENT and new is not OIState.CONTINGENT:
         raise InvalidInput(
             f"a Contingent operational intent cannot become {new.value}: 'This state must transition to Ended' "
             "(delete it)",
             field="state",
         )
-    scope = required_scope(new)
-    if scope.value not in scopes:
-        raise Forbidden(f"the {new.value} state requires the {scope.value} scope (SCD0100)", field="state")
+    check_scope(new, scopes)
 
 
 def key_required(state: OIState) -> bool:
