@@ -30,7 +30,7 @@ HOW_TO_GET = (
     "and the NoAuth public key as noauth-public.pem, in ../shared/f3548-prober beside this repository, or set "
     "DECONF_F3548_PROBER to that directory"
 )
-SUMMARY = re.compile(r"^=*\s*(?P<line>(?:\d+ (?:passed|failed|skipped|errors?|xfailed|xpassed)[, ]*)+in [\d.]+s)",
+SUMMARY = re.compile(r"^=*\s*(?P<line>(?:\d+ (?:passed|failed|skipped|deselected|warnings?|errors?|xfailed|xpassed)[, ]*)+in [\d.]+s)",
                      re.MULTILINE)  # fmt: skip
 
 
