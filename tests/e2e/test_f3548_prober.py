@@ -30,8 +30,8 @@ HOW_TO_GET = (
     "and the NoAuth public key as noauth-public.pem, in ../shared/f3548-prober beside this repository, or set "
     "DECONF_F3548_PROBER to that directory"
 )
-SUMMARY = re.compile(r"^=*\s*(?P<line>(?:\d+ (?:passed|failed|skipped|deselected|warnings?|errors?|xfailed|xpassed)[, ]*)+in [\d.]+s)",
-                     re.MULTILINE)  # fmt: skip
+OUTCOMES = "passed|failed|skipped|deselected|warnings?|errors?|xfailed|xpassed"
+SUMMARY = re.compile(rf"^=*\s*(?P<line>(?:\d+ (?:{OUTCOMES})[, ]*)+in [\d.]+s)", re.MULTILINE)
 
 
 def prober_dir() -> Path:
