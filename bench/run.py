@@ -174,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
                 timeout_s=3_600,  # filling 100k intents the first time takes minutes; the database is cached
             )
         )
+    if not args.skip_dss:
+        codes.append(
+            run_step(
+                "F3548 DSS under InterUSS's prober: heavy-traffic concurrent scenario at 10, 30, 100 workers",
+                [sys.executable, str(HERE / "bench_dss_prober.py"), "--workers", "10,30,100", "--no-facts"],
+                timeout_s=1_800,
+            )
+        )
     if not args.skip_http:
         codes.append(
             run_step(

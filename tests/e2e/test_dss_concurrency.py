@@ -115,7 +115,7 @@ def judge(tally: Tally, i: int, results: dict[str, tuple[int, dict[str, Any], in
     missing = body.get("missing_operational_intents")
     if not isinstance(missing, list) or ids(missing) != [oi_of[winner]]:
         tally.violations.append(f"round {i}: {loser}'s 409 does not name only {oi_of[winner]}: {body}")
-    elif any("ovn" in m for m in missing):
+    elif any(m.get("ovn") != "Available from USS" for m in missing):  # the reference DSS's placeholder
         tally.violations.append(f"round {i}: {loser}'s 409 shows another USS's OVN: {body}")
     won = results[winner][1].get("operational_intent_reference", {})
     if won.get("id") != oi_of[winner]:

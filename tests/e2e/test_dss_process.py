@@ -227,9 +227,9 @@ def test_two_usss_deconflict_through_the_dss(server_factory: Callable[..., Serve
 
         # USS2 looks at the area: USS1's intent, without its OVN (only its manager sees that)
         seen = uss2.query(area)
-        assert ids(seen) == [a_id] and "ovn" not in seen[0]
+        assert ids(seen) == [a_id] and seen[0]["ovn"] == "Available from USS"
         assert seen[0]["manager"] == "uss1" and seen[0]["uss_base_url"] == USS1_URL
-        assert "ovn" not in uss2.get_oi(a_id)
+        assert uss2.get_oi(a_id)["ovn"] == "Available from USS"
 
         # USS2 plans an intersecting intent with an empty key: 409, naming USS1's intent (still without its OVN)
         b_id = new_id()
@@ -238,7 +238,7 @@ def test_two_usss_deconflict_through_the_dss(server_factory: Callable[..., Serve
         conflict = r.json()
         assert conflict["message"]
         assert ids(conflict["missing_operational_intents"]) == [a_id]
-        assert "ovn" not in conflict["missing_operational_intents"][0]
+        assert conflict["missing_operational_intents"][0]["ovn"] == "Available from USS"
         assert conflict.get("missing_constraints", []) == []
         uss2.call("GET", f"{OIR}/{b_id}", 404)  # nothing was written
         # …with an OVN that is not A's: still 409
@@ -255,13 +255,15 @@ def test_two_usss_deconflict_through_the_dss(server_factory: Callable[..., Serve
         assert told[a_sub] == (USS1_URL, before[a_sub] + 1)
         assert uss1.get_sub(s1)["notification_index"] == before[s1] + 1
         assert uss1.get_sub(a_sub)["notification_index"] == before[a_sub] + 1
-        assert {x["id"]: "ovn" in x for x in uss2.query(area)} == {a_id: False, b_id: True}
+        assert {x["id"]: x["ovn"] != "Available from USS" for x in uss2.query(area)} == {a_id: False, b_id: True}
 
         # USS1 activates A (update by its OVN): its key must now hold B's OVN
-        activate = oi_body(volume(lat, lng), state="Activated", base_url=USS1_URL, new_subscription=False)
+        activate = oi_body(
+            volume(lat, lng), state="Activated", base_url=USS1_URL, new_subscription=False, subscription_id=a_sub
+        )  # as the reference DSS: an update names the subscription it keeps
         r = uss1.call("PUT", f"{OIR}/{a_id}/{a['ovn']}", 409, json=activate)
         assert ids(r.json()["missing_operational_intents"]) == [b_id]
-        assert "ovn" not in r.json()["missing_operational_intents"][0]
+        assert r.json()["missing_operational_intents"][0]["ovn"] == "Available from USS"
         assert uss1.get_oi(a_id) == a  # unchanged
         r = uss1.call("PUT", f"{OIR}/{a_id}/{a['ovn']}", 200, json={**activate, "key": [b["ovn"]]})
         activated = r.json()["operational_intent_reference"]
@@ -354,7 +356,13 @@ def test_dss_entities_survive_a_sigkill_with_their_versions_and_ovns(
         b = uss2.call("PUT", f"{OIR}/{b_id}", 201,
                       json=oi_body(volume(lat, lng), key=[a["ovn"]], base_url=USS2_URL)).json()  # fmt: skip
         b = b["operational_intent_reference"]
-        activate = oi_body(volume(lat, lng), key=[b["ovn"]], state="Activated", new_subscription=False)
+        activate = oi_body(
+            volume(lat, lng),
+            key=[b["ovn"]],
+            state="Activated",
+            new_subscription=False,
+            subscription_id=a["subscription_id"],
+        )
         r = uss1.call("PUT", f"{OIR}/{a_id}/{a['ovn']}", 200, json=activate)
         server.kill_all()  # right after the 2xx: no chance to finish anything
     activated = r.json()["operational_intent_reference"]

@@ -81,10 +81,15 @@ def test_create_get_query_update_delete(dss: Dss) -> None:
     assert mine == made
     other = dss.call("cp-b", "GET", f"/constraint_references/{cid}", scopes=(CP,))
     assert other.status_code == 200, other.text
-    assert "ovn" not in other.json()["constraint_reference"] and other.json()["constraint_reference"]["id"] == cid
+    assert (
+        other.json()["constraint_reference"]["ovn"] == "Available from USS"
+        and other.json()["constraint_reference"]["id"] == cid
+    )
     found = dss.call("cp-b", "POST", "/constraint_references/query", scopes=(CP,),
                      json={"area_of_interest": volume(30.0, 30.0, 2000)}).json()  # fmt: skip
-    assert [c["id"] for c in found["constraint_references"]] == [cid] and "ovn" not in found["constraint_references"][0]
+    assert [c["id"] for c in found["constraint_references"]] == [cid] and found["constraint_references"][0][
+        "ovn"
+    ] == "Available from USS"
     found = dss.call("cm-a", "POST", "/constraint_references/query",
                      json={"area_of_interest": volume(30.0, 30.0, 2000)}).json()  # fmt: skip
     assert found["constraint_references"][0]["ovn"] == made["ovn"]
@@ -262,16 +267,15 @@ def test_the_key_rule_for_intents_that_hear_of_constraints(dss: Dss) -> None:
     assert r.status_code == 201, r.text
     c_ovn = r.json()["constraint_reference"]["ovn"]
     oi = str(uuid.uuid4())
-    # notify_for_constraints needs utm.constraint_processing
+    # hearing of constraints needs no scope of its own (as the reference DSS); the key must then hold the
+    # constraint's OVN: 409 naming it (with the placeholder for its OVN: uss-b does not manage it)
     r = dss.call("uss-b", "PUT", f"/operational_intent_references/{oi}", scopes=(SC,),
-                 json=intent(where, constraints=True))  # fmt: skip
-    assert r.status_code == 403, r.text
-    # with it, the key must hold the constraint's OVN: 409 naming it (without its OVN: uss-b does not manage it)
-    r = dss.call("uss-b", "PUT", f"/operational_intent_references/{oi}", scopes=(SC, CP),
                  json=intent(where, constraints=True))  # fmt: skip
     assert r.status_code == 409, r.text
     answer = r.json()
-    assert [c["id"] for c in answer["missing_constraints"]] == [cid] and "ovn" not in answer["missing_constraints"][0]
+    assert [c["id"] for c in answer["missing_constraints"]] == [cid] and answer["missing_constraints"][0][
+        "ovn"
+    ] == "Available from USS"
     assert answer["missing_constraints"][0]["manager"] == "cm-a" and answer["missing_operational_intents"] == []
     assert dss.call("uss-b", "GET", f"/operational_intent_references/{oi}", scopes=(SC,)).status_code == 404
     # with the constraint's OVN (from its manager) in the key: created

@@ -43,7 +43,7 @@ def test_create_get_and_the_key_rule(dss: Dss) -> None:
     r = dss.call("uss-b", "PUT", f"/operational_intent_references/{b_id}", json=intent(volume(35.001, 40.001)))
     assert r.status_code == 409, r.text
     missing = r.json()["missing_operational_intents"]
-    assert [m["id"] for m in missing] == [a_id] and "ovn" not in missing[0]
+    assert [m["id"] for m in missing] == [a_id] and missing[0]["ovn"] == "Available from USS"
     # with it: created, and a's subscription is among those to notify
     r = dss.call("uss-b", "PUT", f"/operational_intent_references/{b_id}",
                  json=intent(volume(35.001, 40.001), key=[a["ovn"]]))  # fmt: skip
@@ -52,7 +52,7 @@ def test_create_get_and_the_key_rule(dss: Dss) -> None:
     assert a["subscription_id"] in notified
     # another USS reads a without its OVN
     got = dss.call("uss-b", "GET", f"/operational_intent_references/{a_id}").json()["operational_intent_reference"]
-    assert "ovn" not in got and got["id"] == a_id
+    assert got["ovn"] == "Available from USS" and got["id"] == a_id
     found = dss.call("uss-c", "POST", "/operational_intent_references/query",
                      json={"area_of_interest": volume(35.0, 40.0, 2000)}).json()  # fmt: skip
     assert {r["id"] for r in found["operational_intent_references"]} == {a_id, b_id}
@@ -78,7 +78,7 @@ def test_update_and_delete_by_ovn(dss: Dss) -> None:
     assert dss.call("uss-a", "GET", f"/operational_intent_references/{oi}").status_code == 404
     gone = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}/{updated['ovn']}",
                     json=intent(volume(10.0, 10.0)))  # fmt: skip
-    assert gone.status_code == 409  # the standard lists no 404 for an update
+    assert gone.status_code == 400  # as the reference DSS (its NotFound is a 400 there); the table lists no 404
     # its implicit subscription went with it
     sub = updated["subscription_id"]
     assert dss.call("uss-a", "GET", f"/subscriptions/{sub}").status_code == 404
@@ -216,15 +216,16 @@ def test_an_intents_subscription_follows_it_and_is_let_go(dss: Dss) -> None:
     made = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}", json=intent(volume(40.0, 40.0)))
     ref = made.json()["operational_intent_reference"]
     implicit = ref["subscription_id"]
-    # moved 50 km north without naming a subscription: the implicit one moves with it
-    moved = intent(volume(40.45, 40.0))
+    # moved 50 km north naming its implicit subscription: the subscription is stretched to cover it (both places)
+    moved = intent(volume(40.45, 40.0), subscription_id=implicit)
     del moved["new_subscription"]
     r = dss.call("uss-a", "PUT", f"/operational_intent_references/{oi}/{ref['ovn']}", json=moved)
     assert r.status_code == 200, r.text
     ref = r.json()["operational_intent_reference"]
     assert ref["subscription_id"] == implicit
-    found = dss.call("uss-a", "POST", "/subscriptions/query", json={"area_of_interest": volume(40.45, 40.0)}).json()
-    assert [s["id"] for s in found["subscriptions"]] == [implicit]
+    for lat in (40.0, 40.45):
+        found = dss.call("uss-a", "POST", "/subscriptions/query", json={"area_of_interest": volume(lat, 40.0)}).json()
+        assert [s["id"] for s in found["subscriptions"]] == [implicit], lat
     # now an explicit subscription: the implicit one goes, the explicit one lists the intent as depending on it
     sub = str(uuid.uuid4())
     body = {"extents": volume(40.45, 40.0, 5000, 0, 120), "uss_base_url": "https://uss.example",

@@ -15,6 +15,7 @@ from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.f3548.volumes import (
     CONSTRAINT_LIMITS,
     EARLIEST,
+    OI_LIMITS,
     AreaTooLarge,
     Volume,
     VolumeLimits,
@@ -263,13 +264,19 @@ def test_vertex_limit_counts_every_volume() -> None:
 
 
 def test_area_limit_is_a_413() -> None:
-    # CstrMaxAreaKm2 = 10000: a 1.5° square at the equator is about 27 800 km²
-    with pytest.raises(AreaTooLarge) as e:
-        write(polygon4d(square(side=1.5)), CONSTRAINT_LIMITS)
-    assert e.value.status == 413 and e.value.field == P
-    with pytest.raises(AreaTooLarge) as e:
-        write(circle4d(0, 0, 60_000.0), CONSTRAINT_LIMITS)  # π·60² ≈ 11 310 km²
-    assert e.value.field == f"{C}.radius.value"
+    # The reference DSS's 2 500 km² per footprint, for intents, constraints and queries alike: a 0.5° square at
+    # the equator is about 3 090 km², a 0.4° one about 1 980 km²; π·28² ≈ 2 463 km², π·29² ≈ 2 642 km²
+    for limits in (OI_LIMITS, CONSTRAINT_LIMITS):
+        with pytest.raises(AreaTooLarge) as e:
+            write(polygon4d(square(side=0.5)), limits)
+        assert e.value.status == 413 and e.value.field == P
+        write(polygon4d(square(side=0.4)), limits)
+        with pytest.raises(AreaTooLarge) as e:
+            write(circle4d(0, 0, 29_000.0), limits)
+        assert e.value.field == f"{C}.radius.value"
+        write(circle4d(0, 0, 28_000.0), limits)
+    with pytest.raises(AreaTooLarge):
+        parse_volume4d(circle4d(0, 0, 29_000.0), F, require_time=False, require_altitude=False)  # a query too
 
 
 def test_extents_must_be_a_non_empty_array() -> None:

@@ -13,6 +13,7 @@ from uas_standards.astm.f3548.v21.constants import Scope  # type: ignore[import-
 from deconfliction.adapters.f3548_tokens import Claims, party_id_for
 from deconfliction.api.deps import CtxDep
 from deconfliction.api.f3548_auth import uss
+from deconfliction.domain.errors import NotFound
 from deconfliction.services import dss_availability, dss_constraints, dss_intents, dss_subscriptions
 from deconfliction.services.dss_common import Caller
 
@@ -146,3 +147,11 @@ def update_constraint(entityid: str, ovn: str, body: Json, ctx: CtxDep, claims: 
 @router.delete(_path(OperationID.DeleteConstraintReference), summary="Delete a constraint reference")
 def delete_constraint(entityid: str, ovn: str, ctx: CtxDep, claims: ConstraintManager) -> dict[str, Any]:
     return dss_constraints.delete(ctx, _caller(claims), entityid, ovn)
+
+
+# ---- paths with a trailing '/' ----
+# The reference DSS's router matches whole paths (`^/dss/v1/…/query$`): a trailing '/' finds no operation. Without
+# this route the framework would answer 307 to the path without it; here it is 404, as there.
+@router.api_route("/dss/v1/{rest:path}/", methods=["GET", "PUT", "POST", "DELETE"], include_in_schema=False)
+def trailing_slash(rest: str) -> None:
+    raise NotFound(f"no DSS operation at /dss/v1/{rest}/: paths have no trailing '/'")

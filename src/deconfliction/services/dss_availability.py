@@ -37,13 +37,21 @@ def availability_of(tx: DssTx, uss_ids: set[str]) -> dict[str, str]:
     return {uss: found.get(uss, "Unknown") for uss in uss_ids}
 
 
+def _availability_state(value: object) -> str:
+    """A UssAvailabilityState as the reference DSS reads it: any case ("normal" is Normal), absent or empty is
+    Unknown (prober test_set_uss_availability sends "normal")."""
+    if value is None or value == "":
+        return "Unknown"
+    if isinstance(value, str) and value.capitalize() in AVAILABILITY_STATES:
+        return value.capitalize()
+    raise InvalidInput(f"availability must be one of {', '.join(AVAILABILITY_STATES)} (any case)", field="availability")
+
+
 def set_availability(ctx: Context, arbiter: str, uss_id: str, body: object) -> dict[str, Any]:
     """SetUssAvailabilityStatusParameters {old_version, availability} → the new status; 409 on a stale version."""
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object {old_version, availability}", field="body")
-    availability = body.get("availability")
-    if availability not in AVAILABILITY_STATES:
-        raise InvalidInput(f"availability must be one of {', '.join(AVAILABILITY_STATES)}", field="availability")
+    availability = _availability_state(body.get("availability"))
     old_version = body.get("old_version", "")
     if not isinstance(old_version, str):
         raise InvalidInput("old_version must be a string (empty for a USS never set)", field="old_version")

@@ -9,7 +9,7 @@ from typing import Any
 
 from deconfliction.domain.errors import AlreadyExists, Forbidden, InvalidInput, NotFound, StateConflict
 from deconfliction.domain.f3548.volumes import Volume, parse_volume4d
-from deconfliction.domain.timewindow import TimeWindow, format_time
+from deconfliction.domain.timewindow import format_time
 from deconfliction.services.context import Context
 from deconfliction.services.dss_picture import Entity, VolumeSet
 from deconfliction.services.writer import Outbox
@@ -31,17 +31,14 @@ def fresh(ctx: Context, tx: Tx) -> None:
     ctx.writer.caught_up(tx.last_change_seq())
 
 
-def area_of_interest(params: dict[str, Any], now: datetime) -> Volume:
-    """A query's area_of_interest (required): an absent start is now — what ended is no longer of interest, as the
-    reference DSS answers — and an absent end or altitude is unbounded."""
+def area_of_interest(params: dict[str, Any]) -> Volume:
+    """A query's area_of_interest (required). An absent bound is unbounded — an absent start reaches into the past,
+    so entities that have ended but not yet expired are found — as the reference DSS searches (its SQL compares a
+    bound only when given). A window from an instant to itself is an instant."""
     area = params.get("area_of_interest")
     if area is None:
         raise InvalidInput("area_of_interest is required", field="area_of_interest")
-    volume = parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
-    if volume.time_start is None:
-        end = volume.window.end
-        volume = replace(volume, window=TimeWindow(now if end is None or end >= now else end, end))
-    return volume
+    return parse_volume4d(area, "area_of_interest", require_time=False, require_altitude=False)
 
 
 def f3548_time(at: datetime) -> dict[str, str]:

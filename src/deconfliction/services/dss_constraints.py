@@ -6,8 +6,8 @@ the other way round — an intent whose subscription hears of constraints must h
 dss_intents._check_key). Every write runs on the channel's single writer, as the intents' do.
 
 Choices: versions count up from 1 and every version has a new OVN (a constraint has no
-requested_ovn_suffix); updating a constraint that does not exist is a 404, as for operational intents (the
-reference DSS answers 409 there; the OpenAPI lists neither).
+requested_ovn_suffix); updating a constraint that does not exist is a 409, as the reference DSS answers (the
+OpenAPI lists no 404 for updates).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import uuid
 from typing import Any
 
 from deconfliction.domain.f3548 import intents as rules
+from deconfliction.domain.f3548.extents import hull
 from deconfliction.domain.f3548.identifiers import check_entity_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import check_constraint_window
 from deconfliction.domain.f3548.volumes import CONSTRAINT_LIMITS, Volume, parse_extents, union_window
@@ -56,8 +57,9 @@ class _Request:
     def __init__(self, ctx: Context, entity_id: str, body: object) -> None:
         check_entity_id(entity_id, "entityid")
         params = require_object(body, "PutConstraintReferenceParameters")
-        self.volumes: list[Volume] = parse_extents(params.get("extents"), "extents", require_time=True,
-                                                   require_altitude=True, limits=CONSTRAINT_LIMITS)  # fmt: skip
+        declared = parse_extents(params.get("extents"), "extents", require_time=True, require_altitude=True,
+                                 limits=CONSTRAINT_LIMITS)  # fmt: skip
+        self.volumes: list[Volume] = list(hull(declared))  # the extent the DSS keeps, as the reference's union
         self.window = union_window(self.volumes)
         self.at = ctx.clock()
         check_constraint_window(self.window, self.at)
@@ -87,8 +89,8 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
         entity = Entity(entity_id, caller.sub, doc, tuple(req.volumes))
         store_entity(out, dss.constraints, KIND, entity, req.at)
         # Whoever heard of the constraint where it was, and whoever hears of it where it is now.
-        touched = list(req.volumes) + ([] if previous is None else list(previous.volumes))
-        notify = subscribers_to_notify(out, dss.subscriptions, touched, NOTIFY_CONSTRAINTS, req.at)
+        touched = hull(list(req.volumes) + ([] if previous is None else list(previous.volumes)))
+        notify = subscribers_to_notify(out, dss.subscriptions, list(touched), NOTIFY_CONSTRAINTS, req.at)
         change = "created" if previous is None else "updated"
         out.record(f"dss.constraint_{change}", caller.party, (entity_id,), digest_of(doc), req.at,
                    {"version": version})  # fmt: skip

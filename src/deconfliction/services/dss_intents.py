@@ -9,7 +9,6 @@ checked against the first, and cannot succeed without having presented the first
 from __future__ import annotations
 
 import uuid
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +19,7 @@ from deconfliction.domain.errors import (
     NotFound,
 )
 from deconfliction.domain.f3548 import intents as rules
+from deconfliction.domain.f3548.extents import hull
 from deconfliction.domain.f3548.identifiers import check_entity_id, check_subscription_id, check_uss_base_url
 from deconfliction.domain.f3548.timing import check_oi_window
 from deconfliction.domain.f3548.volumes import (
@@ -31,6 +31,7 @@ from deconfliction.domain.f3548.volumes import (
 from deconfliction.domain.signing import digest_of
 from deconfliction.domain.timewindow import format_time
 from deconfliction.services import declarations as declaring
+from deconfliction.services import dss_implicit as implicit
 from deconfliction.services import dss_subscriptions as subs
 from deconfliction.services.context import Context
 from deconfliction.services.dss_availability import availability_of
@@ -41,7 +42,6 @@ from deconfliction.services.dss_common import (
     drop_entity,
     f3548_time,
     fresh,
-    managed,
     require_object,
     store_entity,
     subscribers_to_notify,
@@ -52,6 +52,8 @@ from deconfliction.services.writer import Outbox
 from deconfliction.storage.dss import DssTx
 
 NOTIFY_OIS = "notify_for_operational_intents"
+NO_OVN_PHRASE = "Available from USS"
+NULL_V4_UUID = "00000000-0000-4000-8000-000000000000"
 INTERNAL = frozenset({"extents", "ovn", "party", "declarations"})  # kept by the DSS, not part of a reference
 
 
@@ -80,7 +82,7 @@ def stored_volumes(kind: str, doc: dict[str, Any]) -> tuple[Volume, ...]:
     """An entity's volumes from its stored document (start-up, another worker's change)."""
     if kind == "subscription":
         return subs.volumes_of(doc)
-    return tuple(parse_extents(doc["extents"], "extents", require_time=True, require_altitude=True))
+    return hull(parse_extents(doc["extents"], "extents", require_time=True, require_altitude=True))
 
 
 def references(tx: DssTx) -> Any:
@@ -92,8 +94,11 @@ def references(tx: DssTx) -> Any:
         for e in entities:
             ref = {k: v for k, v in e.doc.items() if k not in INTERNAL}
             ref["uss_availability"] = availability[e.manager]
-            if e.manager == viewer:
-                ref["ovn"] = e.doc["ovn"]
+            # The placeholders the reference DSS sends where the API wants a value: another USS's OVN is "Available
+            # from USS", an intent without a subscription names the null UUIDv4.
+            ref["ovn"] = e.doc["ovn"] if e.manager == viewer else NO_OVN_PHRASE
+            if kind == "oir" and ref.get("subscription_id") is None:
+                ref["subscription_id"] = NULL_V4_UUID
             out.append(ref)
         return out
 
@@ -113,7 +118,7 @@ def get_reference(ctx: Context, caller: Caller, kind: str, entity_id: str, what:
 
 def query_references(ctx: Context, caller: Caller, kind: str, params: dict[str, Any]) -> list[dict[str, Any]]:
     """The references of a kind intersecting the area of interest, every worker's writes taken in."""
-    volume = area_of_interest(params, ctx.clock())
+    volume = area_of_interest(params)
     with ctx.store.read() as tx:
         fresh(ctx, tx)
         return list(references(tx)(kind, ctx.dss.sets[kind].intersecting([volume]), caller.sub))
@@ -133,11 +138,12 @@ def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
 class _Request:
     """A PutOperationalIntentReferenceParameters, checked before the write."""
 
-    def __init__(self, ctx: Context, caller: Caller, entity_id: str, body: object) -> None:
+    def __init__(self, ctx: Context, caller: Caller, entity_id: str, body: object, *, creating: bool) -> None:
         check_entity_id(entity_id, "entityid")
         params = require_object(body, "PutOperationalIntentReferenceParameters")
-        self.volumes: list[Volume] = parse_extents(params.get("extents"), "extents", require_time=True,
-                                                   require_altitude=True)  # fmt: skip
+        self.declared: list[Volume] = parse_extents(params.get("extents"), "extents", require_time=True,
+                                                    require_altitude=True)  # fmt: skip
+        self.volumes = list(hull(self.declared))  # the extent the DSS keeps, as the reference's union
         self.window = union_window(self.volumes)
         now = ctx.clock()
         check_oi_window(self.window, now)
@@ -147,110 +153,42 @@ class _Request:
         if not isinstance(key, list) or not all(isinstance(k, str) for k in key):
             raise InvalidInput("key must be a list of OVNs (strings)", field="key")
         self.key: list[str] = key
-        self.subscription_id = params.get("subscription_id")
-        if self.subscription_id is not None:
-            check_subscription_id(self.subscription_id, "subscription_id")
-        self.new_subscription = params.get("new_subscription")
-        self.suffix = params.get("requested_ovn_suffix")
+        self.subscription_id: str | None = None
+        # The null UUIDv4 this DSS answers for "no subscription" names none when a USS sends it back.
+        if params.get("subscription_id") not in (None, NULL_V4_UUID):
+            self.subscription_id = check_subscription_id(params["subscription_id"], "subscription_id")
+        self.implicit = None
+        if params.get("new_subscription") is not None:
+            if self.subscription_id is not None:
+                raise InvalidInput("give subscription_id or new_subscription, not both", field="new_subscription")
+            self.implicit = implicit.parse_new_subscription(params["new_subscription"])
+        if self.subscription_id is None and self.implicit is None and self.state is not rules.OIState.ACCEPTED:
+            raise InvalidInput(
+                f"an operational intent in the {self.state.value} state needs subscription_id or new_subscription",
+                field="subscription_id",
+            )
+        # Checked with the request, before any lookup, as the reference validates its parameters.
+        if creating:
+            rules.check_initial_state(self.state)
+        suffix = params.get("requested_ovn_suffix")
+        self.suffixed_ovn = None if suffix is None else rules.ovn_with_suffix(entity_id, suffix, now)
         self.extents = params["extents"]
         self.at = now
         # validated now, in the caller's thread; run inside the write job
-        count = len(self.volumes)
+        count = len(self.declared)
         self.mirrors = [
             declaring.declare_job(ctx, caller.party, mirror_feature(v, entity_id, i, count))
-            for i, v in enumerate(self.volumes, 1)
+            for i, v in enumerate(self.declared, 1)
         ]
-
-
-def _subscription_for(
-    out: Outbox, ctx: Context, caller: Caller, req: _Request, oi_id: str, previous: Entity | None
-) -> str | None:
-    """The subscription keeping this intent's manager informed — the one named, a new implicit one, or the one it
-    had (an implicit one follows the intent's new volumes) — linked to the intent; a former one is let go."""
-    dss: DssPicture = ctx.dss
-    before = None if previous is None else previous.doc.get("subscription_id")
-    chosen: str | None
-    if req.subscription_id is not None:
-        sub = managed(dss.subscriptions.get(req.subscription_id), caller, "subscription", req.subscription_id)
-        if not sub.doc[NOTIFY_OIS]:
-            raise InvalidInput("the subscription named must notify for operational intents", field="subscription_id")
-        if not subs.covers(sub, req.volumes):
-            raise InvalidInput(
-                "the subscription named does not cover the operational intent's time", field="subscription_id"
-            )
-        chosen = str(req.subscription_id)
-        _link(out, dss, chosen, oi_id, req.at)
-    elif req.new_subscription is not None:
-        chosen = _new_implicit(out, dss, caller, req, oi_id)
-    elif before:
-        chosen = str(before)
-        _follow(out, dss, chosen, req)
-    elif req.state is not rules.OIState.ACCEPTED:
-        raise InvalidInput(
-            f"an operational intent in the {req.state.value} state needs subscription_id or new_subscription",
-            field="subscription_id",
-        )
-    else:
-        chosen = None
-    if before and before != chosen:
-        unlink(out, dss, str(before), oi_id, req.at)
-    return chosen
-
-
-def _new_implicit(out: Outbox, dss: DssPicture, caller: Caller, req: _Request, oi_id: str) -> str:
-    params = require_object(req.new_subscription, "ImplicitSubscriptionParameters")
-    url = check_uss_base_url(params.get("uss_base_url"), "new_subscription.uss_base_url")
-    constraints = bool(params.get("notify_for_constraints", False))
-    if constraints and subs.CONSTRAINT_PROCESSING not in caller.scopes:
-        raise Forbidden(f"notify_for_constraints needs the scope {subs.CONSTRAINT_PROCESSING}")
-    sub_id = str(uuid.uuid4())
-    # The implicit subscription covers exactly the intent's volumes.
-    sub = subs.new_subscription(caller, sub_id, req.extents, tuple(req.volumes), req.window, url,
-                                (True, constraints), implicit=True, dependents=(oi_id,))  # fmt: skip
-    store_entity(out, dss.subscriptions, "subscription", sub, req.at)
-    return sub_id
-
-
-def _follow(out: Outbox, dss: DssPicture, sub_id: str, req: _Request) -> None:
-    """An implicit subscription covers its intent as it is now (its other fields, index and version kept)."""
-    sub = dss.subscriptions.get(sub_id)
-    if sub is None or not sub.doc.get("implicit_subscription"):
-        return
-    assert req.window.end is not None
-    times = {"time_start": f3548_time(req.window.start), "time_end": f3548_time(req.window.end)}
-    moved = replace(sub, doc={**sub.doc, **times, "extents": req.extents}, volumes=tuple(req.volumes))
-    store_entity(out, dss.subscriptions, "subscription", moved, req.at)
-
-
-def _link(out: Outbox, dss: DssPicture, sub_id: str, oi_id: str, at: datetime) -> None:
-    sub = dss.subscriptions.get(sub_id)
-    if sub is not None and oi_id not in sub.doc["dependent_operational_intents"]:
-        dependents = [*sub.doc["dependent_operational_intents"], oi_id]
-        store_entity(out, dss.subscriptions, "subscription",
-                     replace(sub, doc={**sub.doc, "dependent_operational_intents": dependents}), at)  # fmt: skip
-
-
-def unlink(out: Outbox, dss: DssPicture, sub_id: str, oi_id: str, at: datetime) -> None:
-    """The intent no longer depends on the subscription; an implicit one with no dependents left is deleted."""
-    sub = dss.subscriptions.get(sub_id)
-    if sub is None:
-        return
-    left = [d for d in sub.doc["dependent_operational_intents"] if d != oi_id]
-    if not left and sub.doc.get("implicit_subscription"):
-        drop_entity(out, dss.subscriptions, "subscription", sub.id, at)
-    elif left != sub.doc["dependent_operational_intents"]:
-        kept = replace(sub, doc={**sub.doc, "dependent_operational_intents": left})
-        store_entity(out, dss.subscriptions, "subscription", kept, at)
 
 
 def _check_key(ctx: Context, tx: DssTx, req: _Request, oi_id: str, sub_id: str | None, viewer: str) -> None:
     """409 AirspaceConflictResponse unless the key holds the OVN of every intersecting intent (and constraint, when
     the intent's subscription hears of constraints)."""
     dss: DssPicture = ctx.dss
-    # As the reference DSS: an intent that is itself off-nominal (Nonconforming, Contingent) needs no OVN in a key.
-    intents = dss.oirs.intersecting(
-        req.volumes, keep=lambda e: e.id != oi_id and rules.OIState(e.doc["state"]) not in rules.OFF_NOMINAL
-    )
+    relevant = dss.oirs.intersecting(req.volumes, keep=lambda e: e.id != oi_id)
+    availability = availability_of(tx, {e.manager for e in relevant})
+    intents = [e for e in relevant if rules.required_in_keys(rules.OIState(e.doc["state"]), availability[e.manager])]
     missing_ois = rules.missing_ovns({e.id: e.doc["ovn"] for e in intents}, req.key)
     sub = dss.subscriptions.get(sub_id) if sub_id else None
     missing_cs: list[str] = []
@@ -283,22 +221,30 @@ def _mirror(ctx: Context, out: Outbox, caller: Caller, previous: Entity | None, 
 
 def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: object) -> tuple[int, dict[str, Any]]:
     """Create (ovn None → 201) or update (→ 200) an operational intent reference."""
-    req = _Request(ctx, caller, entity_id, body)
+    req = _Request(ctx, caller, entity_id, body, creating=ovn is None)
     dss: DssPicture = ctx.dss
 
     def job(out: Outbox) -> tuple[int, dict[str, Any]]:
-        previous = at_version(dss.oirs.get(entity_id), caller, "operational intent", entity_id, ovn)
+        # The reference's order: the state's scope (403), then an update of nothing (400, as its NotFound there),
+        # then the manager (403) and the OVN (409).
+        rules.check_scope(req.state, caller.scopes)
+        found = dss.oirs.get(entity_id)
+        if ovn is not None and found is None:
+            raise InvalidInput(f"no operational intent {entity_id!r} to update: create it without an OVN",
+                               field="entityid")  # fmt: skip
+        previous = at_version(found, caller, "operational intent", entity_id, ovn)
         old_state = None if previous is None else rules.OIState(previous.doc["state"])
         rules.check_transition(old_state, req.state, caller.scopes)
         if req.state not in rules.OFF_NOMINAL:
             _refuse_if_down(out.tx, caller, f"put an operational intent in the {req.state.value} state")
         ensure_party(out, caller.party, caller.sub, req.at)
-        sub_id = _subscription_for(out, ctx, caller, req, entity_id, previous)
+        before = None if previous is None else previous.doc.get("subscription_id")
+        sub_id = implicit.link_subscription(out, dss, caller, (entity_id, req.volumes, req.extents, req.at),
+                                            req.subscription_id, req.implicit, before)  # fmt: skip
         if rules.key_required(req.state):
             _check_key(ctx, out.tx, req, entity_id, sub_id, caller.sub)
         version = 1 if previous is None else int(previous.doc["version"]) + 1
-        new_ovn = (rules.ovn_with_suffix(entity_id, req.suffix, req.at) if req.suffix is not None
-                   else rules.new_ovn(entity_id, req.at, uuid.uuid4().hex))  # fmt: skip
+        new_ovn = req.suffixed_ovn or rules.new_ovn(entity_id, req.at, uuid.uuid4().hex)
         doc = {
             "id": entity_id,
             "manager": caller.sub,
@@ -315,8 +261,8 @@ def put(ctx: Context, caller: Caller, entity_id: str, ovn: str | None, body: obj
         doc["declarations"] = _mirror(ctx, out, caller, previous, req.mirrors)
         entity = Entity(entity_id, caller.sub, doc, tuple(req.volumes))
         store_entity(out, dss.oirs, "oir", entity, req.at)
-        touched = list(req.volumes) + ([] if previous is None else list(previous.volumes))
-        notify = subscribers_to_notify(out, dss.subscriptions, touched, NOTIFY_OIS, req.at)
+        touched = hull(list(req.volumes) + ([] if previous is None else list(previous.volumes)))
+        notify = subscribers_to_notify(out, dss.subscriptions, list(touched), NOTIFY_OIS, req.at)
         change = "created" if previous is None else "updated"
         out.record(f"dss.oir_{change}", caller.party, (entity_id,), digest_of(doc), req.at,
                    {"version": version, "state": req.state.value})  # fmt: skip
@@ -334,7 +280,7 @@ def remove(ctx: Context, out: Outbox, found: Entity, party: str, at: datetime) -
     for declaration_id in found.doc.get("declarations", []):
         declaring.cancel_job(ctx, party, declaration_id)(out)
     if found.doc.get("subscription_id"):
-        unlink(out, dss, str(found.doc["subscription_id"]), found.id, at)
+        implicit.unlink(out, dss, str(found.doc["subscription_id"]), found.id, at)
 
 
 def delete(ctx: Context, caller: Caller, entity_id: str, ovn: str) -> dict[str, Any]:

@@ -18,6 +18,10 @@ from deconfliction.storage.dss import DssTx
 
 KINDS = ("oir", "constraint", "subscription")
 _FAR_FUTURE_S = 253_402_300_799.0  # 9999-12-31T23:59:59Z: an open end, for the index
+# The index's windows are half-open and never empty; the DSS's are closed (touching windows meet) and may be an
+# instant (a query from now to now). Each end is pushed this far for the index, which only proposes candidates:
+# `intersects` decides exactly.
+_CLOSED_END_S = 0.001
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,7 +36,7 @@ class Entity:
 
 def _entry(volume: Volume) -> tuple[list[Box], float, float | None, float, float | None]:
     w, a = volume.window, volume.altitude
-    end = None if w.end is None else w.end_s
+    end = None if w.end is None else w.end_s + _CLOSED_END_S
     return list(volume.shape.boxes(volume.radius_m)), w.start_s, end, a.lower_m, a.upper_m
 
 

@@ -12,9 +12,10 @@ import uuid
 from dataclasses import replace
 from typing import Any
 
-from deconfliction.domain.errors import Forbidden, InvalidInput
+from deconfliction.domain.errors import InvalidInput, NotFound, StateConflict
+from deconfliction.domain.f3548.extents import footprint_covers
 from deconfliction.domain.f3548.identifiers import check_subscription_id, check_uss_base_url
-from deconfliction.domain.f3548.timing import subscription_window
+from deconfliction.domain.f3548.timing import MAX_CLOCK_SKEW, subscription_window
 from deconfliction.domain.f3548.volumes import Volume, parse_volume4d
 from deconfliction.domain.signing import digest_of
 from deconfliction.domain.timewindow import TimeWindow
@@ -32,9 +33,6 @@ from deconfliction.services.dss_common import (
 )
 from deconfliction.services.dss_picture import DssPicture, Entity
 from deconfliction.services.writer import Outbox
-
-STRATEGIC = "utm.strategic_coordination"
-CONSTRAINT_PROCESSING = "utm.constraint_processing"
 
 
 def view(sub: Entity) -> dict[str, Any]:
@@ -56,7 +54,9 @@ def parse_extents(body: dict[str, Any], ctx: Context, previous: Entity | None) -
     return filled, replace(volume, window=window)
 
 
-def _flags(body: dict[str, Any], caller: Caller) -> tuple[bool, bool]:
+def _flags(body: dict[str, Any]) -> tuple[bool, bool]:
+    """What the subscription asks to hear of. No scope is asked for either, as the reference DSS (a token with
+    utm.strategic_coordination alone may ask for constraints: prober test_mutate_sub)."""
     ois, constraints = body.get("notify_for_operational_intents", False), body.get("notify_for_constraints", False)
     for name, value in (("notify_for_operational_intents", ois), ("notify_for_constraints", constraints)):
         if not isinstance(value, bool):
@@ -65,22 +65,19 @@ def _flags(body: dict[str, Any], caller: Caller) -> tuple[bool, bool]:
         raise InvalidInput(
             "at least one form of notification must be requested", field="notify_for_operational_intents"
         )
-    if ois and STRATEGIC not in caller.scopes:
-        raise Forbidden(f"notify_for_operational_intents needs the scope {STRATEGIC}")
-    if constraints and CONSTRAINT_PROCESSING not in caller.scopes:
-        raise Forbidden(f"notify_for_constraints needs the scope {CONSTRAINT_PROCESSING}")
     return ois, constraints
 
 
 def _response(dss: DssPicture, sub: Entity, viewer: str, answer: Any) -> dict[str, Any]:
     """PutSubscriptionResponse: the subscription, and what already lies in it of what it asked to hear of."""
-    ois = dss.oirs.intersecting(sub.volumes) if sub.doc["notify_for_operational_intents"] else []
-    constraints = dss.constraints.intersecting(sub.volumes) if sub.doc["notify_for_constraints"] else []
-    return {
-        "subscription": view(sub),
-        "operational_intent_references": answer("oir", ois, viewer),
-        "constraint_references": answer("constraint", constraints, viewer),
-    }
+    response: dict[str, Any] = {"subscription": view(sub)}
+    # Each list only when the subscription asks to hear of that kind, as the reference DSS answers (prober
+    # test_create_sub: no constraint_references for a subscription that does not notify for constraints).
+    if sub.doc["notify_for_operational_intents"]:
+        response["operational_intent_references"] = answer("oir", dss.oirs.intersecting(sub.volumes), viewer)
+    if sub.doc["notify_for_constraints"]:
+        response["constraint_references"] = answer("constraint", dss.constraints.intersecting(sub.volumes), viewer)
+    return response
 
 
 def new_subscription(
@@ -119,19 +116,20 @@ def put(
     check_subscription_id(sub_id, "subscriptionid")
     params = require_object(body, "PutSubscriptionParameters")
     url = check_uss_base_url(params.get("uss_base_url"), "uss_base_url")
-    flags = _flags(params, caller)
+    flags = _flags(params)
     dss: DssPicture = ctx.dss
 
     def job(out: Outbox) -> dict[str, Any]:
         found = dss.subscriptions.get(sub_id)
         extents, volume = parse_extents(params, ctx, found if version is not None else None)
-        found = at_version(found, caller, "subscription", sub_id, version)
+        found = _at_version(found, caller, sub_id, version)
         sub = new_subscription(caller, sub_id, extents, (volume,), volume.window, url, flags)
         if found is not None:
-            kept = {
-                k: found.doc[k]
-                for k in ("notification_index", "implicit_subscription", "dependent_operational_intents")
-            }
+            # A USS's own update makes an implicit subscription explicit (the reference DSS stores it so): it no
+            # longer goes with its last intent (prober test_delete_sub after test_mutate_sub_not_shrink).
+            dependents = found.doc["dependent_operational_intents"]
+            _check_covers_dependents(dss, volume, dependents)
+            kept = {"notification_index": found.doc["notification_index"], "dependent_operational_intents": dependents}
             sub = replace(sub, doc={**sub.doc, **kept})
         at = ctx.clock()
         store_entity(out, dss.subscriptions, "subscription", sub, at)
@@ -140,6 +138,42 @@ def put(
         return _response(dss, sub, caller.sub, references(out.tx))
 
     return ctx.write(job)
+
+
+def _at_version(found: Entity | None, caller: Caller, sub_id: str, version: str | None) -> Entity | None:
+    """The subscription an update acts on, checked in the reference DSS's order: 404 if it does not exist, 409 if
+    `version` is not its current one, then 403 if another USS manages it; a creation of one that exists is 409."""
+    if version is None:
+        return at_version(found, caller, "subscription", sub_id, None)
+    if found is None:
+        raise NotFound(f"no subscription {sub_id!r} to update: create it without a version")
+    if str(found.doc["version"]) != version:
+        raise StateConflict(f"subscription {sub_id!r} is at version {found.doc['version']!r}, not {version!r}")
+    return managed(found, caller, "subscription", sub_id)
+
+
+def _check_covers_dependents(dss: DssPicture, volume: Volume, dependents: list[str]) -> None:
+    """An updated subscription must still cover every intent depending on it — footprint, band, end, and start
+    give or take the 5 minutes a subscription's start may lag (an intent may have begun) — else 400, as the
+    reference DSS (prober test_mutate_sub_shrink_*, test_mutate_sub2)."""
+    for oi_id in dependents:
+        oi = dss.oirs.get(oi_id)
+        if oi is None:
+            continue
+        band, (start, end) = oi.volumes[0].altitude, (oi.volumes[0].window.start, oi.volumes[0].window.end)
+        if not footprint_covers([volume], list(oi.volumes)):
+            gap = "footprint"
+        elif volume.window.start - start > MAX_CLOCK_SKEW:
+            gap = "start"
+        elif band.lower_m < volume.altitude.lower_m or band.top_m > volume.altitude.top_m:
+            gap = "altitudes"
+        elif end is not None and volume.window.end is not None and end > volume.window.end:
+            gap = "time"
+        else:
+            continue
+        raise InvalidInput(f"the subscription would no longer cover the {gap} of operational intent {oi_id}, "
+                           "which depends on it: cover it, or move the intent to another subscription first",
+                           field="extents")  # fmt: skip
 
 
 def get(ctx: Context, caller: Caller, sub_id: str) -> dict[str, Any]:
@@ -152,10 +186,12 @@ def get(ctx: Context, caller: Caller, sub_id: str) -> dict[str, Any]:
 def query(ctx: Context, caller: Caller, body: object) -> dict[str, Any]:
     """QuerySubscriptionsResponse: the caller's own subscriptions intersecting the area of interest."""
     params = require_object(body, "QuerySubscriptionParameters")
-    volume = area_of_interest(params, ctx.clock())
+    volume = area_of_interest(params)
     with ctx.store.read() as tx:
         fresh(ctx, tx)
-    mine = ctx.dss.subscriptions.intersecting([volume], keep=lambda s: s.manager == caller.sub)
+    now = ctx.clock()
+    # As the reference DSS: expired subscriptions are not answered, even before the sweeper removes them.
+    mine = ctx.dss.subscriptions.intersecting([volume], keep=lambda s: s.manager == caller.sub and not _ended(s, now))
     return {"subscriptions": [view(s) for s in mine]}
 
 
@@ -180,16 +216,6 @@ def delete(ctx: Context, caller: Caller, sub_id: str, version: str) -> dict[str,
     return ctx.write(job)
 
 
-def covers(sub: Entity, volumes: list[Volume]) -> bool:
-    """Whether the subscription's time covers these volumes' (the area is checked by intersection)."""
-    window = TimeWindow(min(v.window.start for v in sub.volumes), _latest(sub.volumes))
-    return all(
-        window.start <= v.window.start
-        and (window.end is None or (v.window.end is not None and v.window.end <= window.end))
-        for v in volumes
-    )
-
-
-def _latest(volumes: tuple[Volume, ...]) -> Any:
-    ends = [v.window.end for v in volumes]
-    return None if any(e is None for e in ends) else max(e for e in ends if e is not None)
+def _ended(sub: Entity, now: Any) -> bool:
+    ends = [v.window.end for v in sub.volumes]
+    return all(e is not None and e < now for e in ends)

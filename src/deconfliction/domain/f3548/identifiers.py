@@ -8,8 +8,9 @@ Choices:
   also takes braces, ``urn:uuid:`` and undashed forms, which the pattern forbids). The id is returned lowercased,
   as the reference stores it.
 * UssBaseURL: absolute, https (http only when `allow_http`, for tests — the reference's AllowHTTPBaseUrls), with a
-  host, and "this URL may not have a trailing '/' character" (the reference does not check that one). A query
-  or fragment is refused too: resource paths are appended to the base URL.
+  host. A trailing '/' is accepted, as the reference DSS does (the standard says "may not have a trailing '/'";
+  prober test_id_conversion_bug sends one and expects 200); the URL is kept as given. A query or fragment is
+  refused: resource paths are appended to the base URL (the reference checks only the scheme).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ def check_subscription_id(value: object, field: str = "subscriptionid") -> str:
 
 
 def check_uss_base_url(value: object, field: str = "uss_base_url", *, allow_http: bool = False) -> str:
-    """A UssBaseURL: absolute https (or http when allowed), a host, no trailing '/', no query or fragment."""
+    """A UssBaseURL: absolute https (or http when allowed), a host, no query or fragment."""
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"{field} is required: the base URL of the USS (e.g. https://uss.example)", field=field)
     try:
@@ -57,8 +58,6 @@ def check_uss_base_url(value: object, field: str = "uss_base_url", *, allow_http
         raise InvalidInput(f"{field} {value!r} must be an absolute {' or '.join(schemes)} URL", field=field)
     if not host:
         raise InvalidInput(f"{field} {value!r} has no host", field=field)
-    if value.endswith("/"):
-        raise InvalidInput(f"{field} {value!r} may not have a trailing '/' character (UssBaseURL)", field=field)
     if parts.query or parts.fragment or "?" in value or "#" in value:
         raise InvalidInput(f"{field} {value!r} may not have a query or fragment: paths are appended to it",
                            field=field)  # fmt: skip

@@ -11,9 +11,9 @@ Choices (the reference is the InterUSS DSS, pkg/scd):
 * Transitions after creation: any of the four states may follow any other, as in the reference — except that a
   Contingent OI stays Contingent (it "must transition to Ended", i.e. be deleted): 400 otherwise. The reference
   does not check that one.
-* Key (`key_required`): not for Nonconforming or Contingent ("may omit a Key in this case"). Which entities are
-  relevant, and which of them themselves require a key (the reference skips relevant OIs in those states), is the
-  caller's business; `missing_ovns` compares.
+* Key (`key_required`): not for Nonconforming or Contingent ("may omit a Key in this case"). Of the relevant
+  intents, every one must be in the key but an Accepted one whose USS is Down (`required_in_keys`, as the
+  reference); `missing_ovns` compares.
 * OVNs: `new_ovn` is base64url(SHA-256(entity id, time, nonce)) without padding: 43 characters of
   [0-9A-Za-z_-], within EntityOVN's 16–128 (the reference: base64 of SHA-256 of a salt and the time, '+/='
   replaced). The caller passes a nonce that differs at every version (the version number, or random bytes).
@@ -74,28 +74,47 @@ def required_scope(state: OIState) -> Scope:
     return Scope.CONFORMANCE_MONITORING_SA if state in OFF_NOMINAL else Scope.STRATEGIC_COORDINATION
 
 
+def check_initial_state(new: OIState) -> None:
+    """An OI is created in the Accepted state (400 otherwise, checked with the request, as the reference)."""
+    if new is not OIState.ACCEPTED:
+        raise InvalidInput(f"an operational intent is created in the Accepted state, not {new.value}", field="state")
+
+
+def check_scope(new: OIState, scopes: frozenset[str]) -> None:
+    """The scope the state asks for (SCD0100), 403 without it — checked before the OI is looked up, as the
+    reference checks its CMSA scope."""
+    scope = required_scope(new)
+    if scope.value not in scopes:
+        raise Forbidden(f"the {new.value} state requires the {scope.value} scope (SCD0100)", field="state")
+
+
 def check_transition(previous: OIState | None, new: OIState, scopes: frozenset[str]) -> None:
     """Whether an OI in `previous` (None: being created) may be put in `new` by a client holding `scopes`.
 
     InvalidInput (400) for a transition the standard forbids, Forbidden (403) for a missing scope; see the
     module doc for the rules and where they come from.
     """
-    if previous is None and new is not OIState.ACCEPTED:
-        raise InvalidInput(f"an operational intent is created in the Accepted state, not {new.value}", field="state")
+    if previous is None:
+        check_initial_state(new)
     if previous is OIState.CONTINGENT and new is not OIState.CONTINGENT:
         raise InvalidInput(
             f"a Contingent operational intent cannot become {new.value}: 'This state must transition to Ended' "
             "(delete it)",
             field="state",
         )
-    scope = required_scope(new)
-    if scope.value not in scopes:
-        raise Forbidden(f"the {new.value} state requires the {scope.value} scope (SCD0100)", field="state")
+    check_scope(new, scopes)
 
 
 def key_required(state: OIState) -> bool:
     """Whether a write putting an OI in `state` must carry a key: not for Nonconforming or Contingent."""
     return state not in OFF_NOMINAL
+
+
+def required_in_keys(state: OIState, manager_availability: str) -> bool:
+    """Whether another USS's key must hold this intent's OVN: always, except for an Accepted intent whose manager
+    availability arbitration found Down (the reference DSS's OperationalIntent.RequiresKey) — an off-nominal
+    intent is not exempt."""
+    return not (state is OIState.ACCEPTED and manager_availability == "Down")
 
 
 def missing_ovns(relevant: Mapping[str, str], key: Sequence[str]) -> list[str]:

@@ -27,9 +27,9 @@ Choices (where the standard is silent or ambiguous; "the reference" is the Inter
   first vertex" — enforced (the reference does not check). Edges are shortest paths (great-circle arcs) and the
   winding is irrelevant: the smaller of the two areas is meant, which is how `parse_geometry` reads a ring.
   Self-intersection, zero area and the 20° span limit are `parse_geometry`'s. The vertex limit (OiMaxVertices,
-  CstrMaxVertices) counts every vertex of the request's volumes together; exceeding it is a 400; exceeding the
-  area limit (CstrMaxAreaKm2 for constraints; the channel's limit otherwise) is a 413, the OpenAPI's "area too
-  large". A circle's area is π r².
+  CstrMaxVertices) counts every vertex of the request's volumes together; exceeding it is a 400. A footprint
+  over 2 500 km² — the reference DSS's limit, for every volume written or queried, below CstrMaxAreaKm2 — is a
+  413, the OpenAPI's "area too large" (the reference answers 400). A circle's area is π r².
 * Intersection: closed intervals, as the reference's searches (``starts_at <= $end AND ends_at >= $start``):
   windows that touch (end == start) and bands that touch intersect. Shapes intersect when their geodesic distance
   is at most the sum of their radii plus IntersectionMinimumPrecisionCm (1 cm): erring by 1 cm toward "relevant".
@@ -53,6 +53,9 @@ INTERSECTION_MINIMUM_PRECISION_M = 0.01  # IntersectionMinimumPrecisionCm = 1
 OI_MAX_VERTICES = 10_000  # OiMaxVertices
 CSTR_MAX_VERTICES = 1_000  # CstrMaxVertices
 CSTR_MAX_AREA_M2 = 10_000 * 1e6  # CstrMaxAreaKm2
+# The reference DSS refuses any footprint (a polygon's loop, a circle) over 2 500 km² (its maxAllowedAreaKm2), for
+# writes and queries alike; CstrMaxAreaKm2 (10 000 km²) is thus never reached.
+MAX_AREA_M2 = 2_500 * 1e6
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC)  # the start of a window whose time_start was absent
 _REQUIRED_BY_WRITES = "'Start and end times, as well as lower and upper altitudes, are required for each volume'"
 
@@ -70,13 +73,13 @@ class VolumeLimits:
     """Input limits for one request's volumes (all of them together for `max_vertices`)."""
 
     max_vertices: int = OI_MAX_VERTICES
-    max_area_m2: float = 2e11
+    max_area_m2: float = MAX_AREA_M2
     max_radius_m: float = 100_000.0
     max_volumes: int = 1_000
 
 
 OI_LIMITS = VolumeLimits()
-CONSTRAINT_LIMITS = VolumeLimits(max_vertices=CSTR_MAX_VERTICES, max_area_m2=CSTR_MAX_AREA_M2)
+CONSTRAINT_LIMITS = VolumeLimits(max_vertices=CSTR_MAX_VERTICES, max_area_m2=min(MAX_AREA_M2, CSTR_MAX_AREA_M2))
 
 
 @dataclass(frozen=True, slots=True)
