@@ -266,7 +266,12 @@ def test_a_webhook_is_retried_until_its_receiver_answers_and_then_gets_every_eve
         assert len(expected) == 4, expected
         eventually(lambda: receiver.delivered_ids() == expected, 25.0, "every event reaches the receiver")
 
-        done = webhook_state(ch, "saa", hook["id"])
+        # the receiver's answer comes before the job that saves the cursor: wait for that too
+        done = eventually(
+            lambda: (s := webhook_state(ch, "saa", hook["id"]))["delivered_through"] == expected[-1] and s,
+            10.0,
+            "the webhook's state records the deliveries",
+        )
         assert done["failures"] == 0 and done["last_error"] is None
         assert done["delivered_through"] == expected[-1] and done["last_delivered_at"] is not None
 
