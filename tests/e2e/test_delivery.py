@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from tests.e2e.channel import Channel, area, deir_ez_zor
-from tests.e2e.conftest import HOST, Server, SseEvent, SseStream
+from tests.e2e.conftest import Server, SseEvent, SseStream
+from tests.webhook_receiver import Received, Receiver, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -32,94 +29,6 @@ def every_event(ch: Channel, who: str) -> list[SseEvent]:
         events = stream.drain(timeout_s=5.0)
         assert stream.error is None, stream.error
     return events
-
-
-def eventually(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"within {timeout_s} s: {what} (last: {value!r})")
-        time.sleep(every_s)
-
-
-# --------------------------------------------------------------------------------------------------
-# A webhook receiver in this process
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def event(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.body)
-        return value
-
-
-class Receiver:
-    """Records every POST and answers what `answer(event)` says. Bound at once, so its port is ours; it refuses
-    connections until `listen()`."""
-
-    def __init__(self, answer: Callable[[dict[str, Any]], int] = lambda _: 200) -> None:
-        self.answer = answer
-        self.received: list[Received] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                try:
-                    status = receiver.answer(json.loads(body))
-                except ValueError:
-                    status = 400
-                with receiver._lock:
-                    receiver.received.append(Received(status, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer((HOST, 0), Handler, bind_and_activate=False)
-        self.httpd.server_bind()  # bound, not listening: a POST now is refused
-        self.port: int = self.httpd.server_address[1]
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}/hook"
-
-    def listen(self) -> None:
-        self.httpd.server_activate()
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    def requests(self) -> list[Received]:
-        with self._lock:
-            return list(self.received)
-
-    def delivered_ids(self) -> list[int]:
-        """Event ids answered 2xx, in the order they arrived, repeats dropped (delivery is at least once)."""
-        out: list[int] = []
-        for r in self.requests():
-            if 200 <= r.status < 300 and r.event["id"] not in out:
-                out.append(r.event["id"])
-        return out
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self.httpd.shutdown()
-            self._thread.join(timeout=5)
-        self.httpd.server_close()
 
 
 @pytest.fixture
