@@ -171,7 +171,25 @@ def area(round_: int, audience: list[str]) -> dict[str, Any]:
     lon, lat = 40.0 + round_ * 0.05, 35.0
     ring = [[lon, lat], [lon + 0.01, lat], [lon + 0.01, lat + 0.01], [lon, lat + 0.01], [lon, lat]]
     props = {"kind": "area", "name": f"round {round_}", "start": "2030-01-01T00:00:00Z", "end": "2030-01-02T00:00:00Z"}
-    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": {**props, "audience": audience}}  # fmt: skip
+    props["audience"] = audience
+    return {"type": "Feature", "geometry": {"type": "Polygon", "coordinates": [ring]}, "properties": props}
+
+
+def register(http: httpx.Client, hostile: Hostile, honest: HonestReceiver, n: int) -> dict[str, dict[str, str]]:
+    """The parties (producer, honest, hostile…) and their webhooks; each party's Authorization header."""
+    tokens = {}
+    hostile_parties = [f"hostile{i}" for i in range(-(-n // HOOKS_PER_PARTY))]
+    for pid in ("producer", "honest", *hostile_parties):
+        admin = {"Authorization": f"Bearer {ADMIN}"}
+        made = http.post("/v1/parties", json={"id": pid, "name": pid}, headers=admin).raise_for_status()
+        tokens[pid] = {"Authorization": f"Bearer {made.json()['token']}"}
+    for i in range(n):
+        port = hostile.silent_port if i % 2 == 0 else hostile.trickle_port
+        hook = {"url": f"http://127.0.0.1:{port}/h{i}"}
+        http.post("/v1/webhooks", json=hook, headers=tokens[hostile_parties[i // HOOKS_PER_PARTY]]).raise_for_status()
+    hook = {"url": f"http://127.0.0.1:{honest.port}/honest"}
+    http.post("/v1/webhooks", json=hook, headers=tokens["honest"]).raise_for_status()
+    return tokens
 
 
 def scenario(src: Path, hostile_hooks: int, args: argparse.Namespace) -> list[float]:
@@ -180,27 +198,12 @@ def scenario(src: Path, hostile_hooks: int, args: argparse.Namespace) -> list[fl
     try:
         with tempfile.TemporaryDirectory(prefix="bench-webhooks-") as tmp, server(src, Path(tmp)) as url:
             http = httpx.Client(base_url=url, timeout=30)
-            tokens = {}
-            hostile_parties = [f"hostile{i}" for i in range(-(-hostile_hooks // HOOKS_PER_PARTY))]
-            for pid in ("producer", "honest", *hostile_parties):
-                made = http.post(
-                    "/v1/parties", json={"id": pid, "name": pid}, headers={"Authorization": f"Bearer {ADMIN}"}
-                )
-                tokens[pid] = {"Authorization": f"Bearer {made.raise_for_status().json()['token']}"}
-            for i in range(hostile_hooks):
-                port = hostile.silent_port if i % 2 == 0 else hostile.trickle_port
-                hook = {"url": f"http://127.0.0.1:{port}/h{i}"}
-                http.post(
-                    "/v1/webhooks", json=hook, headers=tokens[hostile_parties[i // HOOKS_PER_PARTY]]
-                ).raise_for_status()
-            hook = {"url": f"http://127.0.0.1:{honest.port}/honest"}
-            http.post("/v1/webhooks", json=hook, headers=tokens["honest"]).raise_for_status()
+            tokens = register(http, hostile, honest, hostile_hooks)
+            audience = [p for p in tokens if p != "producer"]
             delays = []
             for r in range(args.rounds):
                 t0 = time.monotonic()
-                made = http.post(
-                    "/v1/declarations", json=area(r, ["honest", *hostile_parties]), headers=tokens["producer"]
-                )
+                made = http.post("/v1/declarations", json=area(r, audience), headers=tokens["producer"])
                 declared = made.raise_for_status().json()["id"]
                 while declared not in honest.arrived and time.monotonic() - t0 < args.cap_s:
                     time.sleep(0.01)

@@ -28,7 +28,6 @@ def eventually(check: Callable[[], Any], timeout_s: float, what: str, every_s: f
         time.sleep(every_s)
 
 
-
 @dataclass(frozen=True)
 class Received:
     status: int

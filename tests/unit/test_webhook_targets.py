@@ -65,7 +65,7 @@ def test_credentials_in_a_url_are_refused_without_echoing_them() -> None:
 
 @pytest.mark.parametrize("host", ["2130706433", "0x7f.1", "0x7f000001", "017.0.0.1", "127.1", "10.1", "0"])
 def test_an_address_spelt_other_than_as_a_dotted_quad_is_refused(host: str) -> None:
-    with pytest.raises(InvalidInput, match="a.b.c.d"):
+    with pytest.raises(InvalidInput, match=r"a\.b\.c\.d"):
         PUBLIC.check(f"http://{host}/hook")
 
 
