@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.channel import Channel, area, deir_ez_zor
 from tests.e2e.conftest import Server, SseEvent, SseStream
-from tests.webhook_receiver import Received, Receiver, eventually
+from tests.webhook_receiver import Hostile, Received, Receiver, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -315,6 +315,64 @@ def test_a_crash_between_commit_and_delivery_loses_no_webhook_event(
             check_signed(hook["secret"], r)
     finally:
         ch2.close()
+
+
+def test_a_webhook_that_keeps_failing_is_paused_stays_paused_across_a_crash_and_resumes_with_nothing_lost(
+    server_factory: Callable[..., Server], receiver: Receiver
+) -> None:
+    first = server_factory(extra_env={"DECONF_WEBHOOK_PAUSE_FAILURES": "2"})
+    ch = Channel(first)
+    receiver.listen()  # answering 503
+    try:
+        deir_ez_zor(ch)
+        hook = ch.ok("saa", "POST", "/v1/webhooks", 201, json={"url": receiver.url})
+        saa_hears_of_four_things(ch)
+        paused = eventually(
+            lambda: (s := webhook_state(ch, "saa", hook["id"]))["paused"] and s, 15.0, "the webhook is paused"
+        )
+        assert paused["failures"] == 2 and paused["last_error"] == "HTTP 503"
+        told = [e.json() for e in every_event(ch, "saa") if e.event == "webhook.paused"]
+        assert [e["data"]["id"] for e in told] == [hook["id"]] and told[0]["data"]["paused"] is True
+    finally:
+        ch.close()
+    assert first.stop(signal.SIGKILL) is not None
+
+    second = server_factory(db=first.db)
+    ch2 = Channel(second, {p: t for p, t in ch.tokens.items() if p != "admin"})
+    try:
+        assert webhook_state(ch2, "saa", hook["id"])["paused"] is True  # a restart does not resume it
+        receiver.answer = lambda _: 200
+        resumed = ch2.ok("saa", "POST", f"/v1/webhooks/{hook['id']}/resume")
+        assert resumed["paused"] is False and resumed["failures"] == 0 and resumed["last_error"] is None
+        expected = [int(e.id or 0) for e in every_event(ch2, "saa") if int(e.id or 0) > hook["delivered_through"]]
+        assert len(expected) == 5, expected  # the four, and the pause itself
+        eventually(lambda: receiver.delivered_ids() == expected, 25.0, "every event, in order, after the resume")
+        assert ch2.call("sdf", "POST", f"/v1/webhooks/{hook['id']}/resume").status_code == 404
+    finally:
+        ch2.close()
+
+
+def test_one_partys_silent_webhooks_do_not_hold_up_another_partys(server_factory: Callable[..., Server]) -> None:
+    # a deadline longer than the test waits: had saa's delivery waited behind russia's, it could not arrive in time
+    server = server_factory(extra_env={"DECONF_WEBHOOK_TIMEOUT_S": "60"})
+    ch = Channel(server)
+    silent, honest = Hostile(), Receiver()
+    honest.listen()
+    try:
+        deir_ez_zor(ch)
+        for i in range(3):
+            ch.ok("russia", "POST", "/v1/webhooks", 201, json={"url": silent.url(f"russia-{i}")})
+        ch.ok("saa", "POST", "/v1/webhooks", 201, json={"url": honest.url})
+        ch.declare("sdf", area(40.50, 35.70, audience=["russia"]))
+        eventually(lambda: silent.open_connections() == 3, 10.0, "russia's three deliveries are held")
+        shared = ch.declare("sdf", area(40.60, 35.70, audience=["saa"]))
+        (got,) = eventually(honest.requests, 10.0, "saa's event is delivered")
+        assert got.event["data"]["declaration"]["id"] == shared["id"]
+        assert silent.open_connections() == 3, "delivered while russia's were still waiting"
+    finally:
+        ch.close()
+        silent.close()
+        honest.close()
 
 
 # --------------------------------------------------------------------------------------------------
