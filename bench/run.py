@@ -1,5 +1,6 @@
 """All benchmarks in one run (`make bench`): conflict-check latency (ours, STRtree, PostGIS), the same check on the
-PostgreSQL/PostGIS backend, the record and messages, the F3548 DSS beside the native API, then HTTP throughput.
+PostgreSQL/PostGIS backend, the record and messages, the F3548 DSS beside the native API, webhook isolation, then HTTP
+throughput.
 
     .venv/bin/python bench/run.py [--quick] [--active N] [--seconds S] [--sizes 10000,100000]
 
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-movement", action="store_true", help="skip the live-track figures")
     parser.add_argument("--skip-browser", action="store_true", help="skip the map's live-conflict latency")
     parser.add_argument("--skip-dss", action="store_true", help="skip the F3548 DSS's intents beside the native API")
+    parser.add_argument("--skip-webhooks", action="store_true", help="skip webhook delays beside hostile webhooks")
     args = parser.parse_args(argv)
     sizes = args.sizes or ("10000,100000" if args.quick else "10000,100000,1000000")
     active = args.active or (10_000 if args.quick else 100_000)
@@ -172,6 +174,14 @@ def main(argv: list[str] | None = None) -> int:
                     "--no-facts",
                 ],
                 timeout_s=3_600,  # filling 100k intents the first time takes minutes; the database is cached
+            )
+        )
+    if not args.skip_webhooks:
+        codes.append(
+            run_step(
+                "webhooks: an honest party's delivery delay with 3 and 30 hostile webhooks, beside none",
+                [sys.executable, str(HERE / "bench_webhooks.py"), "--rounds", "3" if args.quick else "5", "--no-facts"],
+                timeout_s=600,
             )
         )
     if not args.skip_http:

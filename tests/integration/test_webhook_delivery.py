@@ -187,3 +187,28 @@ def test_last_error_says_what_failed_without_the_remote_body_or_more_than_unreac
             eventually(lambda: state(ctx, hook).last_error == "unreachable", 10.0, "a refused connection")
     finally:
         closed.close()
+
+
+def test_webhooks_stored_before_these_rules_are_refused_at_delivery_and_sent_nothing(wired: Wired) -> None:
+    ctx = wired.ctx
+    parties.create_party(ctx, "sdf", "SDF", None)
+    receiver = Receiver()
+    receiver.listen()
+    # as an older version stored them: credentials in the URL; the loopback, which no setting allows now
+    old = [f"http://user:pw@127.0.0.1:{receiver.port}/metrics", f"http://127.0.0.1:{receiver.port}/v1/parties"]
+    hooks = [Webhook(f"w{i}", "sdf", url, "s" * 16, ctx.clock(), 0) for i, url in enumerate(old)]
+
+    def job(out: Outbox) -> None:
+        for hook in hooks:
+            out.tx.save_webhook(hook)
+
+    ctx.write(job)
+    ping(ctx, "sdf", 1)
+    try:
+        with delivering(ctx, svc.WebhookTargets(TargetPolicy(), Names()), deadline_s=5.0):
+            eventually(lambda: all(state(ctx, h).failures for h in hooks), 10.0, "both deliveries refused")
+        errors = [state(ctx, h).last_error for h in hooks]
+        assert errors == ["refused: the URL is not accepted any more", REFUSED_INWARD]
+        assert receiver.requests() == []
+    finally:
+        receiver.close()

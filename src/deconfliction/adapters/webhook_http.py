@@ -17,7 +17,7 @@ from deconfliction.domain.webhook_targets import IpAddress, Target
 MAX_ANSWER_BYTES = 65_536  # read this much of an answer's body (to keep the connection), never more
 
 
-class Unreachable(Exception):
+class Unreachable(ConnectionError):
     """No HTTP answer: no route, connection refused or reset, a TLS failure, or an answer that is not HTTP."""
 
 

@@ -126,13 +126,16 @@ class TargetPolicy:
         """A URL checked as far as it can be without resolving its name (an IP literal fully); raises InvalidInput.
         A name's addresses are checked with `refusal` once resolved."""
         target = parse_target(value)
-        if target.host.rstrip(".") in METADATA_NAMES:
-            raise InvalidInput(refused_detail(target, REFUSED_METADATA), field="url")
-        if target.address is not None:
-            why = self.refusal(target, target.address)
-            if why is not None:
-                raise InvalidInput(refused_detail(target, why), field="url")
+        why = self.before_resolving(target)
+        if why is not None:
+            raise InvalidInput(refused_detail(target, why), field="url")
         return target
+
+    def before_resolving(self, target: Target) -> str | None:
+        """Why the target is refused on its face (a metadata name, an address literal); None when it may go on."""
+        if target.host.rstrip(".") in METADATA_NAMES:
+            return REFUSED_METADATA
+        return None if target.address is None else self.refusal(target, target.address)
 
 
 def refused_detail(target: Target, why: str) -> str:

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
+from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.timewindow import format_time
 from deconfliction.domain.webhook_targets import IpAddress, Target, parse_target
 from deconfliction.domain.webhooks import EVENT_ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, Webhook, signature
@@ -40,7 +41,8 @@ T = TypeVar("T")
 
 
 class Post(Protocol):
-    """POSTs one delivery to a checked address: the receiver's status, or an exception when there is no answer."""
+    """POSTs one delivery to a checked address: the receiver's status; OSError when there is no answer, TimeoutError
+    when a step takes too long."""
 
     async def __call__(
         self, hook_id: str, target: Target, address: IpAddress, body: bytes, headers: dict[str, str]
@@ -178,18 +180,25 @@ class Deliverer:
                 return await self._post_checked(hook, body, event.id)
         except TimeoutError:
             return "timed out"
-        except Exception as exc:  # no answer: nothing of the cause is shown but that
-            log.debug("webhook %s: %s", hook.id, type(exc).__name__)
+        except OSError as exc:  # no answer: nothing of the cause is shown but that
+            log.debug("webhook %s: %s", hook.id, exc)
+            return UNREACHABLE
+        except Exception:  # not the receiver's doing: the operator should see it, the party learns no more
+            log.exception("webhook %s: delivery failed", hook.id)
             return UNREACHABLE
 
     async def _post_checked(self, hook: Webhook, body: bytes, event_id: int) -> str | None:
-        target = parse_target(hook.url)
-        if target.address is None:
+        try:
+            target: Target | None = parse_target(hook.url)
+        except InvalidInput:  # stored under older rules: at_delivery refuses it, without resolving anything
+            target = None
+        if target is not None and target.address is None:
+            # resolving may block (a slow name server): on a thread, under the delivery's deadline
             found = await asyncio.get_running_loop().run_in_executor(self._dns, self.targets.at_delivery, hook.url)
         else:
             found = self.targets.at_delivery(hook.url)
-        if isinstance(found, str):
-            return found
+        if isinstance(found, str) or target is None:
+            return found if isinstance(found, str) else "refused: the URL is not accepted any more"
         stamp = str(int(time.time()))
         headers = {
             "Content-Type": "application/json",

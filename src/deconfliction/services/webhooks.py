@@ -46,10 +46,10 @@ class WebhookTargets:
     def at_delivery(self, url: str) -> list[IpAddress] | str:
         """As `addresses`, for a stored URL, which rules adopted since its registration may refuse."""
         try:
-            target = self.policy.check(url)
+            target = parse_target(url)
         except InvalidInput:
             return "refused: the URL is not accepted any more"
-        return self.addresses(target)
+        return self.policy.before_resolving(target) or self.addresses(target)
 
     def check_registration(self, url: object) -> str:
         """The URL to store, or InvalidInput naming `url`: refused, or its host does not resolve."""
