@@ -70,12 +70,13 @@ class Receiver:
 
         self.httpd = ThreadingHTTPServer((host, port), Handler, bind_and_activate=False)
         self.httpd.server_bind()  # bound, not listening: a POST now is refused
+        self.host = host
         self.port: int = self.httpd.server_address[1]
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.httpd.server_address[0]}:{self.port}/hook"
+        return f"http://{self.host}:{self.port}/hook"
 
     def listen(self) -> None:
         self.httpd.server_activate()
