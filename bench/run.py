@@ -1,5 +1,6 @@
 """All benchmarks in one run (`make bench`): conflict-check latency (ours, STRtree, PostGIS), the same check on the
-PostgreSQL/PostGIS backend, the record and messages, the F3548 DSS beside the native API, then HTTP throughput.
+PostgreSQL/PostGIS backend, the record and messages, the F3548 DSS beside the native API, webhook isolation, then HTTP
+throughput.
 
     .venv/bin/python bench/run.py [--quick] [--active N] [--seconds S] [--sizes 10000,100000]
 
@@ -66,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-movement", action="store_true", help="skip the live-track figures")
     parser.add_argument("--skip-browser", action="store_true", help="skip the map's live-conflict latency")
     parser.add_argument("--skip-dss", action="store_true", help="skip the F3548 DSS's intents beside the native API")
+    parser.add_argument("--skip-webhooks", action="store_true", help="skip webhook delays beside hostile webhooks")
+    parser.add_argument(
+        "--skip-disclosure", action="store_true", help="skip need to know's price: false alarms and check latency"
+    )
     args = parser.parse_args(argv)
     sizes = args.sizes or ("10000,100000" if args.quick else "10000,100000,1000000")
     active = args.active or (10_000 if args.quick else 100_000)
@@ -180,6 +185,23 @@ def main(argv: list[str] | None = None) -> int:
                 "F3548 DSS under InterUSS's prober: heavy-traffic concurrent scenario at 10, 30, 100 workers",
                 [sys.executable, str(HERE / "bench_dss_prober.py"), "--workers", "10,30,100", "--no-facts"],
                 timeout_s=1_800,
+            )
+        )
+    if not args.skip_disclosure:
+        disclosure = [sys.executable, str(HERE / "bench_disclosure.py"), "--sizes", sizes.split(",", 1)[-1]]
+        codes.append(
+            run_step(
+                "need to know: false alarms coverings add (100 m, 1 km, 5 km) and the check beside the exact one",
+                [*disclosure, "--quick"] if args.quick else disclosure,
+                timeout_s=3_600,
+            )
+        )
+    if not args.skip_webhooks:
+        codes.append(
+            run_step(
+                "webhooks: an honest party's delivery delay with 3 and 30 hostile webhooks, beside none",
+                [sys.executable, str(HERE / "bench_webhooks.py"), "--rounds", "3" if args.quick else "5", "--no-facts"],
+                timeout_s=600,
             )
         )
     if not args.skip_http:

@@ -24,8 +24,9 @@ ADMIN = "test-admin-token"
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
     # no network listeners beyond HTTP in process: the CoT listeners would bind real ports
+    # webhook receivers in tests listen on the loopback, which only webhook_allow_hosts lets a webhook reach
     values: dict[str, Any] = {"db": str(tmp_path / "channel.db"), "admin_token": ADMIN, "rate_limit_per_s": 0,
-                              "cot_tls_port": 0, "cot_port": 0}  # fmt: skip
+                              "cot_tls_port": 0, "cot_port": 0, "webhook_allow_hosts": "127.0.0.1"}  # fmt: skip
     values.update(overrides)
     return load_settings(env={}, overrides=values)
 

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from deconfliction.adapters.cot_server import CotListeners, build_listeners
 from deconfliction.adapters.f3548_tokens import TokenVerifier, make_verifier
 from deconfliction.adapters.mqtt import TrackSubscriber
-from deconfliction.adapters.webhook_http import HttpPoster
+from deconfliction.adapters.webhook_http import HttpPoster, resolve_host
 from deconfliction.api.app import create_app
 from deconfliction.api.logs import log_config
 from deconfliction.config import Settings
@@ -39,7 +39,8 @@ from deconfliction.services.parties import record_existing
 from deconfliction.services.picture import Picture
 from deconfliction.services.sync import Announcements, FeedPruner, Sync
 from deconfliction.services.track_picture import TrackSettings
-from deconfliction.services.webhooks import Deliverer
+from deconfliction.services.webhook_delivery import Deliverer, DeliveryRules
+from deconfliction.services.webhooks import WebhookTargets
 from deconfliction.storage.base import Store
 from deconfliction.storage.sqlite import SqliteStore
 
@@ -119,13 +120,16 @@ def wire(settings: Settings, on_loaded: Callable[[int], None] | None = None) -> 
     ctx.writer.hook = sync
     generated = ensure_admin_token(ctx, settings.admin_token)
     record_existing(ctx)
-    poster = HttpPoster(settings.webhook_timeout_s)
-    deliverer = Deliverer(ctx, poster)
+    deliverer = Deliverer(
+        ctx,
+        HttpPoster(settings.webhook_timeout_s),
+        WebhookTargets(settings.webhook_policy(), resolve_host),
+        DeliveryRules(settings.webhook_timeout_s, settings.webhook_pause_failures),
+    )
     hub.add_listener(deliverer.wake)
     background = Background(
         DeadlineWatch(ctx, settings.overdue_check_s),
         deliverer,
-        on_stop=[poster.close],
         mqtt=mqtt_feed(settings, ctx),
         cot=cot_listeners(settings, ctx),
         tracks=track_sweeper(settings, ctx),

@@ -161,7 +161,8 @@ def webhook_list(url: UrlOpt = DEFAULT_URL, token: TokenOpt = "") -> None:
         return
     table = Table("id", "url", "delivered through event", "failures", "last error", "last delivered")
     for h in hooks:
-        cells = (h["url"], str(h["delivered_through"]), str(h["failures"]), h["last_error"] or "")
+        failures = f"{h['failures']} (paused)" if h.get("paused") else str(h["failures"])
+        cells = (h["url"], str(h["delivered_through"]), failures, h["last_error"] or "")
         table.add_row(h["id"][:8], *(escape(c) for c in cells), h["last_delivered_at"] or "")
     console.print(table)
 

@@ -20,6 +20,7 @@ from deconfliction.domain.parties import PARTY_ID
 from deconfliction.domain.probing import ProbeRule
 from deconfliction.domain.separation import SeparationPolicy, parse_separation_overrides
 from deconfliction.domain.track_auth import check_prefix
+from deconfliction.domain.webhook_targets import TargetPolicy
 from deconfliction.index import INDEXES
 
 
@@ -155,7 +156,29 @@ SETTINGS: tuple[Setting, ...] = (
         "Default deadline, in seconds after sharing, for a party to acknowledge a declaration shared with it.",
     ),
     Setting("overdue_check_s", float, 1.0, "Seconds between checks for missed acknowledgement deadlines."),
-    Setting("webhook_timeout_s", float, 10.0, "Seconds a webhook receiver has to answer one delivery."),
+    Setting(
+        "webhook_timeout_s",
+        float,
+        10.0,
+        "Seconds one webhook delivery may take in all (resolving, connecting, sending, the answer's status line, "
+        "headers and body), however slowly the receiver trickles.",
+    ),
+    Setting(
+        "webhook_allow_hosts",
+        str,
+        "",
+        "Comma-separated host names, addresses or CIDR networks webhooks may reach although they are not public "
+        "(loopback, private, …), on any port, e.g. 'hooks.internal,10.20.0.0/16'. Empty: public addresses on "
+        "ports 80 and 443 only. Cloud metadata addresses stay refused.",
+    ),
+    Setting("webhook_max_per_party", int, 10, "Most live webhooks one party may have (409 beyond)."),
+    Setting(
+        "webhook_pause_failures",
+        int,
+        20,
+        "Failed deliveries in a row after which a webhook is paused (about an hour of backoff at 20) and its party "
+        "told with a `webhook.paused` event; it resumes with POST /v1/webhooks/{id}/resume.",
+    ),
     Setting(
         "mqtt_url",
         str,
@@ -325,6 +348,9 @@ class Settings:
     notification_ack_s: float = 86_400.0
     overdue_check_s: float = 1.0
     webhook_timeout_s: float = 10.0
+    webhook_allow_hosts: str = ""
+    webhook_max_per_party: int = 10
+    webhook_pause_failures: int = 20
     mqtt_url: str = ""
     mqtt_topic_prefix: str = "deconf"
     mqtt_client_id: str = ""
@@ -356,6 +382,10 @@ class Settings:
     def f3548_audiences(self) -> tuple[str, ...]:
         """The accepted `aud` values of DSS access tokens, from the comma-separated f3548_audience."""
         return tuple(a.strip() for a in self.f3548_audience.split(",") if a.strip())
+
+    def webhook_policy(self) -> TargetPolicy:
+        """Where webhooks may point besides public addresses (webhook_allow_hosts)."""
+        return TargetPolicy.parse(self.webhook_allow_hosts)
 
     def limits(self) -> DeclarationLimits:
         return DeclarationLimits(
@@ -445,6 +475,7 @@ def load_settings(
     _check_serving(settings)
     _check_f3548(settings)
     _check_disclosure(settings)
+    _check_webhooks(settings)
     return settings
 
 
@@ -457,6 +488,17 @@ def _check_disclosure(settings: Settings) -> None:
         raise SettingsError("disclosure_time_s and disclosure_altitude_m must be at least 1")
     if settings.disclosure_probe_count < 2 or settings.disclosure_probe_window_s <= 0:
         raise SettingsError("disclosure_probe_count must be at least 2 and disclosure_probe_window_s positive")
+
+
+def _check_webhooks(settings: Settings) -> None:
+    try:
+        settings.webhook_policy()
+    except ValueError as exc:
+        raise SettingsError(f"webhook_allow_hosts: {exc}") from None
+    if settings.webhook_timeout_s <= 0:
+        raise SettingsError("webhook_timeout_s must be positive")
+    if settings.webhook_max_per_party < 1 or settings.webhook_pause_failures < 1:
+        raise SettingsError("webhook_max_per_party and webhook_pause_failures must be at least 1")
 
 
 def _check_f3548(settings: Settings) -> None:

@@ -156,7 +156,12 @@ def start_server(
     port = port or free_port()
     db = db or tmp_path / "x.db"
     log = tmp_path / (log_name or f"serve-{port}-{time.monotonic_ns()}.log")
-    defaults = {"DECONF_SSE_HEARTBEAT_S": "0.3", "DECONF_RATE_LIMIT_PER_S": "0", "DECONF_LOG_LEVEL": "warning"}
+    defaults = {
+        "DECONF_SSE_HEARTBEAT_S": "0.3",
+        "DECONF_RATE_LIMIT_PER_S": "0",
+        "DECONF_LOG_LEVEL": "warning",
+        "DECONF_WEBHOOK_ALLOW_HOSTS": HOST,
+    }  # webhook receivers in tests listen on the loopback
     env = clean_env(DECONF_ADMIN_TOKEN=admin, **{**defaults, **(extra_env or {})})  # extra_env may override them
     log_file = open(log, "wb")  # noqa: SIM115 - closed by Server.stop
     proc = subprocess.Popen(

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from tests.e2e.channel import Channel, area, deir_ez_zor
-from tests.e2e.conftest import HOST, Server, SseEvent, SseStream
+from tests.e2e.conftest import Server, SseEvent, SseStream
+from tests.webhook_receiver import Hostile, Received, Receiver, eventually
 
 pytestmark = pytest.mark.slow
 
@@ -32,94 +29,6 @@ def every_event(ch: Channel, who: str) -> list[SseEvent]:
         events = stream.drain(timeout_s=5.0)
         assert stream.error is None, stream.error
     return events
-
-
-def eventually(check: Callable[[], Any], timeout_s: float, what: str, every_s: float = 0.1) -> Any:
-    """Poll `check` until it returns something truthy; fail with `what` after `timeout_s`."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"within {timeout_s} s: {what} (last: {value!r})")
-        time.sleep(every_s)
-
-
-# --------------------------------------------------------------------------------------------------
-# A webhook receiver in this process
-# --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    status: int
-    headers: dict[str, str]
-    body: bytes
-
-    @property
-    def event(self) -> dict[str, Any]:
-        value: dict[str, Any] = json.loads(self.body)
-        return value
-
-
-class Receiver:
-    """Records every POST and answers what `answer(event)` says. Bound at once, so its port is ours; it refuses
-    connections until `listen()`."""
-
-    def __init__(self, answer: Callable[[dict[str, Any]], int] = lambda _: 200) -> None:
-        self.answer = answer
-        self.received: list[Received] = []
-        self._lock = threading.Lock()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                try:
-                    status = receiver.answer(json.loads(body))
-                except ValueError:
-                    status = 400
-                with receiver._lock:
-                    receiver.received.append(Received(status, {k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer((HOST, 0), Handler, bind_and_activate=False)
-        self.httpd.server_bind()  # bound, not listening: a POST now is refused
-        self.port: int = self.httpd.server_address[1]
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}/hook"
-
-    def listen(self) -> None:
-        self.httpd.server_activate()
-        self._thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self._thread.start()
-
-    def requests(self) -> list[Received]:
-        with self._lock:
-            return list(self.received)
-
-    def delivered_ids(self) -> list[int]:
-        """Event ids answered 2xx, in the order they arrived, repeats dropped (delivery is at least once)."""
-        out: list[int] = []
-        for r in self.requests():
-            if 200 <= r.status < 300 and r.event["id"] not in out:
-                out.append(r.event["id"])
-        return out
-
-    def close(self) -> None:
-        if self._thread is not None:
-            self.httpd.shutdown()
-            self._thread.join(timeout=5)
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -266,7 +175,12 @@ def test_a_webhook_is_retried_until_its_receiver_answers_and_then_gets_every_eve
         assert len(expected) == 4, expected
         eventually(lambda: receiver.delivered_ids() == expected, 25.0, "every event reaches the receiver")
 
-        done = webhook_state(ch, "saa", hook["id"])
+        # the receiver's answer comes before the job that saves the cursor: wait for that too
+        done = eventually(
+            lambda: (s := webhook_state(ch, "saa", hook["id"]))["delivered_through"] == expected[-1] and s,
+            10.0,
+            "the webhook's state records the deliveries",
+        )
         assert done["failures"] == 0 and done["last_error"] is None
         assert done["delivered_through"] == expected[-1] and done["last_delivered_at"] is not None
 
@@ -401,6 +315,64 @@ def test_a_crash_between_commit_and_delivery_loses_no_webhook_event(
             check_signed(hook["secret"], r)
     finally:
         ch2.close()
+
+
+def test_a_webhook_that_keeps_failing_is_paused_stays_paused_across_a_crash_and_resumes_with_nothing_lost(
+    server_factory: Callable[..., Server], receiver: Receiver
+) -> None:
+    first = server_factory(extra_env={"DECONF_WEBHOOK_PAUSE_FAILURES": "2"})
+    ch = Channel(first)
+    receiver.listen()  # answering 503
+    try:
+        deir_ez_zor(ch)
+        hook = ch.ok("saa", "POST", "/v1/webhooks", 201, json={"url": receiver.url})
+        saa_hears_of_four_things(ch)
+        paused = eventually(
+            lambda: (s := webhook_state(ch, "saa", hook["id"]))["paused"] and s, 15.0, "the webhook is paused"
+        )
+        assert paused["failures"] == 2 and paused["last_error"] == "HTTP 503"
+        told = [e.json() for e in every_event(ch, "saa") if e.event == "webhook.paused"]
+        assert [e["data"]["id"] for e in told] == [hook["id"]] and told[0]["data"]["paused"] is True
+    finally:
+        ch.close()
+    assert first.stop(signal.SIGKILL) is not None
+
+    second = server_factory(db=first.db)
+    ch2 = Channel(second, {p: t for p, t in ch.tokens.items() if p != "admin"})
+    try:
+        assert webhook_state(ch2, "saa", hook["id"])["paused"] is True  # a restart does not resume it
+        receiver.answer = lambda _: 200
+        resumed = ch2.ok("saa", "POST", f"/v1/webhooks/{hook['id']}/resume")
+        assert resumed["paused"] is False and resumed["failures"] == 0 and resumed["last_error"] is None
+        expected = [int(e.id or 0) for e in every_event(ch2, "saa") if int(e.id or 0) > hook["delivered_through"]]
+        assert len(expected) == 5, expected  # the four, and the pause itself
+        eventually(lambda: receiver.delivered_ids() == expected, 25.0, "every event, in order, after the resume")
+        assert ch2.call("sdf", "POST", f"/v1/webhooks/{hook['id']}/resume").status_code == 404
+    finally:
+        ch2.close()
+
+
+def test_one_partys_silent_webhooks_do_not_hold_up_another_partys(server_factory: Callable[..., Server]) -> None:
+    # a deadline longer than the test waits: had saa's delivery waited behind russia's, it could not arrive in time
+    server = server_factory(extra_env={"DECONF_WEBHOOK_TIMEOUT_S": "60"})
+    ch = Channel(server)
+    silent, honest = Hostile(), Receiver()
+    honest.listen()
+    try:
+        deir_ez_zor(ch)
+        for i in range(3):
+            ch.ok("russia", "POST", "/v1/webhooks", 201, json={"url": silent.url(f"russia-{i}")})
+        ch.ok("saa", "POST", "/v1/webhooks", 201, json={"url": honest.url})
+        ch.declare("sdf", area(40.50, 35.70, audience=["russia"]))
+        eventually(lambda: silent.open_connections() == 3, 10.0, "russia's three deliveries are held")
+        shared = ch.declare("sdf", area(40.60, 35.70, audience=["saa"]))
+        (got,) = eventually(honest.requests, 10.0, "saa's event is delivered")
+        assert got.event["data"]["declaration"]["id"] == shared["id"]
+        assert silent.open_connections() == 3, "delivered while russia's were still waiting"
+    finally:
+        ch.close()
+        silent.close()
+        honest.close()
 
 
 # --------------------------------------------------------------------------------------------------

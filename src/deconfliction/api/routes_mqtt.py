@@ -27,7 +27,7 @@ def _feed(request: Request) -> svc.MqttFeed | None:
     summary="A new MQTT signing secret for the caller, shown once; the previous one stops working at once",
 )
 def rotate_secret(request: Request, ctx: CtxDep, who: PrincipalDep) -> dict[str, Any]:
-    party = who.require_party()
+    party = who.require_writer()  # a suspended party publishes no tracks: it gets no new secret
     secret, at = svc.rotate_secret(ctx, party)
     settings: Settings = request.app.state.settings
     return {

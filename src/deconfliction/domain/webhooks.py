@@ -1,39 +1,24 @@
-"""Webhooks: each party's events POSTed to a URL it registers, signed with HMAC-SHA256, retried with backoff."""
+"""Webhooks: each party's events POSTed to a URL it registers, signed with HMAC-SHA256, retried with backoff, paused
+when they keep failing. Where a URL may point: webhook_targets.py."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlsplit
 
-from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.timewindow import format_time
 
 SIGNATURE_HEADER = "X-Deconf-Signature"
 TIMESTAMP_HEADER = "X-Deconf-Timestamp"
 EVENT_ID_HEADER = "X-Deconf-Event-Id"
-MAX_URL_CHARS = 2_000
 BACKOFF_FIRST_S = 1.0
 BACKOFF_MAX_S = 300.0
-
-
-def check_url(value: object) -> str:
-    if not isinstance(value, str) or len(value) > MAX_URL_CHARS:
-        raise InvalidInput("url must be an http(s) URL string", field="url")
-    if any(ord(ch) <= 32 or ord(ch) == 127 for ch in value):
-        raise InvalidInput("url must not contain spaces or control characters (percent-encode them)", field="url")
-    try:
-        parts = urlsplit(value)
-        parts.port  # noqa: B018 - raises ValueError for a port outside 0..65535
-    except ValueError as exc:  # e.g. an unclosed '[' of an IPv6 host
-        raise InvalidInput(f"url {value!r} is not a valid URL: {exc}", field="url") from exc
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(f"url {value!r} is not an http:// or https:// URL with a host", field="url")
-    return value
+PAUSED_S = math.inf  # next_attempt_s of a paused webhook: never due until its party resumes it
 
 
 def new_secret() -> str:
@@ -65,6 +50,19 @@ class Webhook:
     last_delivered_at: datetime | None = None
     removed_at: datetime | None = None
 
+    @property
+    def paused(self) -> bool:
+        return self.next_attempt_s == PAUSED_S
+
+    def due(self, now_s: float) -> bool:
+        return self.removed_at is None and self.next_attempt_s <= now_s
+
+    def failed(self, error: str, now_s: float, pause_after: int) -> Webhook:
+        """After a failed attempt: backed off, or paused once `pause_after` attempts in a row have failed."""
+        failures = self.failures + 1
+        next_s = PAUSED_S if failures >= pause_after else now_s + backoff_s(failures)
+        return replace(self, failures=failures, next_attempt_s=next_s, last_error=error)
+
     def view(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -72,6 +70,7 @@ class Webhook:
             "created_at": format_time(self.created_at),
             "delivered_through": self.cursor,
             "failures": self.failures,
+            "paused": self.paused,
             "last_error": self.last_error,
             "last_delivered_at": None if self.last_delivered_at is None else format_time(self.last_delivered_at),
         }

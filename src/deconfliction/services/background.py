@@ -9,7 +9,7 @@ from typing import Protocol
 
 from deconfliction.services.deadlines import DeadlineWatch
 from deconfliction.services.mqtt import MqttFeed
-from deconfliction.services.webhooks import Deliverer
+from deconfliction.services.webhook_delivery import Deliverer
 
 log = logging.getLogger("deconfliction.background")
 
