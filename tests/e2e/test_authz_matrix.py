@@ -252,7 +252,7 @@ MATRIX: list[Row] = [
     Row("POST /v1/webhooks",                           "",                    201,   201,   201,   201,   403),
     Row("DELETE /v1/webhooks/{webhook_id}",            "@webhook_to_delete",  204,   404,   404,   404,   403),
     Row("POST /v1/webhooks/{webhook_id}/resume",       "@webhook",            200,   404,   404,   404,   403),
-    Row("GET /v1/events",                              "",                    200,   200,   200,   200,   403),
+    Row("GET /v1/events",                              "",                    200,   200,   200,   200,   200),
     Row("POST /v1/lines",                              "",                    201,   201,   201,   201,   403),
     Row("GET /v1/lines",                               "",                    200,   200,   200,   200,   403),
     Row("GET /v1/lines/{line_id}",                     "@line",               200,   200,   404,   404,   403),

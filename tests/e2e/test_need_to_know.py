@@ -198,8 +198,9 @@ def check_saa_conflict(sc: Scenario, conflict: dict[str, Any]) -> None:
     assert conflict["required_m"] == pytest.approx(2000)
     geod = Geodesic.WGS84
     corner_to_corner = geod.Inverse(SAA_N, SAA_E, SDF_S, SDF_W)["s12"]
-    assert 0 < conflict["distance_m"] < conflict["required_m"]
-    assert conflict["distance_m"] == pytest.approx(corner_to_corner, rel=1e-3, abs=1.0)
+    # sdf's area is hidden from saa: measured to its covering, floored to its 1 km precision — never more
+    assert conflict["distance_m"] % 1000 == 0 and conflict["distance_m"] <= corner_to_corner
+    assert conflict["location_uncertainty_m"] > 1000
     assert conflict["time"] == {"start": "2017-09-09T05:00:00Z", "end": "2017-09-20T00:00:00Z"}
     loc = conflict["location"]
     assert loc["type"] == "Point"
@@ -207,9 +208,8 @@ def check_saa_conflict(sc: Scenario, conflict: dict[str, Any]) -> None:
     here = Point(lon, lat)
     assert Polygon(SAA_RING).distance(here) < 1e-6, f"location {loc} is not on saa's own shape"
     assert Polygon(SDF_RING).distance(here) > 1e-3, f"location {loc} lies on sdf's shape"
-    # ... and it is the point of saa's shape nearest sdf's: its distance to sdf's corner is the
-    # conflict distance
-    assert geod.Inverse(lat, lon, SDF_S, SDF_W)["s12"] == pytest.approx(conflict["distance_m"], rel=2e-3, abs=2.0)
+    # ... and it holds none of sdf's coordinates: tests/e2e/test_red_team.py shows it moves not at all while sdf's
+    # area moves within its cells
 
 
 def prove(sc: Scenario) -> str:

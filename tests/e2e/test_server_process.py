@@ -65,7 +65,8 @@ def test_live_events_to_both_parties_and_resume(server: Server) -> None:
             assert data["other_declaration"] is None  # neither audience names the other
             assert data["status"] == "open"
             assert data["required_m"] == pytest.approx(2000)
-            assert 0 < data["distance_m"] < 2000
+            # each hidden from the other: measured between coverings, floored to the 1 km precision
+            assert 0 <= data["distance_m"] < 2000 and data["distance_m"] % 1000 == 0
             assert data["time"] == {"start": START, "end": END}
             listed = ch.ok(who, "GET", "/v1/conflicts")
             assert [c["id"] for c in listed] == [cid]
@@ -169,8 +170,9 @@ def test_resume_with_after_query_and_bad_last_event_id(server: Server) -> None:
             )
             assert r.status_code in (400, 422), (bad, r.status_code)
             assert r.headers["content-type"].startswith("application/problem+json")
-        r = httpx.get(f"{server.url}/v1/events", timeout=3.0, headers={"Authorization": f"Bearer {E2E_ADMIN}"})
-        assert r.status_code == 403, "the admin token has no event stream of its own"
+        admin = {"Authorization": f"Bearer {E2E_ADMIN}"}
+        with httpx.stream("GET", f"{server.url}/v1/events", timeout=3.0, headers=admin) as r:
+            assert r.status_code == 200, "the admin's own stream: disclosure.probing of every party"
         r = httpx.get(f"{server.url}/v1/events", timeout=3.0, headers={"Authorization": "Bearer nope"})
         assert r.status_code == 401
     finally:
@@ -234,7 +236,7 @@ def test_restart_on_the_same_db_keeps_everything(server_factory: Callable[..., S
         # the active picture was rebuilt: a new declaration conflicts with one written before the
         # restart
         late = ch2.declare("russia", area(40.20, 35.425))
-        assert {c["other_party"] for c in late["conflicts"]} == {"sdf"}, late["conflicts"]
+        assert "sdf" in {c["other_party"] for c in late["conflicts"]}, late["conflicts"]
         # ... and not with a cancelled one
         assert ch2.declare("saa", area(41.0, 36.0))["conflicts"] == []
         assert ch2.ok("sdf", "GET", f"/v1/declarations/{a['id']}")["properties"]["version"] == 1

@@ -34,8 +34,9 @@ def _square(lon: float, lat: float) -> dict[str, Any]:
 
 
 def _area(i: int, name: str) -> dict[str, Any]:
-    # pair i has its own place, 0.5° (> 50 km) from every other pair's: it can conflict only with itself
-    lon, lat = -170.0 + (i % 680) * 0.5, -80.0 + (i // 680 % 320) * 0.5
+    # pair i has its own place, 1° (> 50 km) from every other pair's: it can conflict only with itself, even as
+    # coverings (each reaches a few km beyond its square)
+    lon, lat = -170.0 + (i % 340) * 1.0, -60.0 + (i // 340 % 120) * 1.0
     return {
         "type": "Feature",
         "geometry": _square(lon, lat),
