@@ -73,7 +73,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "sse_streams_per_token",
         int,
-        8,
+        16,
         "Event streams (GET /v1/events) one token may hold open at once, per server process; one more gets 429.",
     ),
     Setting(
@@ -299,7 +299,7 @@ class Settings:
     rate_limit_per_s: float = 100.0
     rate_limit_burst: int = 200
     sse_heartbeat_s: float = 15.0
-    sse_streams_per_token: int = 8
+    sse_streams_per_token: int = 16
     http_header_timeout_s: float = 10.0
     http_body_timeout_s: float = 60.0
     http_max_header_bytes: int = 65_536
