@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -43,6 +44,7 @@ from deconfliction.services.auth import authenticate
 from deconfliction.services.context import Context
 from deconfliction.services.events import EventHub
 
+log = logging.getLogger("deconfliction.api")
 DESCRIPTION = """
 A deconfliction channel. Parties declare where and when they operate (4D: shape, altitude band, time window), are
 warned automatically — both sides at once — when their declarations come within the required separation of
@@ -144,7 +146,7 @@ def create_app(
         try:
             schema_version = ctx.store.schema_version()
         except Exception:  # a probe wants up or down, not a 500
-            problems.log.exception("health check: the store does not answer")
+            log.exception("health check: the store does not answer")
             return JSONResponse({"status": "down"}, status_code=503)
         if not _is_admin(ctx, request.headers.get("authorization")):
             return {"status": "ok"}  # how many declarations are active is not anyone's business
