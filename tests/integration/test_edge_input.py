@@ -227,3 +227,27 @@ def test_405_names_every_method_of_the_path(two: Api) -> None:
     assert {"GET", "PUT", "DELETE"} <= allowed, allowed
     r = two.call("sdf", "DELETE", "/v1/declarations")
     assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "POST"}
+
+
+def test_healthz_says_only_up_without_the_admin_token(two: Api) -> None:
+    assert two.client.get("/healthz").json() == {"status": "ok"}
+    assert two.call("sdf", "GET", "/healthz").json() == {"status": "ok"}
+    assert two.client.get("/healthz", headers={"Authorization": "Bearer nope"}).json() == {"status": "ok"}
+    full = two.call("admin", "GET", "/healthz").json()
+    assert full["status"] == "ok" and {"declarations_active", "worker", "leader", "schema_version"} <= set(full)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/messages", '{"to": "saa", "to": "sdf", "subject": "s"}', "to"),
+        ("/v1/messages", '{"to": "saa", "subject": "\\ud800"}', "subject"),
+        ("/v1/messages", '{"to": "saa", "subject": "s", "refs": ["a\\u0000b"]}', "refs[0]"),
+        ("/v1/declarations", SITE % (POINT, ', "name": "e\\ufffe"'), "properties.name"),
+        ("/v1/declarations", SITE % (POINT, ', "name": "a", "name": "b"'), "properties.name"),
+    ],
+)
+def test_repeated_keys_and_refused_text_are_422_naming_the_field(two: Api, path: str, body: str, field: str) -> None:
+    head = two.call("sdf", "GET", "/v1/ledger/head").json()
+    assert_422(_raw(two, "POST", path, body), field)
+    assert two.call("sdf", "GET", "/v1/ledger/head").json() == head
