@@ -150,6 +150,10 @@ def serve(
         "timeout_worker_healthcheck": 120,
         "ssl_certfile": settings.tls_certfile or None,
         "ssl_keyfile": settings.tls_keyfile or None,
+        # slow and stuck clients: header timeout, header size, send stall (api/slow_clients.py); idle keep-alive
+        "http": "deconfliction.api.slow_clients:GuardedHttpProtocol",
+        "timeout_keep_alive": settings.http_keep_alive_s,
+        "limit_concurrency": settings.max_connections,
     }
     if settings.workers == 1:
         application = create_app(settings, wired.ctx, wired.hub, wired.background, wired.dss_verifier)

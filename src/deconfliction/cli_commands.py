@@ -198,7 +198,10 @@ def cancel_cmd(
 
 
 def events_cmd(
-    after: Annotated[int, typer.Option(help="Replay the events after this id first (0: all of them)")] = 0,
+    after: Annotated[
+        int | None,
+        typer.Option(help="Replay the events after this id first (0: all of them); without it, from now on"),
+    ] = None,
     url: UrlOpt = DEFAULT_URL,
     token: TokenOpt = "",
 ) -> None:

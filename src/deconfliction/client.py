@@ -52,10 +52,12 @@ class Client:
             return None
         return response.json()
 
-    def events(self, after: int = 0) -> Iterator[dict[str, Any]]:
-        """The caller's event stream (SSE), from after `after`, as parsed event objects; endless."""
+    def events(self, after: int | None = None) -> Iterator[dict[str, Any]]:
+        """The caller's event stream (SSE) from now on, or from after `after` (0: all), as parsed event objects;
+        endless."""
+        params = {} if after is None else {"after": after}
         try:
-            with self.http.stream("GET", "/v1/events", params={"after": after}) as response:
+            with self.http.stream("GET", "/v1/events", params=params) as response:
                 if response.status_code >= 400:
                     response.read()
                     body = response.json()

@@ -120,6 +120,45 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("rate_limit_burst", int, 200, "Requests a token may send in a burst above the sustained rate."),
     Setting("sse_heartbeat_s", float, 15.0, "Seconds between keep-alive comments on an idle event stream."),
+    Setting(
+        "sse_streams_per_token",
+        int,
+        16,
+        "Event streams (GET /v1/events) one token may hold open at once, per server process; one more gets 429.",
+    ),
+    Setting(
+        "http_header_timeout_s",
+        float,
+        10.0,
+        "Seconds a client has to send a request's line and headers, from its first byte (or from connecting); a "
+        "slower one (slowloris) gets 408 and is disconnected.",
+    ),
+    Setting(
+        "http_body_timeout_s",
+        float,
+        60.0,
+        "Seconds a client has to send a request's whole body once its headers are in; a slower one gets 408.",
+    ),
+    Setting(
+        "http_max_header_bytes",
+        int,
+        65_536,
+        "Most bytes of request line and headers one request may send; more gets 431 and the connection closes.",
+    ),
+    Setting("http_keep_alive_s", float, 5.0, "Seconds an idle keep-alive connection is kept open between requests."),
+    Setting(
+        "http_send_stall_s",
+        float,
+        10.0,
+        "Seconds a client may leave the server's answer unread once the send buffers are full before its connection "
+        "is dropped: an event stream whose reader is stuck is closed, and resumes with Last-Event-ID.",
+    ),
+    Setting(
+        "max_connections",
+        int,
+        2_000,
+        "Most connections (and requests in progress) one server process holds at once; past it, 503.",
+    ),
     Setting("page_limit_max", int, 1_000, "Most items one list request returns."),
     Setting(
         "import_max_bytes",
@@ -339,6 +378,13 @@ class Settings:
     rate_limit_per_s: float = 100.0
     rate_limit_burst: int = 200
     sse_heartbeat_s: float = 15.0
+    sse_streams_per_token: int = 16
+    http_header_timeout_s: float = 10.0
+    http_body_timeout_s: float = 60.0
+    http_max_header_bytes: int = 65_536
+    http_keep_alive_s: float = 5.0
+    http_send_stall_s: float = 10.0
+    max_connections: int = 2_000
     page_limit_max: int = 1_000
     import_max_bytes: int = 16_777_216
     import_rows_max: int = 5_000
@@ -536,6 +582,16 @@ def _check_serving(settings: Settings) -> None:
         raise SettingsError("import_rows_max must be at least 1")
     if settings.import_max_bytes < 1:
         raise SettingsError("import_max_bytes must be at least 1")
+    _check_connections(settings)
+
+
+def _check_connections(settings: Settings) -> None:
+    for name in ("http_header_timeout_s", "http_body_timeout_s", "http_keep_alive_s", "http_send_stall_s"):
+        if not getattr(settings, name) > 0:
+            raise SettingsError(f"{name} must be a positive number of seconds")
+    for name in ("http_max_header_bytes", "max_connections", "sse_streams_per_token"):
+        if getattr(settings, name) < 1:
+            raise SettingsError(f"{name} must be at least 1")
 
 
 def _check_mqtt(settings: Settings) -> None:

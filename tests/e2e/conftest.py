@@ -33,6 +33,7 @@ VENV_BIN = ROOT / ".venv" / "bin"
 DECONF = str(VENV_BIN / "deconf") if (VENV_BIN / "deconf").exists() else str(Path(sys.executable).parent / "deconf")
 HOST = "127.0.0.1"
 E2E_ADMIN = "e2e-admin-token-0123456789"
+AS_ADMIN = {"Authorization": f"Bearer {E2E_ADMIN}"}  # /healthz names its worker to the admin only
 TOKEN_RE = re.compile(r"dcf_[A-Za-z0-9_-]{20,}")
 
 
@@ -180,10 +181,10 @@ def start_server(
             if proc.poll() is not None:
                 raise AssertionError(f"deconf serve exited with {proc.returncode}:\n{server.output()}")
             try:
-                with server.client(timeout_s=1.0) as probe:
+                with server.client(admin, timeout_s=1.0) as probe:
                     r = probe.get("/healthz")
                 if r.status_code == 200:
-                    answered.add(r.json()["worker"])
+                    answered.add(r.json().get("worker", 0))  # the admin sees which worker answered
                     if len(answered) >= workers:  # every worker is up (connections spread over them)
                         return server
                     continue

@@ -375,13 +375,19 @@ def test_cancel_by_prefix_and_follow_events(live: Server) -> None:
     mine = api(live, sdf, "POST", "/v1/declarations", json=area(41.60, 36.40, "e east bank"))
     api(live, saa, "POST", "/v1/declarations", json=area(41.60, 36.37, "e city"))
 
-    # `deconf events` replays the events so far, then follows until stopped (here: by the timeout)
-    argv = [DECONF, "events", "--url", live.url, "--token", sdf]
+    # `deconf events --after 0` replays the events so far, then follows until stopped (here: by the timeout)
+    argv = [DECONF, "events", "--after", "0", "--url", live.url, "--token", sdf]
     with pytest.raises(subprocess.TimeoutExpired) as followed:
         subprocess.run(argv, capture_output=True, text=True, timeout=8, env=clean_env(), check=False)
     out = followed.value.stdout
     shown = out.decode() if isinstance(out, bytes) else (out or "")
     assert "conflict.opened" in shown and "follow-saa" in shown, shown
+    # without --after, from now on: the past stays in the past
+    argv = [DECONF, "events", "--url", live.url, "--token", sdf]
+    with pytest.raises(subprocess.TimeoutExpired) as followed:
+        subprocess.run(argv, capture_output=True, text=True, timeout=4, env=clean_env(), check=False)
+    out = followed.value.stdout
+    assert "conflict.opened" not in (out.decode() if isinstance(out, bytes) else (out or ""))
 
     unknown = cli(live, "cancel", "zzzz", token=sdf)
     assert unknown.code == 1 and "starting with 'zzzz'" in unknown.output

@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import AS_ADMIN, Server
 from tests.e2e.test_dss_process import (
     OIR,
     SC,
@@ -80,7 +80,8 @@ class Racer:
 
     def put(self, path: str, body: dict[str, Any], barrier: threading.Barrier) -> tuple[int, dict[str, Any], int]:
         with httpx.Client(base_url=self.server.url, headers=self.headers, timeout=30) as http:
-            worker = int(http.get("/healthz").json()["worker"])  # the connection is open: the PUT goes to this worker
+            # the connection is open: the PUT goes to this worker
+            worker = int(http.get("/healthz", headers=AS_ADMIN).json()["worker"])
             barrier.wait(timeout=30)
             r = http.put(f"/dss/v1{path}", json=body)
             return r.status_code, r.json(), worker

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Server
+from tests.e2e.conftest import AS_ADMIN, Server
 from tests.f3548_tokens import TokenMint
 
 pytestmark = pytest.mark.slow
@@ -398,7 +398,7 @@ def worker_clients(server: Server, want: int, tries: int = 80) -> dict[int, http
     clients: dict[int, httpx.Client] = {}
     for _ in range(tries):
         c = server.client(timeout_s=30)
-        worker = c.get("/healthz").json()["worker"]
+        worker = c.get("/healthz", headers=AS_ADMIN).json()["worker"]
         if worker in clients:
             c.close()
         else:

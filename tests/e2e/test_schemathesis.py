@@ -291,13 +291,14 @@ def test_the_event_stream_refuses_bad_cursors(seeded: Seeded) -> None:
         assert next(r.iter_lines()).startswith("retry:")
 
 
-def test_a_header_digit_int_refuses_is_422(seeded: Seeded) -> None:
-    """'²' passes str.isdigit() and fails int(): over real HTTP (the in-process client re-encodes such bytes)."""
+def test_a_header_digit_int_refuses_is_412(seeded: Seeded) -> None:
+    """'²' passes str.isdigit() and fails int(): over real HTTP (the in-process client re-encodes such bytes). As an
+    If-Match it names no version, so the precondition fails (RFC 9110), as for a stale one."""
     ch = Channel(seeded.server, seeded.tokens)
     try:
         did = ch.declare("bravo", area(44.0, 31.0, name="bravo's own"))["id"]
         r = ch.call("bravo", "PUT", f"/v1/declarations/{did}", json=area(44.0, 31.0), headers={"If-Match": b'"\xb2"'})
-        assert r.status_code == 422 and r.json()["field"] == "If-Match", r.text
+        assert r.status_code == 412 and r.json()["field"] == "If-Match", r.text  # a tag that matches nothing
         assert ch.ok("bravo", "GET", f"/v1/declarations/{did}")["properties"]["version"] == 1
     finally:
         ch.close()

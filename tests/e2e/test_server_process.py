@@ -106,7 +106,7 @@ def test_live_events_to_both_parties_and_resume(server: Server) -> None:
         assert resolved["id"] == cid and resolved["resolved_reason"] == "cancelled"
 
         # a fresh stream from the start holds exactly what the two connections together received
-        full = ch.stream("saa")
+        full = ch.stream("saa", last_event_id="0")
         streams.append(full)
         everything = [int(e.id) for e in full.drain(timeout_s=5.0) if e.id]
         got = sorted(int(e.id) for e in received if e.id) + after_ids
@@ -140,7 +140,7 @@ def test_resume_with_after_query_and_bad_last_event_id(server: Server) -> None:
         ch.declare("sdf", area(40.20, 35.40))
         first = ch.declare("saa", area(40.20, 35.37))
         ch.declare("saa", area(40.17, 35.40))
-        with ch.stream("saa") as s:
+        with ch.stream("saa", last_event_id="0") as s:  # from the start: without it, from now on
             events = s.drain()
         ids = [int(e.id) for e in events if e.id]
         assert len(ids) == 2 and [e.event for e in events] == ["conflict.opened"] * 2
@@ -160,7 +160,7 @@ def test_resume_with_after_query_and_bad_last_event_id(server: Server) -> None:
                     got.append(line.partition(":")[2].strip())
                 if line.startswith(":"):
                     break
-        assert got == [str(ids[1])]
+        assert got == [str(ids[0]), str(ids[1])]  # the first frame names where the stream starts, then the event
 
         for bad in ("abc", "-1", "1.5"):
             r = httpx.get(

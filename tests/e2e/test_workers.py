@@ -19,7 +19,7 @@ import pytest
 
 from deconfliction.domain.signing import canonical_plain
 from deconfliction.ledger.verify import verify_lines
-from tests.e2e.conftest import Server, SseStream
+from tests.e2e.conftest import AS_ADMIN, Server, SseStream
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +78,7 @@ def test_no_conflict_is_lost_when_pairs_write_at_once_through_different_workers(
         if party not in clients:
             clients[party] = server.client(tokens[party], timeout_s=60)
             opened.append(clients[party])
-            workers_seen.add(clients[party].get("/healthz").json()["worker"])
+            workers_seen.add(clients[party].get("/healthz", headers=AS_ADMIN).json()["worker"])
         return clients[party]
 
     def declare(i: int, side: str, start: threading.Barrier) -> tuple[int, str, dict[str, Any]]:
@@ -260,7 +260,7 @@ def test_when_the_leader_dies_another_worker_takes_over(server_factory: Callable
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
             with server.client() as c:  # a new connection each time: it may reach any worker
-                health = c.get("/healthz").json()
+                health = c.get("/healthz", headers=AS_ADMIN).json()
             if health["leader"] and health["worker"] != besides:
                 return int(health["worker"])
             time.sleep(0.05)
@@ -277,7 +277,7 @@ def test_workers_stop_when_their_supervisor_is_killed(server_factory: Callable[.
     deadline = time.monotonic() + 30
     while len(workers) < 2 and time.monotonic() < deadline:
         with server.client() as c:
-            workers.add(c.get("/healthz").json()["worker"])
+            workers.add(c.get("/healthz", headers=AS_ADMIN).json()["worker"])
     os.kill(server.proc.pid, signal.SIGKILL)  # the supervisor only, as an OOM killer might
     server.proc.wait(timeout=10)
     deadline = time.monotonic() + 30

@@ -86,8 +86,11 @@ def test_a_bad_last_event_id_is_422(two: Api, value: str) -> None:
     assert_422(two.call("sdf", "GET", "/v1/events", headers={"Last-Event-ID": value}), "Last-Event-ID")
 
 
-@pytest.mark.parametrize("if_match", [f'"{TOO_BIG}"', f'W/"{TOO_BIG}"', "99999999999999999999999"])
-def test_a_bad_if_match_is_422_and_the_declaration_unchanged(two: Api, if_match: str) -> None:
+@pytest.mark.parametrize(
+    "if_match", [f'"{TOO_BIG}"', f'W/"{TOO_BIG}"', "99999999999999999999999", '"2"', '"abc"', "", ",", '"1 "']
+)
+def test_an_if_match_naming_no_current_version_is_412_and_the_declaration_unchanged(two: Api, if_match: str) -> None:
+    """RFC 9110: an If-Match that matches nothing is a failed precondition, whatever it holds — not a 422."""
     did = two.declare("sdf", feature(square(40.4, 35.5)))["id"]
     r = two.call(
         "sdf",
@@ -96,8 +99,19 @@ def test_a_bad_if_match_is_422_and_the_declaration_unchanged(two: Api, if_match:
         json=feature(square(40.5, 35.5)),
         headers={"If-Match": if_match},
     )
-    assert_422(r, "If-Match")
+    assert r.status_code == 412, r.text
+    assert r.headers["content-type"].startswith("application/problem+json") and r.json()["field"] == "If-Match"
     assert two.call("sdf", "GET", f"/v1/declarations/{did}").json()["properties"]["version"] == 1
+
+
+@pytest.mark.parametrize("if_match", ['"1"', 'W/"1"', "1", '"7", "1"', "*"])
+def test_an_if_match_naming_the_current_version_revises(two: Api, if_match: str) -> None:
+    did = two.declare("sdf", feature(square(40.4, 35.5)))["id"]
+    r = two.call(
+        "sdf", "PUT", f"/v1/declarations/{did}", json=feature(square(40.5, 35.5)), headers={"If-Match": if_match}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == 2
 
 
 def _raw(api: Api, method: str, path: str, body: str) -> Any:
@@ -214,3 +228,27 @@ def test_405_names_every_method_of_the_path(two: Api) -> None:
     assert {"GET", "PUT", "DELETE"} <= allowed, allowed
     r = two.call("sdf", "DELETE", "/v1/declarations")
     assert {m.strip() for m in r.headers["allow"].split(",")} >= {"GET", "POST"}
+
+
+def test_healthz_says_only_up_without_the_admin_token(two: Api) -> None:
+    assert two.client.get("/healthz").json() == {"status": "ok"}
+    assert two.call("sdf", "GET", "/healthz").json() == {"status": "ok"}
+    assert two.client.get("/healthz", headers={"Authorization": "Bearer nope"}).json() == {"status": "ok"}
+    full = two.call("admin", "GET", "/healthz").json()
+    assert full["status"] == "ok" and {"declarations_active", "worker", "leader", "schema_version"} <= set(full)
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        ("/v1/messages", '{"to": "saa", "to": "sdf", "subject": "s"}', "to"),
+        ("/v1/messages", '{"to": "saa", "subject": "\\ud800"}', "subject"),
+        ("/v1/messages", '{"to": "saa", "subject": "s", "refs": ["a\\u0000b"]}', "refs[0]"),
+        ("/v1/declarations", SITE % (POINT, ', "name": "e\\ufffe"'), "properties.name"),
+        ("/v1/declarations", SITE % (POINT, ', "name": "a", "name": "b"'), "properties.name"),
+    ],
+)
+def test_repeated_keys_and_refused_text_are_422_naming_the_field(two: Api, path: str, body: str, field: str) -> None:
+    head = two.call("sdf", "GET", "/v1/ledger/head").json()
+    assert_422(_raw(two, "POST", path, body), field)
+    assert two.call("sdf", "GET", "/v1/ledger/head").json() == head

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from deconfliction.adapters.cot import EXPORT_PREFIX, UNKNOWN, cot_time, event_element, to_bytes
+from deconfliction.domain.text import for_xml
 from deconfliction.domain.timewindow import parse_time
 
 # TAK colours are signed 32-bit ARGB integers.
@@ -56,7 +57,7 @@ def declaration_events(viewer: str, feature: Mapping[str, Any], now: datetime, s
     props = feature.get("properties") or {}
     geometry = feature.get("geometry") or {}
     own = props.get("party") == viewer
-    base = f"{EXPORT_PREFIX}declaration.{feature.get('id')}"
+    base = for_xml(f"{EXPORT_PREFIX}declaration.{feature.get('id')}")
     label = str(props.get("name") or props.get("kind") or "declaration")
     if not own:
         label = f"{label} ({props.get('party')})"
@@ -98,8 +99,9 @@ def _remarks(props: Mapping[str, Any]) -> str:
 def _describe(event: ET.Element, callsign: str, remarks: str) -> ET.Element:
     detail = event.find("detail")
     assert detail is not None
-    ET.SubElement(detail, "contact", {"callsign": callsign})
-    ET.SubElement(detail, "remarks").text = remarks
+    # Names stored before text was checked may hold what XML cannot (ElementTree writes it anyway, malformed).
+    ET.SubElement(detail, "contact", {"callsign": for_xml(callsign)})
+    ET.SubElement(detail, "remarks").text = for_xml(remarks)
     return detail
 
 
@@ -187,7 +189,7 @@ def conflict_event(conflict: Mapping[str, Any], now: datetime, stale: datetime) 
 def track_event(track: Mapping[str, Any], now: datetime) -> ET.Element:
     """One of the caller's tracks, as the tracks service shows it to its owner: {"id", "t", "position" (a GeoJSON
     Point, with altitude when known), "course_deg"?, "speed_mps"?, "stale"?}."""
-    track_id = track["id"]
+    track_id = for_xml(str(track["id"]))
     coordinates = track["position"]["coordinates"]
     at = parse_time(track["t"], "t") if track.get("t") else now
     stale = parse_time(track["stale"], "stale") if track.get("stale") else at + timedelta(seconds=TRACK_STALE_S)
@@ -210,12 +212,18 @@ def track_event(track: Mapping[str, Any], now: datetime) -> ET.Element:
     return event
 
 
+def _one_line(event: ET.Element) -> bytes:
+    """The event on one line: a line break in a name or remarks written as a character reference (ElementTree
+    writes them raw), so that a reader taking one event per line never gets half of one."""
+    return to_bytes(event).replace(b"\r", b"&#13;").replace(b"\n", b"&#10;")
+
+
 def document(events: Iterable[ET.Element]) -> bytes:
     """One XML document: `<events>` holding every event, one per line."""
-    body = b"".join(b"  " + to_bytes(e) + b"\n" for e in events)
+    body = b"".join(b"  " + _one_line(e) + b"\n" for e in events)
     return b'<?xml version="1.0" encoding="UTF-8"?>\n<events>\n' + body + b"</events>\n"
 
 
 def stream(events: Iterable[ET.Element]) -> bytes:
     """The events back to back, as a TAK server streams them (each one whole, one per line)."""
-    return b"".join(to_bytes(e) + b"\n" for e in events)
+    return b"".join(_one_line(e) + b"\n" for e in events)

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
 
-from fastapi import FastAPI
-from fastapi.responses import PlainTextResponse
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from deconfliction import __version__
 from deconfliction.adapters.f3548_tokens import TokenVerifier
 from deconfliction.api import problems
 from deconfliction.api.deps import CtxDep, PrincipalDep
 from deconfliction.api.idempotency import Idempotency
-from deconfliction.api.limits import BodyLimit, RateLimit
+from deconfliction.api.json_body import StrictJson
+from deconfliction.api.limits import BodyLimit, RateLimit, StreamSlots
 from deconfliction.api.logs import RequestLog
 from deconfliction.api.metrics import CONTENT_TYPE, RequestMetrics, registry_for
 from deconfliction.api.routes_conflicts import router as conflicts_router
@@ -35,10 +37,14 @@ from deconfliction.api.routes_transfer import router as transfer_router
 from deconfliction.api.routes_web import install as install_web
 from deconfliction.api.routes_webhooks import router as webhooks_router
 from deconfliction.api.schemas import Health
+from deconfliction.api.slow_clients import STATE_KEY, ConnectionLimits
 from deconfliction.config import Settings
+from deconfliction.domain.errors import DomainError
+from deconfliction.services.auth import authenticate
 from deconfliction.services.context import Context
 from deconfliction.services.events import EventHub
 
+log = logging.getLogger("deconfliction.api")
 DESCRIPTION = """
 A deconfliction channel. Parties declare where and when they operate (4D: shape, altitude band, time window), are
 warned automatically — both sides at once — when their declarations come within the required separation of
@@ -46,6 +52,16 @@ another party's, and see only what they need to know.
 
 Authenticate with `Authorization: Bearer <token>`. Errors are Problem Details (RFC 9457).
 """
+
+
+def _is_admin(ctx: Context, authorization: str | None) -> bool:
+    """Whether the header carries the admin token; a missing or unknown one is no error on a health probe."""
+    if not authorization:
+        return False
+    try:
+        return authenticate(ctx, authorization).is_admin
+    except DomainError:
+        return False
 
 
 class BackgroundWork(Protocol):
@@ -65,12 +81,18 @@ def create_app(
     """Build the HTTP application around an already wired Context (see bootstrap.py); `background` (deadline checks,
     webhook delivery) runs while the app is up; `dss_verifier` checks F3548 access tokens (None: /dss answers 401)."""
 
+    limits = ConnectionLimits(
+        header_timeout_s=settings.http_header_timeout_s,
+        max_header_bytes=settings.http_max_header_bytes,
+        send_stall_s=settings.http_send_stall_s,
+    )
+
     @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[dict[str, Any]]:
         if background is not None:
             background.start()
         try:
-            yield
+            yield {STATE_KEY: limits}  # for the server's HTTP protocol (api/slow_clients.py)
         finally:
             if background is not None:
                 background.stop()
@@ -81,6 +103,7 @@ def create_app(
     app.state.hub = hub
     app.state.background = background
     app.state.f3548_verifier = dss_verifier
+    app.state.stream_slots = StreamSlots(settings.sse_streams_per_token)
     problems.install(app)
     app.include_router(parties_router)
     app.include_router(declarations_router)
@@ -111,12 +134,26 @@ def create_app(
         who.require_admin()  # counts of requests and tracks are operational facts, not every party's business
         return PlainTextResponse(registry.render(), media_type=CONTENT_TYPE)
 
-    @app.get("/healthz", response_model=Health, tags=["operations"], summary="Liveness and a few figures")
-    def healthz(ctx: CtxDep) -> dict[str, Any]:
+    @app.get(
+        "/healthz",
+        response_model=Health,
+        response_model_exclude_none=True,
+        tags=["operations"],
+        summary="Up (200) or down (503); with the admin token, a few figures too",
+        responses={503: {"description": 'The store does not answer: {"status": "down"}'}},
+    )
+    def healthz(ctx: CtxDep, request: Request) -> Any:
+        try:
+            schema_version = ctx.store.schema_version()
+        except Exception:  # a probe wants up or down, not a 500
+            log.exception("health check: the store does not answer")
+            return JSONResponse({"status": "down"}, status_code=503)
+        if not _is_admin(ctx, request.headers.get("authorization")):
+            return {"status": "ok"}  # how many declarations are active is not anyone's business
         leader = background is not None and background.leading
         return {
             "status": "ok",
-            "schema_version": ctx.store.schema_version(),
+            "schema_version": schema_version,
             "declarations_active": len(ctx.picture),
             "worker": os.getpid(),
             "leader": leader,
@@ -124,9 +161,12 @@ def create_app(
 
     # Innermost first: idempotency keys sit next to the routes, inside the rate limit and the body limit.
     app.add_middleware(Idempotency, store=lambda: ctx.store)
-    app.add_middleware(RateLimit, rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
     imports = {"/v1/imports": settings.import_max_bytes}  # a spreadsheet or Google Earth file, not one JSON object
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, per_path=imports)
+    app.add_middleware(StrictJson, files=frozenset(imports))  # inside the body limit: reads what it let through
+    app.add_middleware(RateLimit, rate_per_s=settings.rate_limit_per_s, burst=settings.rate_limit_burst)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, per_path=imports, timeout_s=settings.http_body_timeout_s
+    )
     app.add_middleware(RequestMetrics, registry=registry)  # every answer counts, 413s and 429s too
     app.add_middleware(RequestLog)  # outermost: every answer has a request id and a log line
     return app

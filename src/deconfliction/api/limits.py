@@ -7,6 +7,7 @@ import json
 import threading
 import time
 
+import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from deconfliction.api.problems import PROBLEM_JSON, TYPE_BASE
@@ -41,16 +42,21 @@ async def send_problem(
 
 
 class BodyLimit:
-    """Refuse bodies over `max_bytes` with 413: by Content-Length up front, else by reading the body first.
+    """Refuse bodies over `max_bytes` with 413: by Content-Length up front, else by reading the body first; and
+    bodies that take longer than `timeout_s` to arrive with 408.
 
     The body is read here, in full, before the application sees it — the only way to answer a chunked upload
-    that grows too large with 413 rather than letting the framework turn the overflow into a parse error.
+    that grows too large with 413 rather than letting the framework turn the overflow into a parse error, and a
+    body trickled a byte at a time with 408 rather than holding a connection (and a request slot) for ever.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None, timeout_s: float = 60.0
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.per_path = per_path or {}  # paths that take larger bodies (a file to import)
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -63,9 +69,14 @@ class BodyLimit:
                 await send_problem(send, 413, "Too large", detail, "too-large")
                 return
         try:
-            body, replay = await read_body(receive, max_bytes)
+            with anyio.fail_after(self.timeout_s):
+                body, replay = await read_body(receive, max_bytes)
         except BodyTooLarge:
             await send_problem(send, 413, "Too large", detail, "too-large")
+            return
+        except TimeoutError:
+            slow = f"the request body did not arrive within {self.timeout_s:g} s"
+            await send_problem(send, 408, "Request timeout", slow, "request-timeout", [(b"connection", b"close")])
             return
         if body is not None:
             await self.app(scope, replay, send)
@@ -102,6 +113,33 @@ async def read_body(receive: Receive, max_bytes: int | None = None) -> tuple[byt
         return await receive()
 
     return body, replay
+
+
+class StreamSlots:
+    """How many long-lived streams each token holds open; one past `per_token` is refused (429)."""
+
+    def __init__(self, per_token: int) -> None:
+        self.per_token = per_token
+        self._held: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, scope: Scope) -> str | None:
+        """The key of the slot taken, to give back when the stream ends; None if the token holds all of its own."""
+        key = _client_key(scope)
+        with self._lock:
+            held = self._held.get(key, 0)
+            if held >= self.per_token:
+                return None
+            self._held[key] = held + 1
+        return key
+
+    def give_back(self, key: str) -> None:
+        with self._lock:
+            left = self._held.get(key, 0) - 1
+            if left > 0:
+                self._held[key] = left
+            else:
+                self._held.pop(key, None)
 
 
 class RateLimit:

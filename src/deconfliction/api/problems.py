@@ -60,6 +60,17 @@ def dss_error(exc: DomainError) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers=headers)
 
 
+def domain_problem(path: str, exc: DomainError) -> JSONResponse:
+    """A domain error as the answer to a request for `path`: Problem Details, or F3548's ErrorResponse under /dss."""
+    if path.startswith(DSS_PREFIX):
+        return dss_error(exc)
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
+        headers = {"Retry-After": str(exc.retry_after_s)}
+    extra = {} if exc.errors is None else {"errors": exc.errors}
+    return problem(exc.status, exc.title, exc.detail, exc.slug, field=exc.field, headers=headers, **extra)
+
+
 def _loc_to_field(loc: tuple[Any, ...] | list[Any]) -> str:
     parts = [p for p in loc if p not in ("body", "query", "path", "header")]
     out = ""
@@ -78,6 +89,8 @@ _SLUGS = {
     404: "not-found",
     405: "method-not-allowed",
     409: "conflict",
+    408: "request-timeout",
+    412: "precondition-failed",
     413: "too-large",
     415: "unsupported-media-type",
     422: "invalid-input",
@@ -171,13 +184,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def domain_error(request: Request, exc: DomainError) -> JSONResponse:
-        if request.url.path.startswith(DSS_PREFIX):
-            return dss_error(exc)
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
-        if isinstance(exc, RateLimited) and exc.retry_after_s is not None:
-            headers = {"Retry-After": str(exc.retry_after_s)}
-        extra = {} if exc.errors is None else {"errors": exc.errors}
-        return problem(exc.status, exc.title, exc.detail, exc.slug, field=exc.field, headers=headers, **extra)
+        return domain_problem(request.url.path, exc)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -116,11 +116,14 @@ class DeclarationWritten(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
-    schema_version: int
-    declarations_active: int
-    worker: int = Field(description="Process id of the worker that answered (`deconf serve --workers N` runs N)")
-    leader: bool = Field(description="Whether that worker runs the background jobs (one worker does)")
+    status: str = Field(description='"ok"; "down" (with 503) when the store does not answer')
+    # The rest only for the admin token: without it, a probe learns whether the channel is up, nothing more.
+    schema_version: int | None = None
+    declarations_active: int | None = None
+    worker: int | None = Field(
+        None, description="Process id of the worker that answered (`deconf serve --workers N` runs N)"
+    )
+    leader: bool | None = Field(None, description="Whether that worker runs the background jobs (one worker does)")
 
 
 _POSITION: dict[str, Any] = {

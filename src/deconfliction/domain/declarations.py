@@ -15,6 +15,7 @@ from deconfliction.domain.errors import InvalidInput, TooLarge
 from deconfliction.domain.geodesy import distance_m
 from deconfliction.domain.geometry import Shape, parse_geometry
 from deconfliction.domain.numbers import finite_float
+from deconfliction.domain.text import check_text
 from deconfliction.domain.timewindow import TimeWindow, format_time, parse_time
 
 
@@ -267,6 +268,7 @@ def parse_feature(obj: object, limits: DeclarationLimits, *, trusted: bool = Fal
         raise InvalidInput(
             f"properties.name must be a string of at most {limits.max_name_chars} characters", field="properties.name"
         )
+    check_text(name, "properties.name")  # an import's file reaches here without the HTTP edge's check
     if "geometry" not in obj or obj["geometry"] is None:
         raise InvalidInput("geometry is required", field="geometry")
     shape = parse_geometry(obj["geometry"], max_vertices=limits.max_vertices, max_area_m2=limits.max_area_m2)

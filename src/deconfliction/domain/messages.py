@@ -16,6 +16,7 @@ from typing import Any
 from deconfliction.domain.errors import InvalidInput, StateConflict
 from deconfliction.domain.parties import PartyStatus, RelayMode
 from deconfliction.domain.signing import digest_of
+from deconfliction.domain.text import check_text
 from deconfliction.domain.timewindow import format_time, parse_time
 
 MAX_SUBJECT_CHARS = 200
@@ -58,7 +59,7 @@ def _text(value: object, field: str, limit: int, required: bool = True) -> str:
         raise InvalidInput(f"{field} must not be empty", field=field)
     if len(value) > limit:
         raise InvalidInput(f"{field} has {len(value)} characters; at most {limit} are allowed", field=field)
-    return value
+    return check_text(value, field)
 
 
 @dataclass(frozen=True, slots=True)

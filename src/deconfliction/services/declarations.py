@@ -25,7 +25,6 @@ from deconfliction.domain.errors import (
     StateConflict,
 )
 from deconfliction.domain.notifications import declaration_digest
-from deconfliction.domain.numbers import parse_whole
 from deconfliction.domain.signing import new_salt
 from deconfliction.services import lines as line_rules
 from deconfliction.services import probing
@@ -172,14 +171,20 @@ def _owned(tx: Tx, party: str, declaration_id: str) -> Declaration:
     return found
 
 
-def parse_if_match(value: str | None) -> int:
-    """`If-Match: "3"` (weak `W/"3"` and bare `3` accepted) → 3."""
+def parse_if_match(value: str | None) -> frozenset[str]:
+    """The versions an `If-Match` names: `"3"`, a list `"2", "3"`, `*` (any); weak `W/"3"` and bare `3` are taken
+    as `"3"`. Whatever else it holds names no version, so that it fails as a stale one does: 412 (RFC 9110)."""
     if value is None:
         raise PreconditionRequired('send If-Match: "<version>" with the version you last read', field="If-Match")
-    text = value.strip()
-    if text.startswith("W/"):
-        text = text[2:]
-    return parse_whole(text.strip('"'), "If-Match", 'a version such as "3"')
+    return frozenset(tag.strip().removeprefix("W/").strip('"') for tag in value.split(","))
+
+
+def _check_version(declaration_id: str, versions: frozenset[str], current: int) -> None:
+    if "*" not in versions and str(current) not in versions:
+        raise PreconditionFailed(
+            f'declaration {declaration_id!r} is at version {current}; If-Match: "{current}" after reading it again',
+            field="If-Match",
+        )
 
 
 def revise(ctx: Context, party: str, declaration_id: str, if_match: str | None, feature: object) -> Written:
@@ -190,18 +195,13 @@ def revise_job(
     ctx: Context, party: str, declaration_id: str, if_match: str | None, feature: object
 ) -> Callable[[Outbox], Written]:
     """Validate now; the returned job checks the version and writes on the writer."""
-    expected = parse_if_match(if_match)
+    versions = parse_if_match(if_match)
     spec = parse_feature(feature, ctx.limits)
 
     def job(out: Outbox) -> Written:
         _check_audience(out.tx, spec)
         current = _owned(out.tx, party, declaration_id)
-        if current.version != expected:
-            raise PreconditionFailed(
-                f"declaration {declaration_id!r} is at version {current.version}, not "
-                f"{expected}; read it again and retry",
-                field="If-Match",
-            )
+        _check_version(declaration_id, versions, current.version)
         if not current.active:
             raise StateConflict(f"declaration {declaration_id!r} is cancelled; declare anew instead")
         at = ctx.clock()

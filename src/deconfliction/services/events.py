@@ -64,6 +64,12 @@ class EventHub:
             return sum(len(v) for v in self._waiters.values())
 
 
+def latest_event_id(ctx: Context, party: str) -> int:
+    """The id of the party's newest event (0 if none): where a stream that asks for no history starts."""
+    with ctx.store.read() as tx:
+        return tx.last_event_id(party)
+
+
 def events_after(ctx: Context, party: str, after_id: int, limit: int = 500) -> list[StoredEvent]:
     with ctx.store.read() as tx:
         return tx.events_after(party, after_id, limit)

@@ -16,6 +16,7 @@ from deconfliction.domain.messages import MAX_NOTE_CHARS, Message, MessageConten
 from deconfliction.domain.parties import Link, PartyStatus, RelayMode
 from deconfliction.domain.routing import find_route
 from deconfliction.domain.signing import Purpose
+from deconfliction.domain.text import check_text
 from deconfliction.services.context import Context
 from deconfliction.services.signatures import check_signature
 from deconfliction.services.writer import Outbox
@@ -138,6 +139,8 @@ def relay(ctx: Context, party: str, message_id: str, decision: str, note: str | 
         raise InvalidInput(f"decision {decision!r} is not one of approve, refuse", field="decision")
     if note is not None and len(note) > MAX_NOTE_CHARS:
         raise InvalidInput(f"note has {len(note)} characters; at most {MAX_NOTE_CHARS} are allowed", field="note")
+    if note is not None:
+        check_text(note, "note")
     if decision == "refuse" and not (note or "").strip():
         raise InvalidInput("refusing needs a reason in 'note': the sender is told it", field="note")
 

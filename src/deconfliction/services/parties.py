@@ -9,6 +9,7 @@ from datetime import datetime
 from deconfliction.domain.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
 from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode, check_party_id
 from deconfliction.domain.signing import digest_of
+from deconfliction.domain.text import check_text
 from deconfliction.services.auth import hash_token, new_token
 from deconfliction.services.context import Context
 from deconfliction.services.messages import resume_waiting_on
@@ -35,8 +36,9 @@ def create_party(ctx: Context, party_id: str, name: str, public_key: str | None)
     check_party_id(party_id)
     if not name.strip():
         raise InvalidInput("name must not be empty", field="name")
-    if any(ord(ch) < 32 or ord(ch) == 127 for ch in name):
+    if any(ord(ch) < 32 for ch in name):
         raise InvalidInput("name must not contain control characters (line breaks, NUL, …)", field="name")
+    check_text(name, "name")
     key = check_public_key(public_key)
     token = new_token()
 

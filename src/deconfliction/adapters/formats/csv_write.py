@@ -7,6 +7,7 @@ import io
 from typing import Any
 
 from deconfliction.adapters.formats import wkt
+from deconfliction.domain.text import for_unicode
 
 COLUMNS = ("id", "name", "kind", "party", "status", "start", "end", "lat", "lon", "radius_m", "separation_m",
            "audience", "lower_m", "upper_m", "speed_mps", "times", "wkt")  # fmt: skip
@@ -47,4 +48,5 @@ def write(features: list[dict[str, Any]]) -> bytes:
     writer.writerow(COLUMNS)
     for feature in features:
         writer.writerow(_cells(feature))
-    return ("\ufeff" + out.getvalue()).encode("utf-8")  # the BOM tells Excel it is UTF-8
+    # The BOM tells Excel it is UTF-8; a lone surrogate stored before text was checked has none: U+FFFD.
+    return ("\ufeff" + for_unicode(out.getvalue())).encode("utf-8")

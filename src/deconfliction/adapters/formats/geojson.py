@@ -15,13 +15,16 @@ from deconfliction.adapters.formats.rows import (
     finish,
     plain,
 )
+from deconfliction.domain import strict_json
+from deconfliction.domain.errors import DomainError
+from deconfliction.domain.text import for_unicode
 
 
 def _features(data: bytes) -> list[Any]:
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise FormatError(f"the file is not valid JSON (GeoJSON): {exc}") from None
+        doc = strict_json.loads(data.removeprefix(b"\xef\xbb\xbf"))  # a BOM, as some editors write
+    except DomainError as exc:
+        raise FormatError(f"the file is not valid JSON (GeoJSON): {exc.detail}") from None
     if isinstance(doc, list):
         return doc
     if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
@@ -62,4 +65,5 @@ def read(data: bytes, defaults: Defaults) -> ReadResult:
 
 def write(features: list[dict[str, Any]]) -> bytes:
     doc = {"type": "FeatureCollection", "features": features}
-    return json.dumps(doc, ensure_ascii=False, indent=1).encode("utf-8")
+    # A lone surrogate (stored before such text was refused) has no UTF-8: written as U+FFFD, not a failed export.
+    return for_unicode(json.dumps(doc, ensure_ascii=False, indent=1)).encode("utf-8")

@@ -7,6 +7,8 @@ from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped]
 
+from deconfliction.domain.text import for_xml
+
 KML_NS = "http://www.opengis.net/kml/2.2"
 # aabbggrr: sites red, areas orange (fill translucent), routes blue
 _STYLES = {"site": "ff1400e6", "area": "ff0080ff", "route": "ffff7800"}
@@ -17,7 +19,7 @@ _DATA = ("kind", "radius_m", "separation_m", "audience", "lower_m", "upper_m", "
 def _el(parent: etree._Element, tag: str, text: str | None = None) -> etree._Element:
     element = etree.SubElement(parent, f"{{{KML_NS}}}{tag}")
     if text is not None:
-        element.text = text
+        element.text = for_xml(text)  # text stored before it was checked may hold what XML cannot
     return element
 
 
