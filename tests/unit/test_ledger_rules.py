@@ -66,33 +66,33 @@ def test_a_key_registered_later_or_removed_decides_from_then_on() -> None:
     assert extended(party("saa", None, "party.updated"), ack("saa")).ok  # saa's key withdrawn: unsigned is right
 
 
-@pytest.mark.parametrize(
-    ("bad", "reason"),
-    [
-        (change("message.teleported", "sdf", (MESSAGE_ID,), {}), "'message.teleported' is not a type of entry"),
-        (change("message.read", "admin", (MESSAGE_ID,), {}), "entry's actor is a party, not 'admin'"),
-        (change("message.read", "Sdf", (MESSAGE_ID,), {}), "entry's actor is a party, not 'Sdf'"),
-        (change("message.delivered", "saa", (MESSAGE_ID,), {"party": "saa"}), "actor is 'server', not 'saa'"),
-        (change("message.read", "saa", (MESSAGE_ID, "x"), {}), "is about 1 ids, not 2"),
-        (change("declarations.viewed", "saa", (), {"via": "list", "count": 0}), "about one or more ids, not 0"),
-        (change("message.read", "saa", (MESSAGE_ID,), {"late": False}), "has the members [], not ['late']"),
-        (change("message.sent", "sdf", ("m-44",), {}), "has the members ['to'], not []"),
-        (change("declaration.created", "sdf", ("d-1",), {"version": "1"}), "detail.version of a declaration"),
-        (change("declaration.created", "sdf", ("d-1",), {"version": True}), "detail.version of a declaration"),
-        (change("message.read", "saa", (MESSAGE_ID,), {}, at="2026-02-30T00:00:00Z"), "at is not an RFC 3339"),
-        (party("admin"), "'admin' is not a party id (admin and server are reserved)"),
-        (party("server"), "'server' is not a party id"),
-        (party("new", actor="sdf"), "party.created entry's actor is 'admin', not 'sdf'"),
-        (party("sdf"), "party sdf is registered already (entry seq 18)"),
-        (replace(party("new"), digest=MSG), "not the digest of its content"),
-        (replace(party("new"), detail={"name": "N", "status": "asleep", "public_key": None}), "detail.status"),
-        (link("coalition", "sdf"), "link.created, but coalition and sdf are linked"),
-        (link("saa", "sdf", "link.removed"), "link.removed, but saa and sdf are not linked"),
-        (link("russia", "sdf"), "a link with russia, but no entry before this one registers russia"),
-        (link("sdf", "saa"), "subject is [detail.a, detail.b], a before b"),
-        (link("saa", "sdf", relay="sometimes"), "detail.relay"),
-    ],
-)
+BAD_ENTRIES = [  # sealed by the server, each breaking one rule; and the reason the verifier gives
+    (change("message.teleported", "sdf", (MESSAGE_ID,), {}), "'message.teleported' is not a type of entry"),
+    (change("message.read", "admin", (MESSAGE_ID,), {}), "entry's actor is a party, not 'admin'"),
+    (change("message.read", "Sdf", (MESSAGE_ID,), {}), "entry's actor is a party, not 'Sdf'"),
+    (change("message.delivered", "saa", (MESSAGE_ID,), {"party": "saa"}), "actor is 'server', not 'saa'"),
+    (change("message.read", "saa", (MESSAGE_ID, "x"), {}), "is about 1 ids, not 2"),
+    (change("declarations.viewed", "saa", (), {"via": "list", "count": 0}), "about one or more ids, not 0"),
+    (change("message.read", "saa", (MESSAGE_ID,), {"late": False}), "has the members [], not ['late']"),
+    (change("message.sent", "sdf", ("m-44",), {}), "has the members ['to'], not []"),
+    (change("declaration.created", "sdf", ("d-1",), {"version": "1"}), "detail.version of a declaration"),
+    (change("declaration.created", "sdf", ("d-1",), {"version": True}), "detail.version of a declaration"),
+    (change("message.read", "saa", (MESSAGE_ID,), {}, at="2026-02-30T00:00:00Z"), "at is not an RFC 3339"),
+    (party("admin"), "'admin' is not a party id (admin and server are reserved)"),
+    (party("server"), "'server' is not a party id"),
+    (party("new", actor="sdf"), "party.created entry's actor is 'admin', not 'sdf'"),
+    (party("sdf"), "party sdf is registered already (entry seq 18)"),
+    (replace(party("new"), digest=MSG), "not the digest of its content"),
+    (replace(party("new"), detail={"name": "N", "status": "asleep", "public_key": None}), "detail.status"),
+    (link("coalition", "sdf"), "link.created, but coalition and sdf are linked"),
+    (link("saa", "sdf", "link.removed"), "link.removed, but saa and sdf are not linked"),
+    (link("russia", "sdf"), "a link with russia, but no entry before this one registers russia"),
+    (link("sdf", "saa"), "subject is [detail.a, detail.b], a before b"),
+    (link("saa", "sdf", relay="sometimes"), "detail.relay"),
+]
+
+
+@pytest.mark.parametrize(("bad", "reason"), BAD_ENTRIES)
 def test_an_entry_that_breaks_its_types_rule_is_refused(bad: Change, reason: str) -> None:
     report = extended(bad)
     assert report.failure is not None and report.failure.seq == 23, report.failure
