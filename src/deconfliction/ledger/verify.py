@@ -3,8 +3,9 @@
 Each line must be exactly the canonical JSON of the entry it parses to, followed by "\\n", so that any change to
 the file — one byte, whitespace, an escape, key order, a line added, removed or moved — is caught. Then each entry
 must have exactly the fields of `entry.FIELDS` with their JSON types, follow its predecessor (`seq` + 1, `prev` =
-its `hash`), hash to its `hash`, carry the server's signature of that hash, and, when a party signed it, carry a
-signature that verifies with the key the record registered for that party (party.created / party.updated) before.
+its `hash`), hash to its `hash`, carry the server's signature of that hash, follow its type's rule (rules.py), agree
+with the record before it (rules.Registry: a party signature verifies with the key the record registered for that
+party before, and is there whenever the API requires it), and so on.
 
 Pure: the caller reads the file and passes its lines (`verify_bytes` splits a whole file for you).
 """
