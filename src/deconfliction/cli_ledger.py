@@ -19,7 +19,8 @@ from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.signing import public_key_from_b64
 from deconfliction.ledger.entry import line
 from deconfliction.ledger.proof import check_proof, make_proof
-from deconfliction.ledger.verify import BadEntry, Report, Verifier
+from deconfliction.ledger.rules import BadEntry
+from deconfliction.ledger.verify import Report, Verifier
 
 PAGE_LIMIT = 1000
 
