@@ -83,6 +83,8 @@ BAD_ENTRIES = [  # sealed by the server, each breaking one rule; and the reason 
     (party("new", actor="sdf"), "party.created entry's actor is 'admin', not 'sdf'"),
     (party("sdf"), "party sdf is registered already (entry seq 18)"),
     (replace(party("new"), digest=MSG), "not the digest of its content"),
+    (replace(party("new"), detail={"name": "N", "status": "active"}), "no detail.public_key"),  # crashed the docs'
+    (replace(party("new"), detail={"name": "N", "status": "active", "public_key": "AAAA"}), "not a raw 32-byte"),
     (replace(party("new"), detail={"name": "N", "status": "asleep", "public_key": None}), "detail.status"),
     (link("coalition", "sdf"), "link.created, but coalition and sdf are linked"),
     (link("saa", "sdf", "link.removed"), "link.removed, but saa and sdf are not linked"),
