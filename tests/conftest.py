@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -20,6 +21,12 @@ from deconfliction.bootstrap import Wired, wire
 from deconfliction.config import Settings, load_settings
 
 ADMIN = "test-admin-token"
+
+# Tests never assert timings, Hypothesis' included: its default 200 ms deadline per example, and its health check
+# of slow data generation, fail by chance on a loaded machine. Checks that do not depend on the clock (filtering,
+# too large data, …) stay on; a test's own @settings keeps what it sets.
+hypothesis.settings.register_profile("deconf", deadline=None, suppress_health_check=[hypothesis.HealthCheck.too_slow])
+hypothesis.settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "deconf"))
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -19,7 +19,8 @@ from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.signing import public_key_from_b64
 from deconfliction.ledger.entry import line
 from deconfliction.ledger.proof import check_proof, make_proof
-from deconfliction.ledger.verify import BadEntry, Report, Verifier
+from deconfliction.ledger.rules import BadEntry
+from deconfliction.ledger.verify import Report, Verifier
 
 PAGE_LIMIT = 1000
 
@@ -179,7 +180,7 @@ def ledger_verify(
     console.print(
         f"[green]VERIFIED[/green] — {report.entries} entries, seq 1 to {report.head_seq}: every line canonical, "
         "every entry linked to the one before, every hash and server signature valid, every party signature "
-        "valid and made with that party's registered key."
+        "valid and made with that party's registered key, every entry of its type's rule (docs/ledger.md)."
     )
     console.print(f"head: seq {report.head_seq} hash {report.head_hash}")
     if head is None:

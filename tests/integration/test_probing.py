@@ -82,7 +82,7 @@ def test_six_brief_probes_tell_the_owner_the_admin_and_the_record_and_slow_the_p
     assert events(ctx, "saa", "disclosure.probing") == []  # the prober is not told it was seen
     with ctx.store.read() as tx:
         [entry] = [e for e in map(json.loads, tx.ledger_after(0, 10_000)) if e["type"] == "disclosure.probing"]
-    assert entry["subject"] == [] and entry["detail"] == {"party": "saa", "owner": "sdf", "count": 6}
+    assert entry["subject"] == ["saa"] and entry["detail"] == {"owner": "sdf", "count": 6}
     assert hospital.id not in str(entry)  # the record names no declaration
     # slowed: one declaration write a minute; cancelling is never slowed
     far = declarations.declare(ctx, "saa", site(45.0, 30.0)).declaration

@@ -52,6 +52,11 @@ class Chain:
         self.entries.append(entry)
         return entry
 
+    def next_at(self) -> str:
+        """The time of the next entry: a few minutes apart, some with a fraction of a second."""
+        n = len(self.entries)
+        return f"2030-01-07T10:{n:02d}:{7 * n % 60:02d}" + (".250000Z" if n % 5 == 4 else "Z")
+
     def event(
         self,
         type_: str,
@@ -61,13 +66,25 @@ class Chain:
         detail: Detail | None = None,
         signed: tuple[str, SigningKey, Purpose] | None = None,
     ) -> dict[str, Any]:
-        n = len(self.entries)
-        at = f"2030-01-07T10:{n:02d}:{7 * n % 60:02d}" + (".250Z" if n % 5 == 4 else "Z")
         sig = None
         if signed is not None:
             party, key, purpose = signed
             sig = PartySignature(party, key.public_key_b64, purpose, key.sign(purpose, digest))
-        return self.add(Change(at, type_, actor, subject, digest, detail or {}, sig))
+        return self.add(Change(self.next_at(), type_, actor, subject, digest, detail or {}, sig))
+
+    def party(self, type_: str, party: str, name: str, key: SigningKey | None) -> dict[str, Any]:
+        """A party.created / party.updated entry: its digest is of its detail, the party's record."""
+        detail: Detail = {"name": name, "status": "active", "public_key": None if key is None else key.public_key_b64}
+        return self.event(type_, "admin", (party,), digest_of(detail), detail)
+
+    def link(self, a: str, b: str, relay: str) -> dict[str, Any]:
+        detail: Detail = {"a": a, "b": b, "relay": relay}
+        return self.event("link.created", "admin", (a, b), digest_of(detail), detail)
+
+    def viewed(self, viewer: str, declarations: tuple[str, ...], via: str) -> dict[str, Any]:
+        """A declarations.viewed entry: its digest is of the query."""
+        query = {"viewer": viewer, "declarations": list(declarations), "via": via, "at": self.next_at()}
+        return self.event("declarations.viewed", viewer, declarations, digest_of(query), {"via": via, "count": 1})
 
     def data(self) -> bytes:
         return b"".join(line(e) for e in self.entries)
@@ -81,73 +98,38 @@ SDF, SAA, SDF_NEW, STRANGER = fixed_key(2), fixed_key(3), fixed_key(4), fixed_ke
 
 
 def build_chain() -> Chain:
-    """22 entries: parties with and without keys, a key rotation, links, a declaration's life, a notification and
-    its signed acknowledgement, a conflict, a message relayed and acknowledged with signatures, escapes and non-ASCII.
+    """22 entries, each as the server writes it: parties with and without keys, a key rotation, links, a
+    declaration's life, a notification and its signed acknowledgement, a conflict, a message relayed and
+    acknowledged with signatures, a view; escapes and non-ASCII in names.
     """
     c = Chain()
     decl1 = digest_of({"declaration": feature(1), "salt": SALT})
     decl2 = digest_of({"declaration": feature(2), "salt": SALT})
     msg = digest_of(MESSAGE)
-    conflict = digest_of({"conflict": "c-9", "declarations": [DECLARATION_ID, "d-0b2e"]})
-    c.event(
-        "party.created",
-        "admin",
-        ("sdf",),
-        digest_of({"id": "sdf"}),
-        {"status": "active", "public_key": SDF.public_key_b64},
-    )
-    c.event(
-        "party.created",
-        "admin",
-        ("saa",),
-        digest_of({"id": "saa"}),
-        {"status": "active", "public_key": SAA.public_key_b64},
-    )
-    c.event(
-        "party.created",
-        "admin",
-        ("coalition",),
-        digest_of({"id": "coalition"}),
-        {"status": "active", "public_key": None},
-    )
-    c.event("link.created", "admin", ("sdf", "coalition"), digest_of({"a": "sdf", "b": "coalition"}), {"relay": "auto"})
-    c.event(
-        "link.created",
-        "admin",
-        ("coalition", "saa"),
-        digest_of({"a": "coalition", "b": "saa"}),
-        {"relay": "review", "note": "خط التماس — review"},
-    )
-    c.event("declaration.created", "sdf", (DECLARATION_ID,), decl1, {"version": 1, "status": "active"})
+    conflict = digest_of({"conflict": "c-9", "kind": "declarations", "opened_at": "2030-01-07T10:08:56Z"})
+    c.party("party.created", "sdf", "Syrian Democratic Forces — قسد", SDF)
+    c.party("party.created", "saa", 'SAA "as is" \\ back', SAA)
+    c.party("party.created", "coalition", "Coalition", None)
+    c.link("coalition", "sdf", "auto")
+    c.link("coalition", "saa", "review")
+    c.event("declaration.created", "sdf", (DECLARATION_ID,), decl1, {"version": 1})
     c.event("declaration.notified", "server", ("n-1", DECLARATION_ID), decl1, {"version": 1, "party": "saa"})
     c.event(
         "notification.acknowledged", "saa", ("n-1", DECLARATION_ID), decl1, {"version": 1}, ("saa", SAA, Purpose.ACK)
     )
-    c.event(
-        "conflict.opened",
-        "server",
-        ("c-9", DECLARATION_ID, "d-0b2e"),
-        conflict,
-        {"a": "sdf", "b": "saa", "required_m": 2000},
-    )
+    c.event("conflict.opened", "server", ("c-9",), conflict, {"a": "sdf", "b": "saa"})
     c.event("conflict.acknowledged", "sdf", ("c-9",), conflict, {}, ("sdf", SDF, Purpose.ACK))
-    c.event("message.sent", "sdf", (MESSAGE_ID,), msg, {"to": "saa", "hops": 3}, ("sdf", SDF, Purpose.MESSAGE))
-    c.event("message.relayed", "sdf", (MESSAGE_ID,), msg, {"to": "coalition"})
+    c.event("message.sent", "sdf", (MESSAGE_ID,), msg, {"to": "saa"}, ("sdf", SDF, Purpose.MESSAGE))
+    c.event("message.relayed", "sdf", (MESSAGE_ID,), msg, {"party": "sdf"})
     c.event(
         "message.held", "server", (MESSAGE_ID,), msg, {"on": "coalition", "party": "coalition", "waiting": "review"}
     )
-    c.event("message.relayed", "coalition", (MESSAGE_ID,), msg, {"note": 'ok "as is" \\ line1\nline2\ttab\u0007'})
+    c.event("message.relayed", "coalition", (MESSAGE_ID,), msg, {"party": "coalition"})
     c.event("message.delivered", "server", (MESSAGE_ID,), msg, {"party": "saa"})
     c.event("message.read", "saa", (MESSAGE_ID,), msg)
-    c.event("message.acknowledged", "saa", (MESSAGE_ID,), msg, {"late": False}, ("saa", SAA, Purpose.ACK))
-    c.event(
-        "party.updated",
-        "admin",
-        ("sdf",),
-        digest_of({"id": "sdf", "v": 2}),
-        {"status": "active", "public_key": SDF_NEW.public_key_b64},
-    )
-    c.event("declaration.updated", "sdf", (DECLARATION_ID,), decl2, {"version": 2, "status": "active"})
+    c.event("message.acknowledged", "saa", (MESSAGE_ID,), msg, {}, ("saa", SAA, Purpose.ACK))
+    c.party("party.updated", "sdf", "Syrian Democratic Forces — قسد", SDF_NEW)
+    c.event("declaration.updated", "sdf", (DECLARATION_ID,), decl2, {"version": 2})
     c.event(
         "message.sent",
         "sdf",
@@ -156,10 +138,6 @@ def build_chain() -> Chain:
         {"to": "saa"},
         ("sdf", SDF_NEW, Purpose.MESSAGE),
     )
-    c.event(
-        "declarations.viewed", "saa", (), digest_of({"bbox": [40, 35, 41, 36]}), {"count": 3, "bbox": None, "all": True}
-    )
-    c.event(
-        "declaration.cancelled", "sdf", (DECLARATION_ID,), decl2, {"version": 2, "status": "cancelled", "at_ms": -1}
-    )
+    c.viewed("saa", (DECLARATION_ID,), "list")
+    c.event("declaration.cancelled", "sdf", (DECLARATION_ID,), decl2, {"version": 2})
     return c

@@ -98,7 +98,7 @@ def test_an_entry_rehashed_and_resigned_by_the_server_still_breaks_the_chain_or_
     report = verify_bytes(with_line(6, entry), KEY)
     assert failed_at(report) == 8 and report.failure is not None and "prev" in report.failure.reason
     last = copy.deepcopy(CHAIN.entries[-1])
-    last["detail"] = {}
+    last["detail"] = {"version": 3}
     last["hash"] = entry_hash(last)
     last["signature"] = CHAIN.server.sign(Purpose.LEDGER, last["hash"])
     assert verify_bytes(with_line(len(CHAIN.entries) - 1, last), KEY).ok  # only the noted head can show this
@@ -204,7 +204,9 @@ def extended(change: Change) -> tuple[Chain, Report]:
 def _signed(party: str, key: Any, purpose: Purpose, type_: str = "message.acknowledged") -> Change:
     digest = CHAIN.entries[10]["digest"]
     sig = PartySignature(party, key.public_key_b64, purpose, key.sign(purpose, digest))
-    return Change("2030-01-07T11:00:00Z", type_, party, ("m-42",), digest, {}, sig)
+    return Change(
+        "2030-01-07T11:00:00Z", type_, party, ("m-42",), digest, {"to": "saa"} if "sent" in type_ else {}, sig
+    )
 
 
 @pytest.mark.parametrize(
@@ -212,7 +214,10 @@ def _signed(party: str, key: Any, purpose: Purpose, type_: str = "message.acknow
     [
         (_signed("saa", STRANGER, Purpose.ACK), "not its registered key"),  # a key saa never registered
         (_signed("coalition", STRANGER, Purpose.ACK), "has no registered key"),  # coalition registered none
-        (_signed("russia", STRANGER, Purpose.ACK), "no party.created"),  # a party the record never created
+        (
+            _signed("russia", STRANGER, Purpose.ACK),
+            "no entry before this one registers russia",
+        ),  # a party the record never created
         (_signed("sdf", SDF, Purpose.MESSAGE, "message.sent"), "not its registered key"),  # sdf's key before rotation
     ],
 )
@@ -251,7 +256,6 @@ def test_a_signature_by_another_party_than_the_actor_is_bad() -> None:
         (lambda e: e.update(extra=1), "unexpected ['extra']"),
         (lambda e: e.pop("detail"), "missing ['detail']"),
         (lambda e: e.update(seq=True), "seq is not a positive integer"),
-        (lambda e: e.update(at="2030-01-07T10:00:00+00:00"), "at is not an RFC 3339 UTC time"),
         (lambda e: e.update(subject="m-42"), "subject is not a list"),
         (lambda e: e.update(digest="AB" * 32), "digest is not 64 lowercase hex"),
         (lambda e: e.update(detail={"nested": {"a": 1}}), "detail is not an object of strings"),
@@ -298,7 +302,7 @@ def test_a_party_registration_needs_a_valid_key_or_null() -> None:
 
 def test_the_export_format_is_one_canonical_object_per_line() -> None:
     first = DATA.split(b"\n", 1)[0]
-    assert first == json.dumps(CHAIN.entries[0], sort_keys=True, separators=(",", ":")).encode()
+    assert first == json.dumps(CHAIN.entries[0], sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def docs_verifier(tmp_path: Path) -> Path:

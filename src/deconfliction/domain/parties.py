@@ -10,6 +10,8 @@ from enum import StrEnum
 from deconfliction.domain.errors import InvalidInput
 
 PARTY_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# The record's actors other than parties: a party named so would make `actor: "admin"` ambiguous.
+RESERVED_PARTY_IDS = frozenset({"admin", "server"})
 
 
 class PartyStatus(StrEnum):
@@ -24,13 +26,24 @@ class RelayMode(StrEnum):
 
 
 def check_party_id(value: object, field: str = "id") -> str:
-    if not isinstance(value, str) or not PARTY_ID.match(value):
+    if not isinstance(value, str) or not PARTY_ID.fullmatch(value):  # fullmatch: `$` also matches before a "\n"
         raise InvalidInput(
             f"{field} must be 1-63 characters of lowercase letters, digits, '-' or '_', starting with a letter "
             "or digit (e.g. 'sdf')",
             field=field,
         )
     return value
+
+
+def check_new_party_id(value: object, field: str = "id") -> str:
+    """An id a new party may be registered with: a party id, and not one the record reserves for its actors."""
+    check_party_id(value, field)
+    if value in RESERVED_PARTY_IDS:
+        raise InvalidInput(
+            f"{field} {value!r} is reserved: the record names the admin and the server so; choose another id",
+            field=field,
+        )
+    return str(value)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,17 +5,18 @@ An entry is a JSON object with exactly these members (docs/ledger.md says the sa
     seq             1, 2, 3, … with no gap
     at              the time of the state change, RFC 3339 UTC with `Z`
     type            what happened, e.g. "message.relayed"
-    actor           the party that acted, "admin", or "server"
+    actor           the party that acted, "admin", or "server" (no party may be registered with those ids)
     subject         the ids the entry is about (declaration, message, conflict, notification, party…)
     digest          lowercase hex SHA-256 of the canonical content of the change (never the content itself)
     detail          small facts that disclose nothing need-to-know hides (a status, a public key, a decision)
-    party_signature null, or {"party", "public_key", "purpose": "message" | "ack", "signature"}: the party's
-                    Ed25519 signature over b"deconf/<purpose>/v1\\n" + the 32 digest bytes
+    party_signature null, or {"party", "public_key", "purpose": "message" | "ack" | "agree", "signature"}: the
+                    party's Ed25519 signature over b"deconf/<purpose>/v1\\n" + the 32 digest bytes
     prev            the previous entry's `hash` ("0" * 64 for seq 1)
     hash            SHA-256 hex of the canonical JSON (RFC 8785) of the entry without `hash` and `signature`
     signature       the server's Ed25519 signature over b"deconf/ledger/v1\\n" + the 32 hash bytes, base64
 
-An exported ledger is one entry per line, each line exactly the canonical JSON of the entry, ending in "\\n".
+What each type of entry holds (actor, subject, detail, digest, party signature) is in rules.py. An exported ledger
+is one entry per line, each line exactly the canonical JSON of the entry, ending in "\\n".
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.messages import MessageContent
 from deconfliction.domain.notifications import declaration_digest
 from deconfliction.domain.signing import digest_of
-from deconfliction.ledger.verify import BadEntry, check_party_signature, check_seal, check_shape
+from deconfliction.ledger.rules import BadEntry
+from deconfliction.ledger.verify import check_rule_and_signature, check_seal, check_shape
 
 PROOF_FORMAT = "deconf/proof/v1"
 HOW_TO_CHECK = (
@@ -58,7 +59,7 @@ _SENTENCES: dict[str, tuple[str, ...]] = {
         "declaration {id} was notified",
     ),
     "declarations.viewed": ("{actor} viewed declarations",),
-    "disclosure.probing": ("{party} was seen probing a declaration of {owner}",),
+    "disclosure.probing": ("{id} was seen probing a declaration of {owner}",),
     "notification.acknowledged": ("{actor} acknowledged notification {id}",),
     "conflict.opened": ("conflict {id} was opened between {a} and {b}", "conflict {id} was opened"),
     "conflict.acknowledged": ("{actor} acknowledged conflict {id}",),
@@ -183,7 +184,7 @@ def _check_entry(proof: dict[str, Any], key: str, checks: list[str], notes: list
         raise BadEntry("the proof's statement is not what its entry says: " + repr(statement(entry)))
     check_seal(entry, key)
     checks.append(f"entry {entry['seq']} hashes to {entry['hash']}, signed by the server key {key}")
-    sig = check_party_signature(entry)
+    sig = check_rule_and_signature(entry)
     if sig is not None:
         checks.append(f"{sig['party']}'s {sig['purpose']} signature verifies with key {sig['public_key']}")
         notes.append(

@@ -3,8 +3,9 @@
 Each line must be exactly the canonical JSON of the entry it parses to, followed by "\\n", so that any change to
 the file — one byte, whitespace, an escape, key order, a line added, removed or moved — is caught. Then each entry
 must have exactly the fields of `entry.FIELDS` with their JSON types, follow its predecessor (`seq` + 1, `prev` =
-its `hash`), hash to its `hash`, carry the server's signature of that hash, and, when a party signed it, carry a
-signature that verifies with the key the record registered for that party (party.created / party.updated) before.
+its `hash`), hash to its `hash`, carry the server's signature of that hash, follow its type's rule (rules.py), agree
+with the record before it (rules.Registry: a party signature verifies with the key the record registered for that
+party before, and is there whenever the API requires it), and so on.
 
 Pure: the caller reads the file and passes its lines (`verify_bytes` splits a whole file for you).
 """
@@ -20,30 +21,10 @@ from typing import Any
 from deconfliction.domain.errors import InvalidInput
 from deconfliction.domain.signing import ZERO_HASH, Purpose, canonical, public_key_from_b64, verify
 from deconfliction.ledger.entry import FIELDS, entry_hash
+from deconfliction.ledger.rules import REGISTERING_TYPES, BadEntry, Registry, check_rules
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
-RFC3339_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z")
 PARTY_SIGNATURE_FIELDS = ("party", "public_key", "purpose", "signature")
-# The purpose each kind of signed entry must carry: a message signature replayed as an acknowledgement fails here.
-PURPOSE_BY_TYPE = {
-    "message.sent": Purpose.MESSAGE,
-    "message.acknowledged": Purpose.ACK,
-    "notification.acknowledged": Purpose.ACK,
-    "conflict.acknowledged": Purpose.ACK,
-    "line.proposed": Purpose.MESSAGE,
-    "line.accepted": Purpose.AGREE,
-    "line.rejected": Purpose.ACK,
-}
-REGISTERING_TYPES = ("party.created", "party.updated")  # detail.public_key: the party's key from then on
-
-
-class BadEntry(ValueError):
-    """An entry (or line) that does not hold; `reason` says precisely why."""
-
-    def __init__(self, reason: str, seq: int | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.seq = seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,8 +128,6 @@ def check_shape(entry: dict[str, Any]) -> None:
     seq = _seq_of(entry)
     if seq is None or seq < 1:
         raise BadEntry("seq is not a positive integer", seq)
-    if not isinstance(entry["at"], str) or not RFC3339_UTC.fullmatch(entry["at"]):
-        raise BadEntry("at is not an RFC 3339 UTC time ending in Z", seq)
     for name in ("type", "actor", "signature"):
         _text(entry, name)
     subject = entry["subject"]
@@ -193,19 +172,13 @@ def check_seal(entry: dict[str, Any], server_key_b64: str) -> None:
         raise BadEntry("the server's signature does not verify with the server key", seq)
 
 
-def check_party_signature(entry: dict[str, Any]) -> dict[str, str] | None:
-    """The party's signature, when there is one, is of the right purpose, by the actor, and verifies."""
+def check_rule_and_signature(entry: dict[str, Any]) -> dict[str, str] | None:
+    """The entry follows its type's rule (ledger/rules.py: among them, a party signature of the purpose its type
+    requires, by the actor), and the party's signature, when there is one, verifies over the digest."""
+    check_rules(entry, _seq_of(entry))
     sig: dict[str, str] | None = entry["party_signature"]
-    if sig is None:
-        return None
-    seq = _seq_of(entry)
-    wanted = PURPOSE_BY_TYPE.get(entry["type"])
-    if wanted is not None and sig["purpose"] != wanted.value:
-        raise BadEntry(f"a {entry['type']} entry must carry a {wanted.value!r} signature, not {sig['purpose']!r}", seq)
-    if sig["party"] != entry["actor"]:
-        raise BadEntry(f"party_signature is by {sig['party']!r} but the actor is {entry['actor']!r}", seq)
-    if not verify(sig["public_key"], Purpose(sig["purpose"]), entry["digest"], sig["signature"]):
-        raise BadEntry(f"{sig['party']}'s {sig['purpose']} signature does not verify over the digest", seq)
+    if sig is not None and not verify(sig["public_key"], Purpose(sig["purpose"]), entry["digest"], sig["signature"]):
+        raise BadEntry(f"{sig['party']}'s {sig['purpose']} signature does not verify over the digest", _seq_of(entry))
     return sig
 
 
@@ -219,7 +192,7 @@ class Verifier:
         self.entries = 0
         self.head_hash = ZERO_HASH
         self.failure: Failure | None = None
-        self._keys: dict[str, tuple[str | None, int]] = {}  # party -> (registered key, seq that registered it)
+        self._registry = Registry()  # the parties' keys and the links, as the entries so far say
         self._expected_seen_at: int | None = None
 
     def feed(self, raw: bytes) -> Failure | None:
@@ -242,27 +215,13 @@ class Verifier:
         if entry["prev"] != self.head_hash:
             raise BadEntry(f"prev is not the hash of the entry before it ({self.head_hash})", seq)
         check_seal(entry, self.server_key_b64)
-        sig = check_party_signature(entry)
-        if sig is not None:
-            self._check_registered(sig, seq)
-        if entry["type"] in REGISTERING_TYPES:
-            self._keys[entry["subject"][0]] = (entry["detail"]["public_key"], seq)
+        check_rule_and_signature(entry)
+        self._registry.check(entry, seq)
+        self._registry.apply(entry, seq)
         self.entries = seq
         self.head_hash = entry["hash"]
         if self.head_hash == self.expect_head:
             self._expected_seen_at = seq
-
-    def _check_registered(self, sig: dict[str, str], seq: int) -> None:
-        party = sig["party"]
-        if party not in self._keys:
-            raise BadEntry(f"{party} signed, but no party.created entry before this one registers {party}", seq)
-        key, since = self._keys[party]
-        if key is None:
-            raise BadEntry(f"{party} signed with a key, but has no registered key (entry seq {since})", seq)
-        if sig["public_key"] != key:
-            raise BadEntry(
-                f"{party} signed with key {sig['public_key']}, not its registered key {key} (entry seq {since})", seq
-            )
 
     def finish(self) -> Report:
         """The outcome, including the checks that need the whole file (not empty; the expected head)."""

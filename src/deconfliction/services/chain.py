@@ -8,6 +8,7 @@ from typing import Any
 
 from deconfliction.domain.signing import ZERO_HASH, SigningKey, canonical_plain
 from deconfliction.ledger.entry import Change, seal
+from deconfliction.ledger.rules import BadEntry, check_rules
 from deconfliction.storage.base import Tx
 
 
@@ -32,6 +33,10 @@ class Chain:
         """Seal and store an entry; returns it and the action that puts the head back should the job fail."""
         before = (self.seq, self.hash)
         entry = seal(change, self.seq + 1, self.hash, self.key)
+        try:
+            check_rules(entry, entry["seq"])
+        except BadEntry as exc:  # a bug: fail the job rather than record what every verifier would refuse
+            raise RuntimeError(f"refusing to record an entry its type's rule refuses: {exc.reason}") from exc
         tx.append_ledger(entry["seq"], entry["hash"], canonical_plain(entry).decode("utf-8"))
         self.seq, self.hash = entry["seq"], entry["hash"]
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 
 from deconfliction.domain.errors import AlreadyExists, Forbidden, InvalidInput, NotFound
-from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode, check_party_id
-from deconfliction.domain.signing import digest_of
+from deconfliction.domain.parties import Link, Party, PartyStatus, RelayMode, check_new_party_id
+from deconfliction.domain.signing import digest_of, public_key_from_b64
 from deconfliction.domain.text import check_text
 from deconfliction.services.auth import hash_token, new_token
 from deconfliction.services.context import Context
@@ -17,23 +15,22 @@ from deconfliction.services.writer import Outbox
 
 
 def check_public_key(value: object, field: str = "public_key") -> str | None:
-    """A raw 32-byte Ed25519 public key, base64 (standard alphabet); None allowed."""
+    """A raw 32-byte Ed25519 public key in canonical standard base64 (as the record's verifiers require); None
+    allowed."""
     if value is None:
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be a base64 string", field=field)
     try:
-        raw = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInput(f"{field} is not valid base64 (standard alphabet)", field=field) from None
-    if len(raw) != 32:
-        raise InvalidInput(f"{field} decodes to {len(raw)} bytes; a raw Ed25519 public key has 32", field=field)
+        public_key_from_b64(value, field)
+    except ValueError:  # 32 bytes that are no Ed25519 public key
+        raise InvalidInput(f"{field} is not an Ed25519 public key", field=field) from None
     return value
 
 
 def create_party(ctx: Context, party_id: str, name: str, public_key: str | None) -> tuple[Party, str]:
     """Register a party; returns it and its first token (shown once)."""
-    check_party_id(party_id)
+    check_new_party_id(party_id)
     if not name.strip():
         raise InvalidInput("name must not be empty", field="name")
     if any(ord(ch) < 32 for ch in name):

@@ -30,9 +30,9 @@ def note_ended(ctx: Context, out: Outbox, ended: Conflict, at: datetime) -> None
     data = {"party": a.party, "declaration": b.declaration, "count": count, "since": format_time(since)}
     out.emit(b.party, "disclosure.probing", data, at)
     out.emit(ADMIN_STREAM, "disclosure.probing", {**data, "owner": b.party}, at)
-    # the record names neither declaration: only the digest, which the owner (who knows the id) can check
-    detail: dict[str, str | int | bool | None] = {"party": a.party, "owner": b.party, "count": count}
-    out.record("disclosure.probing", "server", (), digest_of({**data, "owner": b.party}), at, detail)
+    # the record names no declaration: only the digest, which the owner (who knows the id) can check
+    detail: dict[str, str | int | bool | None] = {"owner": b.party, "count": count}
+    out.record("disclosure.probing", "server", (a.party,), digest_of({**data, "owner": b.party}), at, detail)
 
 
 def check_pace(ctx: Context, tx: Tx, party: str, at: datetime) -> None:

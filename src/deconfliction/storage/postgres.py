@@ -38,7 +38,6 @@ from deconfliction.storage.postgres_mqtt import PostgresMqttTx
 from deconfliction.storage.postgres_sync import PostgresSyncTx
 from deconfliction.storage.postgres_tracks import PostgresTracksTx
 
-CHANNEL = "deconf"  # the NOTIFY channel of announcements
 # Migrations lock the whole database, not one schema: CREATE EXTENSION is the database's.
 MIGRATION_LOCK = int.from_bytes(b"deconfM1", "big", signed=True)
 _MAX_PAYLOAD_BYTES = 7_999  # NOTIFY takes less than 8000 bytes
@@ -52,6 +51,12 @@ def migrations() -> list[tuple[int, str]]:
         if entry.name.startswith("postgres_") and entry.name.endswith(".sql"):
             out.append((int(entry.name.split("_")[1]), entry.read_text(encoding="utf-8")))
     return sorted(out)
+
+
+def notify_channel(schema: str) -> str:
+    """The NOTIFY channel of the channel kept in `schema`: like advisory locks, NOTIFY channels are the database's,
+    and the workers of one channel must not hear another's announcements."""
+    return f"deconf_{lock_id('notify', schema) & (2**64 - 1):016x}"
 
 
 def lock_id(purpose: str, schema: str) -> int:
@@ -96,8 +101,9 @@ class PostgresTx(
     PostgresDssTx,
     Tx,
 ):
-    def __init__(self, conn: Connection[DictRow]) -> None:
+    def __init__(self, conn: Connection[DictRow], channel: str) -> None:
         self.c = conn
+        self.notify_channel = channel  # where `announce` notifies
 
     def savepoint(self) -> None:
         self.c.execute("SAVEPOINT job")
@@ -200,7 +206,7 @@ class PostgresTx(
 
     def announce(self, parties: Sequence[str]) -> None:
         # delivered to every listener when (and only if) this transaction commits
-        self.c.execute("SELECT pg_notify(%s, %s)", (CHANNEL, announcement(parties)))
+        self.c.execute("SELECT pg_notify(%s, %s)", (self.notify_channel, announcement(parties)))
 
 
 class PostgresStore(Store):
@@ -237,6 +243,7 @@ class PostgresStore(Store):
         schema = self._scalar("SELECT COALESCE(current_schema(), '') AS v")
         self._write_lock = lock_id("writes", str(schema))
         self._lead_lock_id = lock_id("leader", str(schema))
+        self._channel = notify_channel(str(schema))
 
     def _scalar(self, query: LiteralString) -> Any:
         conn = self._pool.getconn()
@@ -290,7 +297,7 @@ class PostgresStore(Store):
             conn.execute("BEGIN")
             try:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (self._write_lock,))
-                yield PostgresTx(conn)
+                yield PostgresTx(conn, self._channel)
                 conn.execute("COMMIT")
             except BaseException:
                 _rollback(conn)
@@ -304,7 +311,7 @@ class PostgresStore(Store):
         try:
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             try:
-                yield PostgresTx(conn)
+                yield PostgresTx(conn, self._channel)
             finally:
                 _rollback(conn)
         finally:
@@ -313,7 +320,7 @@ class PostgresStore(Store):
     def watch(self, on_announce: Callable[[frozenset[str] | None], None], stop: threading.Event) -> None:
         """LISTEN on a connection of its own; reconnect with backoff if it drops, then announce None (everyone
         look), since announcements may have been missed meanwhile. Returns within about half a second of `stop`."""
-        listen(self.url, CHANNEL, on_announce, stop, self._closed, self.connect_timeout_s)
+        listen(self.url, self._channel, on_announce, stop, self._closed, self.connect_timeout_s)
 
     def try_lead(self) -> bool:
         """Leadership is a session advisory lock held by a connection of its own: the server drops it when this
@@ -330,6 +337,9 @@ class PostgresStore(Store):
         self._closed.set()
         with self._lead_lock:
             if self._leader is not None:
-                self._leader.close()  # the lock goes with the session
+                if self._leading:  # unlocked here: the server ends a closed session, and frees its locks, later
+                    with suppress(psycopg.Error):
+                        self._leader.execute("SELECT pg_advisory_unlock(%s)", (self._lead_lock_id,))
+                self._leader.close()  # the lock goes with the session anyway
                 self._leader, self._leading = None, False
         self._pool.close()
