@@ -128,7 +128,7 @@ class Hostile:
 
 
 @contextlib.contextmanager
-def server(src: Path, tmp: Path) -> Iterator[str]:
+def server(src: Path, tmp: Path, extra_env: dict[str, str] | None = None) -> Iterator[str]:
     """`deconf serve` from the package under `src`, on a fresh database; its base URL."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DECONF_")}
@@ -139,6 +139,7 @@ def server(src: Path, tmp: Path) -> Iterator[str]:
         DECONF_COT_TLS_PORT="0",
         DECONF_WEBHOOK_ALLOW_HOSTS="127.0.0.1",
     )
+    env.update(extra_env or {})
     boot = f"import sys; sys.path.insert(0, {str(src)!r}); from deconfliction.cli import app; app()"
     cmd = [sys.executable, "-c", boot, "serve", "--host", "127.0.0.1", "--port", str(port), "--db", str(tmp / "w.db")]
     with open(tmp / f"serve-{port}.log", "wb") as log:

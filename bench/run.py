@@ -196,6 +196,13 @@ def main(argv: list[str] | None = None) -> int:
                 timeout_s=3_600,
             )
         )
+        codes.append(
+            run_step(
+                "need to know: what a hostile party learns of ten hidden sites, attack by attack",
+                [sys.executable, str(HERE / "bench_red_team.py"), "--sites", "10"],
+                timeout_s=1_200,
+            )
+        )
     if not args.skip_webhooks:
         codes.append(
             run_step(

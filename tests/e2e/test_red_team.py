@@ -59,8 +59,11 @@ def metres(a: tuple[float, float], b: tuple[float, float]) -> float:
     return float(WGS84.Inverse(a[1], a[0], b[1], b[0])["s12"])
 
 
-def twin_points(lon: float, lat: float, apart_m: float = 600.0) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Two points `apart_m` apart in the same resolution-7 H3 cell (the cell of 1 km precision)."""
+def twin_points(
+    lon: float, lat: float, apart_m: float = PRECISION_M
+) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Two points `apart_m` apart (by default the precision itself) in the same resolution-7 H3 cell (the cell of
+    1 km precision)."""
     cell = h3.latlng_to_cell(lat, lon, 7)
     clat, clon = h3.cell_to_latlng(cell)
     a, b = offset(clon, clat, 90.0, apart_m / 2), offset(clon, clat, 270.0, apart_m / 2)
@@ -135,7 +138,7 @@ def test_a_hidden_site_moved_within_its_cell_answers_every_attack_the_same(chann
     attack = ATTACKS[name]
     seen_a = transcript(channel, site(*a, radius_m=100), attack, a)
     seen_b = transcript(channel, site(*b, radius_m=100), attack, a)
-    assert seen_a == seen_b, f"{name} told apart two positions 600 m apart in one cell"
+    assert seen_a == seen_b, f"{name} told apart two positions 1 km apart in one cell"
     # the attack is real: shared with everyone, the same script does tell them apart
     shared_a = transcript(channel, site(*a, radius_m=100, audience="all"), attack, a)
     shared_b = transcript(channel, site(*b, radius_m=100, audience="all"), attack, a)
@@ -144,8 +147,9 @@ def test_a_hidden_site_moved_within_its_cell_answers_every_attack_the_same(chann
 
 def test_what_a_conflict_reports_of_a_hidden_site_holds_nothing_finer_than_its_precision(channel: Channel) -> None:
     """Ten hidden sites; each attacked by one location read and by trilateration from three distances. The location
-    is the attacker's own point, never one built from the hidden site; the trilaterated estimate stays about a cell
-    away: median error at least half the precision."""
+    is the attacker's own point, never one built from the hidden site; the trilaterated estimate stays as far off as
+    a position rounded to the precision would leave it (the median distance from the centre of a precision-wide
+    square to a point in it is 0.38 × precision; a cell of 1 km precision is five such squares)."""
     errors_trilateration = []
     for i in range(10):
         hidden = (round(40.0 + 0.07 * i, 6), round(35.1 + 0.045 * i, 6))
@@ -158,7 +162,7 @@ def test_what_a_conflict_reports_of_a_hidden_site_holds_nothing_finer_than_its_p
             errors_trilateration.append(metres(_trilaterate(channel, hidden), hidden))
         finally:
             channel.ok("sdf", "DELETE", f"/v1/declarations/{victim['id']}", 204)
-    assert statistics.median(errors_trilateration) >= PRECISION_M / 2, errors_trilateration
+    assert statistics.median(errors_trilateration) >= 0.3 * PRECISION_M, errors_trilateration
 
 
 def _trilaterate(ch: Channel, near: tuple[float, float]) -> tuple[float, float]:
