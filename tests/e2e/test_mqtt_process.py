@@ -22,20 +22,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from deconfliction.domain.track_auth import sign
 from tests.e2e.channel import Channel
 from tests.e2e.conftest import Server, clean_env, run_cli
+from tests.webhook_receiver import eventually
 
 pytestmark = pytest.mark.slow
 BROKER = "mqtt://127.0.0.1:1883"
-
-
-def eventually(check: Callable[[], Any], timeout_s: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"within {timeout_s} s: {what} (last: {value!r})")
-        time.sleep(0.1)
 
 
 @pytest.fixture
