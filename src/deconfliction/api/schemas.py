@@ -180,6 +180,13 @@ FEATURE_SCHEMA: dict[str, Any] = {
                 },
                 "radius_m": {"type": "number", "minimum": 0},
                 "separation_m": {"type": ["number", "null"], "minimum": 0},
+                "precision_m": {
+                    "type": ["number", "null"],
+                    "minimum": 100,
+                    "maximum": 50_000,
+                    "description": "how finely a party outside the audience may learn where it is; null or absent: "
+                    "the channel's disclosure_precision_m (1000)",
+                },
                 "audience": {
                     "oneOf": [
                         {"enum": ["all", "conflicts"]},
