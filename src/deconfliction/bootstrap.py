@@ -158,6 +158,7 @@ def track_sweeper(settings: Settings, ctx: Context) -> tracks.TrackSweeper:
             settings.cpa_threshold_m,
             settings.cpa_horizon_s,
             settings.track_vertical_separation_m,
+            settings.disclosure_track_precision_m,
         ),
     )
     return tracks.TrackSweeper(ctx, min(1.0, settings.track_lost_s / 4))

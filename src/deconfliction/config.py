@@ -296,6 +296,13 @@ SETTINGS: tuple[Setting, ...] = (
         "How far ahead convergence warnings look, in seconds (time to the closest approach or to entry).",
     ),
     Setting(
+        "disclosure_track_precision_m",
+        float,
+        100.0,
+        "Other parties learn a live track's position, through the warnings it raises, no better than this: each "
+        "report is compared as the centre of its H3 cell at this precision (100 to 50000; see docs/concepts.md).",
+    ),
+    Setting(
         "track_vertical_separation_m",
         float,
         300.0,
@@ -411,6 +418,7 @@ class Settings:
     track_lost_s: float = 60.0
     track_remove_s: float = 900.0
     cpa_threshold_m: float = 1_852.0
+    disclosure_track_precision_m: float = 100.0
     cpa_horizon_s: float = 1_800.0
     track_vertical_separation_m: float = 300.0
     workers: int = 1
@@ -526,10 +534,9 @@ def load_settings(
 
 
 def _check_disclosure(settings: Settings) -> None:
-    if not PRECISION_MIN_M <= settings.disclosure_precision_m <= PRECISION_MAX_M:
-        raise SettingsError(
-            f"disclosure_precision_m must be between {PRECISION_MIN_M:g} and {PRECISION_MAX_M:g} metres"
-        )
+    for name in ("disclosure_precision_m", "disclosure_track_precision_m"):
+        if not PRECISION_MIN_M <= getattr(settings, name) <= PRECISION_MAX_M:
+            raise SettingsError(f"{name} must be between {PRECISION_MIN_M:g} and {PRECISION_MAX_M:g} metres")
     if not (settings.disclosure_time_s >= 1 and settings.disclosure_altitude_m >= 1):
         raise SettingsError("disclosure_time_s and disclosure_altitude_m must be at least 1")
     if settings.disclosure_probe_count < 2 or settings.disclosure_probe_window_s <= 0:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from deconfliction.bootstrap import wire
+from deconfliction.domain.covering import cell_reach_m, resolution_for
 from deconfliction.domain.errors import Forbidden, InvalidInput
 from deconfliction.domain.geodesy import destination, distance_m
 from deconfliction.domain.timewindow import format_time
@@ -201,7 +202,11 @@ def test_converging_tracks_warn_both_parties_once_then_resolve_when_apart(ctx: C
     assert w["declaration"] == "track:b" and w["declaration_version"] == 0
     assert w["other_declaration"] is None  # sdf's track id is not saa's to know
     assert w["distance_m"] < 100 and w["required_m"] == 1852.0
-    assert w["time"]["start"] == w["time"]["end"] == format_time(START + timedelta(seconds=500))
+    # each track compared as its 100 m cell's centre (disclosure_track_precision_m): the closest approach is 500 s
+    # away give or take the cells' reach at the closing speed of 20 m/s
+    assert w["time"]["start"] == w["time"]["end"]
+    cpa_s = (datetime.fromisoformat(w["time"]["start"].replace("Z", "+00:00")) - START).total_seconds()
+    assert abs(cpa_s - 500) <= 2 * w["location_uncertainty_m"] / 20.0 + 1
     # still converging: later reports keep the one warning, no new event
     for _ in range(3):
         at = clock.advance(10)
@@ -313,8 +318,11 @@ def test_a_track_heading_into_an_area_is_warned_with_its_time_of_entry(ctx: Cont
     assert w["other_declaration"] == written.id  # shared with all: compared exactly
     entry_s = (distance_m(40.0, 35.0, 40.28, 35.0) - 2_000.0) / 20.0
     entered = datetime.fromisoformat(w["time"]["start"].replace("Z", "+00:00"))
-    assert (entered - START).total_seconds() == pytest.approx(entry_s, abs=2.0)
-    assert w["location"]["coordinates"][0] == pytest.approx(40.28 - 2_000.0 / 91_300, abs=0.002)
+    # the track is compared as its 100 m cell's centre, the zone grown by the cell's reach: its entry may come up to
+    # twice that reach sooner, at 20 m/s
+    reach_m = cell_reach_m(resolution_for(100.0))  # disclosure_track_precision_m
+    assert (entered - START).total_seconds() == pytest.approx(entry_s, abs=2.0 + 2 * reach_m / 20.0)
+    assert w["location"]["coordinates"][0] == pytest.approx(40.28 - 2_000.0 / 91_300, abs=0.005)
     (kind, seen_by_saa), *_ = events(ctx, "saa", "conflict.")
     assert kind == "conflict.opened"
     assert seen_by_saa["declaration"] == written.id and seen_by_saa["other_declaration"] is None  # the track's
@@ -356,3 +364,48 @@ def test_the_screen_never_misses_what_the_exact_check_would_find() -> None:
         _, d = screen(dp[None, :], dv[None, :], horizon_s)
         if exact.distance_m < 50_000:
             assert abs(d[0] - exact.distance_m) < screen_slack_m((speed_a + speed_b) * horizon_s)
+
+
+# what other parties learn of a track ------------------------------------------------------------------------------
+def _twin_fixes(lon: float, lat: float, apart_m: float = 100.0) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Two positions `apart_m` apart in one H3 cell of the track precision (100 m: resolution 9)."""
+    import h3
+
+    res = resolution_for(100.0)
+    clat, clon = h3.cell_to_latlng(h3.latlng_to_cell(lat, lon, res))
+    a, b = destination(clon, clat, 90.0, apart_m / 2), destination(clon, clat, 270.0, apart_m / 2)
+    assert h3.latlng_to_cell(a[1], a[0], res) == h3.latlng_to_cell(b[1], b[0], res)
+    return a, b
+
+
+def _told(warning: dict[str, Any]) -> tuple[Any, ...]:
+    return (warning["distance_m"], warning["time"], warning["location"], warning["location_uncertainty_m"])
+
+
+@pytest.mark.parametrize("seen_by", ["a site's owner", "another track's owner"])
+def test_a_track_moved_within_its_cell_tells_the_other_party_nothing_new(
+    tmp_path: Path, clock: Clock, seen_by: str
+) -> None:
+    """What saa is told of sdf's track — by its site's warning, or its own track's — is the same wherever in its
+    100 m cell sdf's track reports from; sdf's own side keeps its exact position."""
+    told = []
+    for i, fix_at in enumerate(_twin_fixes(40.0, 35.0)):
+        (tmp_path / str(i)).mkdir()
+        channel = open_channel(tmp_path / str(i), clock)
+        try:
+            for pid in ("sdf", "saa"):
+                parties.create_party(channel, pid, pid.upper(), None)
+            ahead = east_of(40.0, 35.0, 3_000.0)  # the same place in both runs
+            if seen_by == "a site's owner":
+                declarations.declare(channel, "saa", feature({"type": "Point", "coordinates": list(ahead)},
+                                                             kind="site"))  # fmt: skip
+            else:
+                tracks.ingest(channel, "saa", "b", [fix(START, *east_of(40.0, 35.0, 9_000.0), speed_mps=10.0,
+                                                        course_deg=270.0)])  # fmt: skip
+            [mine] = tracks.ingest(channel, "sdf", "a", [fix(START, *fix_at, speed_mps=10.0, course_deg=90.0)]).warnings
+            [(_, theirs)] = events(channel, "saa", "conflict.opened")
+            told.append(_told(theirs))
+            assert mine["location_uncertainty_m"] > 0 and mine["distance_m"] % 100 == 0
+        finally:
+            channel.close()
+    assert told[0] == told[1]

@@ -48,7 +48,8 @@ class Found:
     t_s: float
     on_own: LonLat
     on_other: LonLat
-    uncertainty_m: float = 0.0  # the declaration was hidden from the track's party: compared as its covering
+    uncertainty_m: float = 0.0  # how far from on_own the warning may lie: the other side was compared as shown
+    other_uncertainty_m: float = 0.0  # the same for the other side's location (the track compared as shown)
 
 
 def track_findings(
@@ -56,8 +57,13 @@ def track_findings(
 ) -> dict[Pair, Found | None]:
     """Other parties' active tracks that come within separation of `track` within the horizon (now included), with
     the figures of the closest approach; None for a pair already warned of that still holds (kept until 5 % beyond
-    its separation). The exact check runs only where the screen cannot decide."""
-    motion = track.motion()
+    its separation). The exact check runs only where the screen cannot decide.
+
+    Each track is compared as other parties may know it — its fix at the centre of its cell at the track precision
+    (`TrackPicture.shown_motion`) — with the separation grown by both cells' reach, so that no pair converging
+    exactly is missed and no answer tells a party more of the other track than its cell."""
+    motion, shown = track.motion(), picture.shown_motion(track)
+    grow_m = 2 * picture.shown_reach_m
     found: dict[Pair, Found | None] = {}
     for key, lower_m, upper_m in sorted(picture.screened(track.key, now_s)):
         other = picture.tracks[key]
@@ -66,29 +72,36 @@ def track_findings(
             continue  # 4D: aircraft a flight level apart pass safely; a warning held ends with it
         required = picture.required_m(track, other)
         warned = pair in held
-        limit = required * KEEP if warned else required
-        if lower_m >= limit:
-            continue
-        if warned and upper_m < limit:
+        limit = (required * KEEP if warned else required) + grow_m
+        if lower_m >= limit + grow_m:
+            continue  # the shown fixes lie within grow_m of the exact ones: they cannot come within the limit
+        if warned and upper_m < limit - grow_m:
             found[pair] = None  # certainly still converging: no need to measure
             continue
-        approach = closest_approach(motion, other.motion(), now_s, picture.horizon_s)
+        approach = closest_approach(shown, picture.shown_motion(other), now_s, picture.horizon_s)
         if approach.distance_m < limit or approach.distance_m == 0.0:
-            found[pair] = (
-                None
-                if warned
-                else Found(
-                    other.party,
-                    other.subject,
-                    0,
-                    approach.distance_m,
-                    required,
-                    approach.t_s,
-                    approach.on_a,
-                    approach.on_b,
-                )
-            )
+            found[pair] = None if warned else _track_found(picture, motion, other, required, approach.t_s,
+                                                           approach.distance_m - grow_m)  # fmt: skip
     return found
+
+
+def _track_found(
+    picture: TrackPicture, motion: Motion, other: Track, required_m: float, t_s: float, distance_m: float
+) -> Found:
+    """A warning between two tracks: each side's location is where it is itself at the closest approach."""
+    step_m = picture.precision_m
+    return Found(
+        other.party,
+        other.subject,
+        0,
+        max(0.0, math.floor(distance_m / step_m) * step_m),
+        required_m,
+        t_s,
+        motion.at(t_s),
+        other.motion().at(t_s),
+        2 * picture.shown_reach_m,
+        2 * picture.shown_reach_m,
+    )
 
 
 def _vertically_apart(a: Track, b: Track, vertical_m: float) -> bool:
@@ -149,7 +162,7 @@ def shown_finding(
         return False
     finding = min(found, key=lambda f: (f.t_s, f.distance_m))
     step_m = shown[0].spec.precision_m or declarations.steps.precision_m
-    near = nearest(place.spec.shape, point_shape(finding.on_own))
+    near = nearest(place.spec.shape, point_shape(picture.shown_motion(track).at(finding.t_s)))
     return replace(
         finding,
         distance_m=math.floor(finding.distance_m / step_m) * step_m,
@@ -169,7 +182,8 @@ def _may_reach_covering(
     start, end = max(now_s, window.start_s), min(now_s + picture.horizon_s, window.end_s)
     sep = track.latest.separation_m
     required = policy.required_m(s.kind, None if s.separation_m is None else s.separation_m + bound, Kind.ROUTE, sep)
-    return end >= start and may_reach(track.motion(), s.shape, (required + s.radius_m + bound) * KEEP, start, end)
+    zone_m = (required + s.radius_m + bound + picture.shown_reach_m) * KEEP
+    return end >= start and may_reach(picture.shown_motion(track), s.shape, zone_m, start, end)
 
 
 def declaration_finding(
@@ -177,8 +191,11 @@ def declaration_finding(
     path: list[Trajectory] | None = None,
 ) -> Found | Literal[False] | None:  # fmt: skip
     """One declaration of another party against `track` (see `place_findings`): the warning to open, None for one
-    already warned of that still holds, False for none. `path` caches the track's path as a Trajectory."""
-    motion, sep, alt = track.motion(), track.latest.separation_m, track.latest.alt_m
+    already warned of that still holds, False for none. `path` caches the track's path as a Trajectory. The track is
+    compared as its owner's counterpart may know it (`TrackPicture.shown_motion`), the zone grown by its cell's
+    reach."""
+    motion, sep, alt = picture.shown_motion(track), track.latest.separation_m, track.latest.alt_m
+    grow_m, exact = picture.shown_reach_m, track.motion()
     s = place.spec
     if place.party == track.party or not place.active:
         return False
@@ -186,17 +203,28 @@ def declaration_finding(
     if end < start or (alt is not None and not s.altitude.lower_m <= alt <= s.altitude.top_m):
         return False
     required = policy.required_m(s.kind, s.separation_m, Kind.ROUTE, sep)
-    if not may_reach(motion, s.shape, (required + s.radius_m) * KEEP, start, end):
+    if not may_reach(motion, s.shape, (required + s.radius_m + grow_m) * KEEP, start, end):
         return False
     warned = picture.open.get(place_pair(track.key, place.key))
     held = warned is not None and warned.b.declaration_version == place.version
     route = trajectory(s)
     if route is None:
-        return _place_finding(motion, place, required, start, end, held)
-    path = [] if path is None else path
-    if not path:
-        path.append(motion_trajectory(motion, now_s, now_s + picture.horizon_s))
-    return _route_finding(path[0], route, place, required, start, end, held)
+        found = _place_finding(motion, place, required + grow_m, start, end, held)
+    else:
+        path = [] if path is None else path
+        if not path:
+            path.append(motion_trajectory(motion, now_s, now_s + picture.horizon_s))
+        found = _route_finding(path[0], route, place, required + grow_m, start, end, held)
+    if not isinstance(found, Found):
+        return found
+    step_m = picture.precision_m
+    return replace(
+        found,
+        distance_m=max(0.0, math.floor((found.distance_m - grow_m) / step_m) * step_m),
+        required_m=required,
+        on_own=exact.at(found.t_s),
+        other_uncertainty_m=grow_m,
+    )
 
 
 def _place_finding(

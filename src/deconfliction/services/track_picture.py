@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from deconfliction.domain.conflicts import Conflict
-from deconfliction.domain.cpa import screen
+from deconfliction.domain.covering import cell_reach_m, resolution_for, snap
+from deconfliction.domain.cpa import Motion, screen
 from deconfliction.domain.geodesy import MIN_RADIUS_M, unit_vector
 from deconfliction.domain.tracks import Track, TrackStatus
 
@@ -50,6 +51,7 @@ class TrackSettings:
     threshold_m: float = 1_852.0
     horizon_s: float = 1_800.0
     vertical_m: float = 300.0  # tracks both reporting altitudes this far apart or more do not converge
+    precision_m: float = 100.0  # others learn a track's position no better than this (disclosure_track_precision_m)
 
     @property
     def cell_m(self) -> float:
@@ -91,6 +93,9 @@ class TrackPicture:
         self.threshold_m = settings.threshold_m
         self.vertical_m = settings.vertical_m
         self.cell_m = settings.cell_m
+        self.precision_m = settings.precision_m
+        self._res = resolution_for(settings.precision_m)
+        self.shown_reach_m = cell_reach_m(self._res)  # how far a track's shown position may be from its own
         self.tracks: dict[Key, Track] = {}  # every track not removed
         self.open: dict[Pair, Conflict] = {}  # open warnings, one per pair
         self._pairs: dict[Key, set[Pair]] = {}  # a track's open pairs
@@ -220,7 +225,7 @@ class TrackPicture:
             return self.active_slots()
         k = MIN_RADIUS_M / self.cell_m
         row = self.state[slot]
-        radius_m = row[_REACH] + self._slow_reach_m
+        radius_m = row[_REACH] + self._slow_reach_m + 4 * self.shown_reach_m
         bulge_m = radius_m * radius_m / (2 * MIN_RADIUS_M)
         ranges = []
         for c in row[_P] / _MEAN_RADIUS_M:
@@ -252,7 +257,7 @@ class TrackPicture:
         _, d = screen(dp, rows[:, _V] - own[_V], self.horizon_s)
         # bounds for the whole set: the largest separation asked, the fastest pair (the screen's error grows with
         # the distance run: straight lines in 3-D instead of geodesics)
-        required_m = max(own[_REQ], rows[:, _REQ].max()) * KEEP
+        required_m = max(own[_REQ], rows[:, _REQ].max()) * KEEP + 4 * self.shown_reach_m  # as shown: track_findings
         run_m = (own[_SPEED] + rows[:, _SPEED].max()) * self.horizon_s
         slack_m = screen_slack_m(run_m)
         hits = np.flatnonzero((d < required_m + slack_m) & (rows[:, _PARTY] != own[_PARTY]))
@@ -263,6 +268,13 @@ class TrackPicture:
             if other is not None:
                 out.append((other, float(d[i]) - slack_m, float(d[i]) + slack_m))
         return out
+
+    def shown_motion(self, track: Track) -> Motion:
+        """The track's motion as other parties' warnings compare it: its fix at the centre of its H3 cell at the
+        track precision (speed and course as reported)."""
+        m = track.motion()
+        lon, lat = snap((m.lon, m.lat), self._res)
+        return Motion(lon, lat, m.t_s, m.speed_mps, m.course_deg)
 
     def required_m(self, a: Track, b: Track) -> float:
         """The larger separation either report states; the threshold when neither does."""
