@@ -397,15 +397,15 @@ def test_a_track_moved_within_its_cell_tells_the_other_party_nothing_new(
                 parties.create_party(channel, pid, pid.upper(), None)
             ahead = east_of(40.0, 35.0, 3_000.0)  # the same place in both runs
             if seen_by == "a site's owner":
-                declarations.declare(channel, "saa", feature({"type": "Point", "coordinates": list(ahead)},
-                                                             kind="site"))  # fmt: skip
+                site = feature({"type": "Point", "coordinates": list(ahead)}, kind="site", audience="all")
+                declarations.declare(channel, "saa", site)  # shared: only the track is compared as shown
             else:
                 tracks.ingest(channel, "saa", "b", [fix(START, *east_of(40.0, 35.0, 9_000.0), speed_mps=10.0,
                                                         course_deg=270.0)])  # fmt: skip
             [mine] = tracks.ingest(channel, "sdf", "a", [fix(START, *fix_at, speed_mps=10.0, course_deg=90.0)]).warnings
             [(_, theirs)] = events(channel, "saa", "conflict.opened")
             told.append(_told(theirs))
-            assert mine["location_uncertainty_m"] > 0 and mine["distance_m"] % 100 == 0
+            assert mine["distance_m"] % 100 == 0 and theirs["location_uncertainty_m"] > 0
         finally:
             channel.close()
     assert told[0] == told[1]
