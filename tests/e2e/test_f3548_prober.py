@@ -3,7 +3,8 @@ itself, written against the reference DSS) against `deconf serve` started as a u
 PostgreSQL with four workers; the heavy-traffic concurrent test with 10 workers. Every test must pass, none skip.
 
 The prober is not part of this project and is not changed: it is found at $DECONF_F3548_PROBER, else at
-../shared/f3548-prober beside the repository — a directory holding its `run` script (which makes the prober's own
+shared/f3548-prober beside the repository or beside any folder above it, else at /work/shared/f3548-prober — a
+directory holding its `run` script (which makes the prober's own
 venv under ~/.cache once: a minute the first time) and the `monitoring` packages. Without it the test skips,
 saying how to get it; with CI=true it fails instead: CI must run it.
 """
@@ -23,6 +24,8 @@ from tests.e2e.test_dss_process import on_backend
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[2]
+# a clone checked out elsewhere than beside the shared folder (as CI's may be) still finds this machine's copy
+WORKPLACE = Path("/work/shared/f3548-prober")
 HOW_TO_GET = (
     "InterUSS's DSS prober is not here. Get it: clone https://github.com/interuss/monitoring and put its "
     "monitoring/prober and monitoring/monitorlib packages, with a `run` script that calls pytest on prober/scd "
@@ -37,12 +40,14 @@ SUMMARY = re.compile(rf"^=*\s*(?P<line>(?:\d+ (?:{OUTCOMES})[, ]*)+in [\d.]+s)",
 def prober_dir() -> Path:
     """Where the prober is; a skip saying how to get it (a failure under CI) when it is not there."""
     given = os.environ.get("DECONF_F3548_PROBER")
-    where = Path(given) if given else REPO.parent / "shared" / "f3548-prober"
-    if (where / "run").is_file() and (where / "noauth-public.pem").is_file():
-        return where
+    places = [Path(given)] if given else [p / "shared" / "f3548-prober" for p in REPO.parents] + [WORKPLACE]
+    for where in places:
+        if (where / "run").is_file() and (where / "noauth-public.pem").is_file():
+            return where
+    looked = ", ".join(str(p) for p in places)
     if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{HOW_TO_GET} (looked in {where}; CI=true: this test must run)")
-    pytest.skip(f"{HOW_TO_GET} (looked in {where})")
+        pytest.fail(f"{HOW_TO_GET} (looked in {looked}; CI=true: this test must run)")
+    pytest.skip(f"{HOW_TO_GET} (looked in {looked})")
 
 
 def counts(summary: str) -> dict[str, int]:
