@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 from deconfliction.domain.convergence import approach_to_place, closest_approach, trajectory
-from deconfliction.domain.covering import Covering, growth_bound_m
+from deconfliction.domain.covering import Covering, floor_to, growth_bound_m
 from deconfliction.domain.declarations import Declaration, DeclarationSpec
 from deconfliction.domain.geodesy import advance
 from deconfliction.domain.geometry import nearest
@@ -253,7 +252,7 @@ def assess_shown(
     step_m = max(precisions)
     return replace(
         finding,
-        distance_m=math.floor(finding.distance_m / step_m) * step_m if step_m > 0 else finding.distance_m,
+        distance_m=floor_to(finding.distance_m, step_m),
         location_a=_own_point(a.spec, b_shown),
         location_b=_own_point(b.spec, a_shown),
         uncertainty_a_m=growth_bound_m(b_shown[0].precision_m or step_m) if b_hidden else 0.0,

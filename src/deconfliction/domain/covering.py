@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
 
 import h3
 
@@ -84,6 +83,11 @@ def round_up(value: float, step: float) -> float:
     return (k + 1) * step if k * step < value else k * step
 
 
+def floor_to(value: float, step: float) -> float:
+    """The greatest multiple of `step` not above `value`, and not below 0: a distance as a covering may tell it."""
+    return max(0.0, math.floor(value / step) * step)
+
+
 def widen_window(window: TimeWindow, step_s: float) -> TimeWindow:
     """The window widened to whole, epoch-aligned steps; an open end stays open."""
     start = from_epoch_s(math.floor(window.start_s / step_s) * step_s)
@@ -136,7 +140,7 @@ def _piece(spec: DeclarationSpec, path: list[Vec3], start_s: float, end_s: float
     else:
         geometry = {"type": "LineString", "coordinates": [list(p) for p in distinct]}
     end = None if end_s is None else from_epoch_s(max(end_s, start_s + 1.0))  # an instant: its step, widened below
-    return replace(spec, shape=_parse(geometry), window=TimeWindow(from_epoch_s(start_s), end), timing=None)
+    return replace(spec, shape=build_made(geometry), window=TimeWindow(from_epoch_s(start_s), end), timing=None)
 
 
 def covering(spec: DeclarationSpec, steps: DisclosureSteps) -> DeclarationSpec:
@@ -202,7 +206,7 @@ def _cells(shape: Shape, res: int, reach_m: float) -> tuple[Shape, float]:
         coordinates = [coordinates]
     rings = [[[list(p) for p in ring] for ring in poly] for poly in coordinates]
     # the cells' union is the covering; a tenth of a cell's reach more covers the cells' arcs against the shape's
-    return _parse({"type": "MultiPolygon", "coordinates": rings}), reach_m / 10
+    return build_made({"type": "MultiPolygon", "coordinates": rings}), reach_m / 10
 
 
 def _parts(shape: Shape) -> list[list[list[LonLat]]]:
@@ -224,11 +228,11 @@ def _rebuild(geom_type: str, moved: list[list[list[LonLat]]], reach_m: float) ->
     if geom_type == "Point" or len({*points}) == 1:
         return point_shape(points[0]), reach_m
     if geom_type == "LineString":
-        return _parse({"type": "LineString", "coordinates": moved[0][0]}), reach_m
+        return build_made({"type": "LineString", "coordinates": moved[0][0]}), reach_m
     polygons = [[_closed(ring) for ring in part] for part in moved]
     if geom_type == "Polygon":
-        return _parse({"type": "Polygon", "coordinates": polygons[0]}), reach_m
-    return _parse({"type": "MultiPolygon", "coordinates": polygons}), reach_m
+        return build_made({"type": "Polygon", "coordinates": polygons[0]}), reach_m
+    return build_made({"type": "MultiPolygon", "coordinates": polygons}), reach_m
 
 
 def _closed(ring: Sequence[LonLat]) -> list[LonLat]:
@@ -238,12 +242,8 @@ def _closed(ring: Sequence[LonLat]) -> list[LonLat]:
     return out
 
 
-def _parse(geometry: dict[str, Any]) -> Shape:
-    return build_made(geometry)
-
-
 def point_shape(lonlat: LonLat) -> Shape:
-    return _parse({"type": "Point", "coordinates": list(lonlat)})
+    return build_made({"type": "Point", "coordinates": list(lonlat)})
 
 
 def _cap(points: Sequence[LonLat], reach_m: float) -> tuple[Shape, float]:

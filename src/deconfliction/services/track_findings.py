@@ -9,14 +9,13 @@ and the declarations' index; the exact geodesic checks (domain/cpa.py) run only 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Literal
 
 from deconfliction.domain.convergence import Trajectory, trajectory
 from deconfliction.domain.convergence import closest_approach as closest_approach_between
-from deconfliction.domain.covering import growth_bound_m, point_shape, widen_window
+from deconfliction.domain.covering import floor_to, growth_bound_m, point_shape, widen_window
 from deconfliction.domain.cpa import (
     Motion,
     cap_boxes,
@@ -94,7 +93,7 @@ def _track_found(
         other.party,
         other.subject,
         0,
-        max(0.0, math.floor(distance_m / step_m) * step_m),
+        floor_to(distance_m, step_m),
         required_m,
         t_s,
         motion.at(t_s),
@@ -165,7 +164,7 @@ def shown_finding(
     near = nearest(place.spec.shape, point_shape(picture.shown_motion(track).at(finding.t_s)))
     return replace(
         finding,
-        distance_m=math.floor(finding.distance_m / step_m) * step_m,
+        distance_m=floor_to(finding.distance_m, step_m),
         on_other=finding.on_other if near is None else near.on_a,
         uncertainty_m=growth_bound_m(step_m),
     )
@@ -220,7 +219,7 @@ def declaration_finding(
     step_m = picture.precision_m
     return replace(
         found,
-        distance_m=max(0.0, math.floor((found.distance_m - grow_m) / step_m) * step_m),
+        distance_m=floor_to(found.distance_m - grow_m, step_m),
         required_m=required,
         on_own=exact.at(found.t_s),
         other_uncertainty_m=grow_m,
