@@ -156,7 +156,7 @@ def test_timed_routes_report_the_instant_of_closest_approach_to_both_sides(api: 
     api.add_party("saa")
     east = {"type": "LineString", "coordinates": [[40.0, 34.5], [41.0, 34.5]]}
     north = {"type": "LineString", "coordinates": [[40.5, 34.0], [40.5, 35.0]]}
-    # shared with each other: a timed route hidden from the other party is compared as its whole path (concepts.md)
+    # shared with each other: a timed route hidden from the other party is compared hour by hour (concepts.md)
     times = ["2017-09-10T05:00:00Z", "2017-09-10T07:00:00Z"]
     api.declare("sdf", feature(east, kind="route", times=times, audience="all"))
     written = api.declare("saa", feature(north, kind="route", times=times, audience="all"))

@@ -180,5 +180,5 @@ def test_a_new_declaration_meets_the_tracks_near_it_at_once(two: Api) -> None:
     assert entry["other_party"] == "sdf" and entry["kind"] == "convergence"
     own = feature(square(40.62, 35.0), kind="site", start=format_time(utcnow()),
                   end=format_time(utcnow() + timedelta(hours=2)))  # fmt: skip
-    # (saa's timed route is hidden from sdf: its whole path conflicts with the site — but no track of sdf's does)
+    # (saa's timed route is hidden from sdf: its stretch of path this hour conflicts with the site — no track does)
     assert [c["kind"] for c in two.declare("sdf", own)["conflicts"]] == ["proximity"]
