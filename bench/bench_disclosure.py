@@ -35,7 +35,7 @@ from bench_index import (
     rss_mb,
     time_each,
 )
-from deconfliction.domain.conflicts import Finding, assess
+from deconfliction.domain.conflicts import Finding, assess, assess_shown
 from deconfliction.domain.covering import DisclosureSteps
 from deconfliction.domain.declarations import Declaration, DeclarationLimits, DeclarationStatus, parse_feature
 from deconfliction.domain.separation import SeparationPolicy
@@ -91,12 +91,12 @@ def scenario_row(precision_m: float) -> tuple[int, int, int]:
     """(exact pairs, covering pairs, missed) over every pair of the scenario's declarations of different parties."""
     steps = DisclosureSteps(precision_m=precision_m)
     decls = scenario_declarations(precision_m)
+    shown = Picture(POLICY, steps=steps)
     exact = covered = missed = 0
     for a, b in combinations(decls, 2):
         if a.party == b.party:
             continue
         hit = assess(a, b, POLICY) is not None
-        shown = Picture(POLICY, steps=steps)
         cover = shown_pair(shown, a, b)
         exact += hit
         covered += cover
@@ -105,8 +105,6 @@ def scenario_row(precision_m: float) -> tuple[int, int, int]:
 
 
 def shown_pair(picture: Picture, a: Declaration, b: Declaration) -> bool:
-    from deconfliction.domain.conflicts import assess_shown
-
     return assess_shown(a, b, picture.covering_of(a), picture.covering_of(b), POLICY) is not None
 
 
